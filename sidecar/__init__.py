@@ -1,0 +1,1 @@
+"""ecs-otel sidecar: receives OTLP, scrapes ECS task stats, controls cardinality, exports."""

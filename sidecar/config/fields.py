@@ -1,0 +1,22 @@
+"""Declaring settings: a dataclass field per setting, with its env variable and help text.
+
+Every settings dataclass in the sidecar is declared with :func:`setting`, so the loader can
+validate TOML and environment values the same way, and the README's configuration table is
+generated from the same declarations (a test fails when the two drift).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+ENV = "env"
+HELP = "help"
+
+
+def setting(default: Any, *, help: str, env: str | None = None) -> Any:
+    """A dataclass field carrying its documentation and optional ``ECS_OTEL_*``/``OTEL_*`` variable."""
+    meta = {HELP: help, ENV: env}
+    if isinstance(default, list | dict | set):
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)

@@ -1,0 +1,125 @@
+"""Turning a TOML table plus environment variables into a settings dataclass.
+
+Types come from the dataclass annotations: ``str``, ``int``, ``float``, ``bool``,
+``list[str]``, ``dict[str, int]`` (and other ``dict[str, T]``), ``Literal[...]`` choices and
+``X | None``. Environment values win over the file. Unknown keys are errors, because a typo
+that silently does nothing is the worst kind of configuration bug.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from sidecar.config.errors import ConfigError
+from sidecar.config.fields import ENV
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def load_settings(cls: type[T], table: Mapping[str, Any] | None, env: Mapping[str, str], prefix: str) -> T:
+    """Build ``cls`` from ``table`` (a TOML section at ``prefix``) and ``env``."""
+    table = dict(table or {})
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in table:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(_join(prefix, key), f"one of the keys {known}", None)
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        env_name = f.metadata.get(ENV)
+        if env_name and env.get(env_name, "") != "":
+            values[name] = coerce(hints[name], env[env_name], env_name, from_env=True)
+        elif name in table:
+            values[name] = coerce(hints[name], table[name], _join(prefix, name), from_env=False)
+    return cls(**values)
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def describe(tp: Any) -> str:
+    """A human description of the form a value must take, used in error messages and docs."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        return describe(inner[0]) + " (or empty)"
+    if origin is list:
+        return f"a list of {describe(get_args(tp)[0])} (comma-separated in env)"
+    if origin is dict:
+        return f"a table of {describe(get_args(tp)[1])} (k=v,k=v in env)"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+def coerce(tp: Any, value: Any, key: str, *, from_env: bool) -> Any:
+    origin = get_origin(tp)
+    try:
+        if origin in (types.UnionType, typing.Union):
+            inner = [a for a in get_args(tp) if a is not type(None)]
+            if value is None or (from_env and value == ""):
+                return None
+            return coerce(inner[0], value, key, from_env=from_env)
+        if origin is Literal:
+            choices = get_args(tp)
+            v = value.strip().lower() if isinstance(value, str) else value
+            if v not in choices:
+                raise ValueError
+            return v
+        if origin is list:
+            (item,) = get_args(tp)
+            if isinstance(value, str):
+                parts = [p.strip() for p in value.split(",") if p.strip()]
+            elif isinstance(value, list):
+                parts = value
+            else:
+                raise ValueError
+            return [coerce(item, p, key, from_env=from_env) for p in parts]
+        if origin is dict:
+            _, vt = get_args(tp)
+            if isinstance(value, str):
+                pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+                if any(len(p) != 2 for p in pairs):
+                    raise ValueError
+                return {k.strip(): coerce(vt, v.strip(), key, from_env=True) for k, v in pairs}
+            if isinstance(value, dict):
+                return {str(k): coerce(vt, v, key, from_env=from_env) for k, v in value.items()}
+            raise ValueError
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE
+            raise ValueError
+        if tp is int:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int):
+                return value
+            if isinstance(value, str):
+                return int(value.strip())
+            raise ValueError
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int | float):
+                return float(value)
+            if isinstance(value, str):
+                return float(value.strip())
+            raise ValueError
+        if tp is str:
+            if isinstance(value, str):
+                return value
+            raise ValueError
+    except (ValueError, TypeError):
+        raise ConfigError(key, describe(tp), value) from None
+    raise ConfigError(key, describe(tp), value)

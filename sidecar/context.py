@@ -1,0 +1,25 @@
+"""What every component may need from the running sidecar, passed explicitly at construction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sidecar.selftelemetry import Registry
+
+
+@dataclass
+class SidecarContext:
+    #: Self-telemetry shared by every component (``/metrics``, status page).
+    telemetry: Registry = field(default_factory=Registry)
+    #: Environment the sidecar was started with (tests pass their own).
+    env: Mapping[str, str] = field(default_factory=dict)
+    #: Task-level resource attributes from the metadata endpoint (empty outside ECS).
+    task_attributes: dict[str, Any] = field(default_factory=dict)
+    #: AWS region, resolved as DESIGN.md says (config, AWS_REGION, AWS_DEFAULT_REGION, task ARN).
+    region: str | None = None
+    #: Components publish live state for the status page here (``/cardinality`` and the like).
+    status: dict[str, Any] = field(default_factory=dict)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("ecs_otel.sidecar"))

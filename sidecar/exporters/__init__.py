@@ -1,0 +1,3 @@
+from sidecar.exporters.base import Exporter, ExportOutcome
+
+__all__ = ["ExportOutcome", "Exporter"]

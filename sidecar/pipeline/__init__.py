@@ -1,0 +1,3 @@
+from sidecar.pipeline.consumer import BackPressure, Consumer
+
+__all__ = ["BackPressure", "Consumer"]

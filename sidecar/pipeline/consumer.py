@@ -1,0 +1,32 @@
+"""The one interface that carries data between stages.
+
+Receivers and scrapers hold a consumer; every processor is a consumer holding the next
+one; the fan-out is a consumer that hands a batch to each exporter's bounded queue.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from google.protobuf.message import Message
+
+from sidecar.signals import Signal
+
+
+class BackPressure(Exception):
+    """Raised by a consumer that refuses a batch rather than grow past a limit.
+
+    Receivers turn it into HTTP 429/503 with ``Retry-After`` or gRPC ``RESOURCE_EXHAUSTED``.
+    Nothing of the refused batch has been counted as received.
+    """
+
+    def __init__(self, reason: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class Consumer(Protocol):
+    async def consume(self, signal: Signal, batch: Message) -> None:
+        """Take ownership of ``batch`` or raise :class:`BackPressure`."""
+        ...

@@ -1,0 +1,3 @@
+from sidecar.processors.base import Processor
+
+__all__ = ["Processor"]

@@ -1,0 +1,3 @@
+from sidecar.scrapers.base import Scraper
+
+__all__ = ["Scraper"]

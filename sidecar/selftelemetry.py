@@ -1,0 +1,142 @@
+"""The sidecar's own counters, gauges and histograms, rendered as Prometheus text.
+
+Deliberately tiny and lock-free (everything runs on the event loop, or is a plain int
+increment under the GIL); it is read by ``/metrics`` and the status page, and by tests that
+check ``received = exported + dropped + queued``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+LabelValues = tuple[str, ...]
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _num(v: float) -> str:
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+@dataclass
+class Metric:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    kind: str = "counter"
+    values: dict[LabelValues, float] = field(default_factory=dict)
+
+    def _key(self, labels: dict[str, str]) -> LabelValues:
+        return tuple(str(labels.get(n, "")) for n in self.labels)
+
+    def inc(self, amount: float = 1, **labels: str) -> None:
+        key = self._key(labels)
+        self.values[key] = self.values.get(key, 0) + amount
+
+    def set(self, value: float, **labels: str) -> None:
+        self.values[self._key(labels)] = value
+
+    def get(self, **labels: str) -> float:
+        return self.values.get(self._key(labels), 0)
+
+    def total(self, **match: str) -> float:
+        """Sum over every series whose labels include ``match``."""
+        idx = [(self.labels.index(k), v) for k, v in match.items()]
+        return sum(v for key, v in self.values.items() if all(key[i] == want for i, want in idx))
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} {self.kind}"
+        for key, v in sorted(self.values.items()):
+            yield f"{self.name}{_labels(self.labels, key)} {_num(v)}"
+
+
+DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class Histogram:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = DEFAULT_BUCKETS
+    series: dict[LabelValues, list[float]] = field(default_factory=dict)  # counts..., sum, count
+
+    def observe(self, value: float, **labels: str) -> None:
+        key = tuple(str(labels.get(n, "")) for n in self.labels)
+        s = self.series.get(key)
+        if s is None:
+            s = self.series[key] = [0.0] * (len(self.buckets) + 2)
+        s[bisect.bisect_left(self.buckets, value)] += 1 if value <= self.buckets[-1] else 0
+        s[-2] += value
+        s[-1] += 1
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} histogram"
+        for key, s in sorted(self.series.items()):
+            cum = 0.0
+            for i, b in enumerate(self.buckets):
+                cum += s[i]
+                le = 'le="' + _num(b) + '"'
+                yield f"{self.name}_bucket{_labels(self.labels, key, le)} {_num(cum)}"
+            inf = 'le="+Inf"'
+            yield f"{self.name}_bucket{_labels(self.labels, key, inf)} {_num(s[-1])}"
+            yield f"{self.name}_sum{_labels(self.labels, key)} {_num(s[-2])}"
+            yield f"{self.name}_count{_labels(self.labels, key)} {_num(s[-1])}"
+
+
+class Registry:
+    """Named metrics; asking twice for the same name returns the same object."""
+
+    def __init__(self) -> None:
+        self._metrics: dict[str, Metric | Histogram] = {}
+        self._collectors: list[Callable[[], None]] = []
+
+    def counter(self, name: str, help: str, labels: Iterable[str] = ()) -> Metric:
+        return self._get(name, lambda: Metric(name, help, tuple(labels), "counter"))  # type: ignore[return-value]
+
+    def gauge(self, name: str, help: str, labels: Iterable[str] = ()) -> Metric:
+        return self._get(name, lambda: Metric(name, help, tuple(labels), "gauge"))  # type: ignore[return-value]
+
+    def histogram(
+        self, name: str, help: str, labels: Iterable[str] = (), buckets: tuple[float, ...] = DEFAULT_BUCKETS
+    ) -> Histogram:
+        return self._get(name, lambda: Histogram(name, help, tuple(labels), buckets))  # type: ignore[return-value]
+
+    def on_collect(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` before each render (to refresh gauges such as queue depth or RSS)."""
+        self._collectors.append(fn)
+
+    def _get(self, name: str, make: Callable[[], Metric | Histogram]) -> Metric | Histogram:
+        m = self._metrics.get(name)
+        if m is None:
+            m = self._metrics[name] = make()
+        return m
+
+    def metrics(self) -> dict[str, Metric | Histogram]:
+        for fn in self._collectors:
+            fn()
+        return dict(self._metrics)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for m in self.metrics().values():
+            lines.extend(m.render())
+        return "\n".join(lines) + "\n"
