@@ -190,12 +190,11 @@ class SeriesStore:
         family = self.families.get(name.family)
         series_type = _KIND_OF_DATA[data]
         if family is None:
-            family = self.families[name.family] = Family(name, metric.description, series_type)
+            # HELP is never empty (promtool insists); the OTLP name is the most useful fallback.
+            family = self.families[name.family] = Family(name, metric.description or metric.name, series_type)
         elif family.name.kind is not name.kind or family.series_type is not series_type:
             result.dropped["type_conflict"] += len(points)
             return
-        elif metric.description and not family.help:
-            family.help = metric.description
         changed = False
         for p in points:
             labels = attribute_labels(p.attributes)
