@@ -1,0 +1,222 @@
+"""Writing derived stats as OTLP protobuf metrics, directly (no SDK in between).
+
+Names follow the collector's ``awsecscontainermetricsreceiver`` where it has one (so dashboards
+carry over); units are UCUM (``By``, ``MiB`` only where the name says "utilized"/"reserved" in
+MiB, ``ns``, ``By/s``, ``1``). See :data:`METRICS` for the full list, also used by the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    AGGREGATION_TEMPORALITY_CUMULATIVE,
+    Metric,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+
+from ecs_otel.resource import container_attributes, task_attributes
+from sidecar.stats.derive import MIB, ContainerValues, TaskValues
+from sidecar.stats.model import NetworkCounters
+
+SCOPE_NAME = "ecs_otel.sidecar.ecs_stats"
+
+#: name → (unit, kind, description). ``kind`` is "gauge" or "counter" (cumulative, monotonic).
+METRICS: dict[str, tuple[str, str, str]] = {}
+
+
+def _declare(prefix: str, suffix: str, unit: str, kind: str, desc: str) -> str:
+    name = f"{prefix}.{suffix}"
+    METRICS[name] = (unit, kind, desc)
+    return name
+
+
+_NET_UNITS = {"bytes": "By", "packets": "{packet}", "errors": "{error}", "dropped": "{packet}"}
+
+for _p, _who in (("container", "container"), ("ecs.task", "task")):
+    _declare(_p, "cpu.usage.total", "ns", "counter", f"CPU time used by the {_who}")
+    _declare(_p, "cpu.usage.vcpu", "{vCPU}", "gauge", f"vCPUs in use by the {_who} over the last interval")
+    _declare(_p, "cpu.reserved", "{vCPU}", "gauge", f"vCPUs reserved for the {_who} (CPU units / 1024)")
+    _declare(_p, "cpu.utilization", "1", "gauge", f"vCPU in use as a fraction of the {_who}'s reservation")
+    _declare(_p, "memory.usage", "By", "gauge", f"memory charged to the {_who} (page cache included)")
+    _declare(_p, "memory.usage.limit", "By", "gauge", f"hard memory limit of the {_who}")
+    _declare(_p, "memory.reserved", "MiB", "gauge", f"memory reserved for the {_who} in its task definition")
+    _declare(_p, "memory.utilized", "MiB", "gauge", f"working set of the {_who} (ECS agent rule)")
+    _declare(_p, "memory.utilization", "1", "gauge", f"working set as a fraction of the {_who}'s limit")
+    for _dir in ("rx", "tx"):
+        _declare(_p, f"network.rate.{_dir}", "By/s", "gauge", f"bytes per second ({_dir}) of the {_who}")
+        for _what, _unit in _NET_UNITS.items():
+            _declare(_p, f"network.io.usage.{_dir}_{_what}", _unit, "counter", f"network {_dir} {_what}")
+    _declare(_p, "storage.read_bytes", "By", "counter", f"bytes read from block devices by the {_who}")
+    _declare(_p, "storage.write_bytes", "By", "counter", f"bytes written to block devices by the {_who}")
+_declare("container", "cpu.usage.kernelmode", "ns", "counter", "CPU time in kernel mode")
+_declare("container", "cpu.usage.usermode", "ns", "counter", "CPU time in user mode")
+_declare("container", "cpu.onlines", "{cpu}", "gauge", "CPUs visible to the container")
+_declare("container", "memory.usage.max", "By", "gauge", "peak memory usage (cgroup v1 only)")
+_declare("container", "restarts", "{restart}", "counter", "restarts by the ECS restart policy")
+_declare("container", "status", "{container}", "gauge", "1, with the container's known status as attribute")
+_declare("ecs.task", "ephemeral_storage.utilized", "MiB", "gauge", "ephemeral storage in use (Fargate)")
+_declare("ecs.task", "ephemeral_storage.reserved", "MiB", "gauge", "ephemeral storage reserved (Fargate)")
+
+NETWORK_INTERFACE = "network.interface.name"
+KNOWN_STATUS = "aws.ecs.container.known_status"
+
+
+def any_value(v: Any) -> AnyValue:
+    if isinstance(v, bool):
+        return AnyValue(bool_value=v)
+    if isinstance(v, int):
+        return AnyValue(int_value=v)
+    if isinstance(v, float):
+        return AnyValue(double_value=v)
+    if isinstance(v, list | tuple):
+        out = AnyValue()
+        out.array_value.values.extend(any_value(x) for x in v)
+        return out
+    return AnyValue(string_value=str(v))
+
+
+def key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
+    return [KeyValue(key=k, value=any_value(v)) for k, v in attrs.items() if v is not None]
+
+
+class MetricWriter:
+    """Adds points to one ``ScopeMetrics``, one ``Metric`` per name (created on first use)."""
+
+    def __init__(self, scope: ScopeMetrics, time_ns: int, start_ns: int) -> None:
+        self._scope = scope
+        self._time_ns = time_ns
+        self._start_ns = start_ns
+        self._by_name: dict[str, Metric] = {}
+
+    def _metric(self, name: str) -> Metric:
+        m = self._by_name.get(name)
+        if m is None:
+            unit, kind, desc = METRICS.get(name, ("1", "gauge", ""))
+            m = self._scope.metrics.add(name=name, unit=unit, description=desc)
+            if kind == "counter":
+                m.sum.aggregation_temporality = AGGREGATION_TEMPORALITY_CUMULATIVE
+                m.sum.is_monotonic = True
+            else:
+                m.gauge.SetInParent()
+            self._by_name[name] = m
+        return m
+
+    def point(self, name: str, value: float | int | None, attrs: Mapping[str, Any] | None = None) -> None:
+        """Add a point unless ``value`` is ``None`` (unknown values are left out, never sent as 0)."""
+        if value is None:
+            return
+        m = self._metric(name)
+        dp: NumberDataPoint = (m.sum if m.WhichOneof("data") == "sum" else m.gauge).data_points.add()
+        dp.time_unix_nano = self._time_ns
+        if m.WhichOneof("data") == "sum":
+            dp.start_time_unix_nano = self._start_ns
+        if isinstance(value, int) and not isinstance(value, bool):
+            dp.as_int = value
+        else:
+            dp.as_double = float(value)
+        if attrs:
+            dp.attributes.extend(key_values(attrs))
+
+
+def _resource(request: ExportMetricsServiceRequest, attrs: Mapping[str, Any]) -> ScopeMetrics:
+    rm: ResourceMetrics = request.resource_metrics.add()
+    rm.resource.attributes.extend(key_values(attrs))
+    scope = rm.scope_metrics.add()
+    scope.scope.name = SCOPE_NAME
+    return scope
+
+
+def _network(w: MetricWriter, prefix: str, n: NetworkCounters, attrs: Mapping[str, Any] | None = None) -> None:
+    for f in NetworkCounters.FIELDS:
+        w.point(f"{prefix}.network.io.usage.{f}", getattr(n, f), attrs)
+
+
+def _mib(v: int | None) -> float | None:
+    return None if v is None else v / MIB
+
+
+def write_container(w: MetricWriter, c: ContainerValues) -> None:
+    p = "container"
+    w.point(f"{p}.status", 1, {KNOWN_STATUS: c.meta.known_status or "UNKNOWN"})
+    w.point(f"{p}.restarts", c.meta.restart_count)
+    w.point(f"{p}.cpu.reserved", c.cpu_reserved_vcpu)
+    w.point(f"{p}.memory.reserved", c.memory_reserved_mib)
+    st = c.stats
+    if st is None:
+        return
+    w.point(f"{p}.cpu.usage.total", st.cpu_total_ns)
+    w.point(f"{p}.cpu.usage.kernelmode", st.cpu_kernel_ns)
+    w.point(f"{p}.cpu.usage.usermode", st.cpu_user_ns)
+    w.point(f"{p}.cpu.usage.vcpu", c.vcpu)
+    w.point(f"{p}.cpu.utilization", c.cpu_utilization)
+    w.point(f"{p}.cpu.onlines", st.online_cpus)
+    if st.memory is not None:
+        w.point(f"{p}.memory.usage", st.memory.usage)
+        w.point(f"{p}.memory.usage.max", st.memory.max_usage)
+        w.point(f"{p}.memory.utilized", _mib(st.memory.working_set))
+    w.point(f"{p}.memory.usage.limit", c.memory_limit_bytes)
+    w.point(f"{p}.memory.utilization", c.memory_utilization)
+    for iface, counters in sorted(st.networks.items()):
+        _network(w, p, counters, {NETWORK_INTERFACE: iface})
+    w.point(f"{p}.network.rate.rx", c.network_rx_rate)
+    w.point(f"{p}.network.rate.tx", c.network_tx_rate)
+    w.point(f"{p}.storage.read_bytes", st.storage_read_bytes)
+    w.point(f"{p}.storage.write_bytes", st.storage_write_bytes)
+
+
+def write_task(w: MetricWriter, t: TaskValues) -> None:
+    p = "ecs.task"
+    w.point(f"{p}.cpu.usage.total", t.cpu_total_ns)
+    w.point(f"{p}.cpu.usage.vcpu", t.vcpu)
+    w.point(f"{p}.cpu.reserved", t.cpu_reserved_vcpu)
+    w.point(f"{p}.cpu.utilization", t.cpu_utilization)
+    w.point(f"{p}.memory.usage", t.memory_usage)
+    w.point(f"{p}.memory.usage.limit", t.memory_limit_bytes)
+    w.point(f"{p}.memory.reserved", t.memory_reserved_mib)
+    w.point(f"{p}.memory.utilized", _mib(t.memory_working_set))
+    w.point(f"{p}.memory.utilization", t.memory_utilization)
+    if t.network is not None:
+        _network(w, p, t.network)
+    w.point(f"{p}.network.rate.rx", t.network_rx_rate)
+    w.point(f"{p}.network.rate.tx", t.network_tx_rate)
+    w.point(f"{p}.storage.read_bytes", t.storage_read_bytes)
+    w.point(f"{p}.storage.write_bytes", t.storage_write_bytes)
+    w.point(f"{p}.ephemeral_storage.utilized", t.ephemeral_utilized_mib)
+    w.point(f"{p}.ephemeral_storage.reserved", t.ephemeral_reserved_mib)
+
+
+def build_request(
+    values: TaskValues,
+    request: ExportMetricsServiceRequest | None = None,
+    extra_resource: Mapping[str, Any] | None = None,
+) -> ExportMetricsServiceRequest:
+    """One ResourceMetrics for the task and one per container, in a metrics request."""
+    request = request if request is not None else ExportMetricsServiceRequest()
+    base = dict(task_attributes(values.task))
+    if extra_resource:
+        base.update(extra_resource)
+    write_task(MetricWriter(_resource(request, base), values.time_ns, values.start_ns), values)
+    for c in values.containers:
+        attrs = dict(base)
+        attrs.update(container_attributes(c.meta, values.task))
+        time_ns = c.stats.read_ns if c.stats and c.stats.read_ns else values.time_ns
+        write_container(MetricWriter(_resource(request, attrs), time_ns, c.start_ns), c)
+    return request
+
+
+def points(request: ExportMetricsServiceRequest) -> Iterable[tuple[Mapping[str, Any], str, Sequence[Any]]]:
+    """(resource attributes, metric name, data points) triples, for tests and debugging."""
+    from google.protobuf.json_format import MessageToDict
+
+    for rm in request.resource_metrics:
+        res = {kv.key: MessageToDict(kv.value) for kv in rm.resource.attributes}
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                yield res, m.name, list(getattr(m, kind).data_points) if kind else []
