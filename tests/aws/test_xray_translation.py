@@ -1,0 +1,143 @@
+"""Span → segment document translation, on real SDK spans (no network)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import orjson
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from sidecar.xray import ids
+from sidecar.xray.naming import annotation_key, sanitize_name
+from sidecar.xray.segment import SegmentTranslator
+from sidecar.xray.trim import MAX_DOCUMENT_BYTES, fit
+from tests.aws.spans import by_name, checkout_trace
+
+
+def translate(**kw: object) -> list[dict]:  # type: ignore[type-arg]
+    t = SegmentTranslator(**kw)  # type: ignore[arg-type]
+    return [orjson.loads(d) for d in t.translate(checkout_trace(), time.time())]
+
+
+def test_segments_subsegments_ids_and_names() -> None:
+    docs = by_name(translate())
+    assert set(docs) == {"checkout", "load-user", "users@db.local", "DynamoDB", "payments.example.com"}
+    seg = docs["checkout"]
+    trace_id = seg["trace_id"]
+    assert trace_id.startswith("1-") and len(trace_id) == 35
+    assert abs(int(trace_id[2:10], 16) - time.time()) < 300
+    assert "parent_id" not in seg and "type" not in seg
+    assert seg["origin"] == "AWS::ECS::Fargate"
+    assert seg["aws"]["ecs"]["task_arn"].endswith("0123456789abcdef")
+    assert seg["aws"]["account_id"] == "123456789012"
+    assert seg["service"] == {"version": "1.4.2"}
+    internal = docs["load-user"]
+    assert (
+        internal["type"] == "subsegment"
+        and internal["parent_id"] == seg["id"]
+        and "namespace" not in internal
+    )
+    assert docs["users@db.local"]["parent_id"] == internal["id"]
+    assert docs["users@db.local"]["namespace"] == "remote"
+    assert docs["DynamoDB"]["namespace"] == "aws"
+    assert docs["payments.example.com"]["namespace"] == "remote"
+    assert all(d["trace_id"] == trace_id for d in docs.values())
+    assert all(d["end_time"] >= d["start_time"] for d in docs.values())
+
+
+def test_http_blocks_from_new_and_old_conventions_and_flags() -> None:
+    docs = by_name(translate())
+    seg = docs["checkout"]
+    assert seg["http"] == {
+        "request": {
+            "method": "GET",
+            "url": "http://api.local:8080/users/7",
+            "user_agent": "curl/8.0",
+            "client_ip": "10.0.0.9",
+        },
+        "response": {"status": 500},
+    }
+    assert seg["fault"] is True and "error" not in seg
+    client = docs["payments.example.com"]
+    assert client["http"]["request"] == {"method": "POST", "url": "https://payments.example.com/charge?x=1"}
+    assert client["http"]["response"] == {"status": 429}
+    assert client["error"] is True and client["throttle"] is True and "fault" not in client
+
+
+def test_cause_sql_aws_blocks_annotations_metadata() -> None:
+    docs = by_name(translate(indexed_attributes=frozenset({"customer.tier", "aws.ecs.task.family"})))
+    seg = docs["checkout"]
+    (exc,) = seg["cause"]["exceptions"]
+    assert exc["type"] == "ValueError" and exc["message"] == "boom"
+    assert exc["stack"][0]["path"].endswith("spans.py") and exc["stack"][0]["line"] > 0
+    assert seg["annotations"] == {"customer_tier": "gold", "aws_ecs_task_family": "checkout"}
+    assert seg["metadata"]["default"]["http.route"] == "/users/{id}"
+    assert "http.request.method" not in seg["metadata"]["default"]
+    assert seg["metadata"]["otel"]["span.name"] == "GET /users/{id}"
+    sql = docs["users@db.local"]["sql"]
+    assert sql == {
+        "database_type": "postgresql",
+        "sanitized_query": "SELECT * FROM users WHERE id = $1",
+        "url": "db.local:5432/users",
+    }
+    aws = docs["DynamoDB"]["aws"]
+    assert aws == {
+        "operation": "GetItem",
+        "region": "us-east-1",
+        "request_id": "REQ123",
+        "table_name": "users",
+    }
+
+
+def test_non_epoch_trace_ids_are_remapped_consistently_or_dropped() -> None:
+    request = checkout_trace(xray_ids=False)
+    now = time.time()
+    t = SegmentTranslator()
+    docs = [orjson.loads(d) for d in t.translate(request, now)]
+    assert len(docs) == 5 and t.stats.invalid_trace_ids_remapped == 5
+    raw = request.resource_spans[0].scope_spans[0].spans[0].trace_id
+    assert {d["trace_id"] for d in docs} == {docs[0]["trace_id"]}
+    assert docs[0]["trace_id"].endswith(raw[4:].hex())
+    assert abs(int(docs[0]["trace_id"][2:10], 16) - now) < 300
+    dropper = SegmentTranslator(invalid_trace_ids="drop")
+    assert dropper.translate(request, now) == [] and dropper.stats.invalid_trace_ids_dropped == 5
+
+
+def test_remapper_is_bounded() -> None:
+    r = ids.TraceIdRemapper(capacity=2)
+    for i in range(5):
+        r.remap(bytes([i]) * 16, 1_700_000_000)
+    assert r.evicted == 3 and len(r._epochs) == 2
+
+
+def test_names_and_keys_sanitised() -> None:
+    assert sanitize_name("GET /a?b=<c>!") == "GET /a_b=_c__"
+    assert len(sanitize_name("é" * 300).encode()) <= 200
+    assert sanitize_name("***") == "___"
+    assert annotation_key("http.route-x") == "http_route_x"
+
+
+def test_documents_trimmed_metadata_first_then_dropped() -> None:
+    doc = {
+        "name": "x",
+        "id": "a" * 16,
+        "annotations": {"keep": "me"},
+        "metadata": {"default": {"big": "y" * 70_000, "small": "z"}},
+    }
+    data, trimmed = fit(doc)
+    assert trimmed and data is not None and len(data) <= MAX_DOCUMENT_BYTES
+    out = json.loads(data)
+    assert out["annotations"] == {"keep": "me"} and out["metadata"]["default"] == {"small": "z"}
+    hopeless = {"name": "x" * 70_000}
+    assert fit(hopeless) == (None, True)
+
+
+def test_oversized_span_is_trimmed_not_lost() -> None:
+    request = checkout_trace()
+    span: Span = request.resource_spans[0].scope_spans[0].spans[-1]
+    span.attributes.add(key="huge", value={"string_value": "q" * 100_000})
+    t = SegmentTranslator()
+    docs = t.translate(request, time.time())
+    assert len(docs) == 5 and t.stats.documents_trimmed == 1
+    assert all(len(d) <= MAX_DOCUMENT_BYTES for d in docs)
