@@ -89,6 +89,12 @@ class PrometheusExporter(Exporter):
         add_unit_suffix: bool = setting(
             True, help="Append the unit (`_seconds`, `_bytes`, `_ratio`) to names."
         )
+        base_units: bool = setting(
+            False,
+            help="Expose prefixed units in Prometheus base units with values scaled (`ms` → `_seconds`, "
+            "`MiB` → `_bytes`); off keeps the Collector's names (`_milliseconds`).",
+            env="ECS_OTEL_PROMETHEUS_BASE_UNITS",
+        )
         add_total_suffix: bool = setting(True, help="Append `_total` to monotonic sums (counters).")
         scope_labels: bool = setting(True, help="Add `otel_scope_name`/`otel_scope_version` labels.")
         target_info: bool = setting(True, help="Expose resource attributes as `target_info` series.")
@@ -113,6 +119,7 @@ class PrometheusExporter(Exporter):
             options=TranslationOptions(
                 add_unit_suffix=settings.add_unit_suffix,
                 add_total_suffix=settings.add_total_suffix,
+                base_units=settings.base_units,
                 scope_labels=settings.scope_labels,
                 target_info=settings.target_info,
                 resource_labels=tuple(settings.resource_labels),

@@ -112,30 +112,33 @@ def render_family(family: Family, fmt: str, *, created: bool = True) -> str:
             lines.append(f"# HELP {head} {_escape_help(family.help, fmt)}")
         lines.append(f"# TYPE {head} {_TEXT_TYPES[name.kind]}")
     base = name.family
+    k = name.scale  # base-unit conversion of values (never of counts)
     with_created = om and created
     for s in family.series.values():
         if isinstance(s, NumberSeries):
             sample = name.sample if name.kind is not Kind.INFO else base + "_info"
-            lines.append(f"{sample}{_braces(s.text)} {format_value(s.value)}")
+            lines.append(f"{sample}{_braces(s.text)} {format_value(s.value * k)}")
             if with_created and name.kind is Kind.COUNTER:
                 _created(lines, base, s.text, s.start_ns)
         elif isinstance(s, HistogramSeries | ExponentialHistogramSeries):
-            _histogram(lines, base, s)
+            _histogram(lines, base, s, k)
             if with_created:
                 _created(lines, base, s.text, s.start_ns)
         elif isinstance(s, SummarySeries):
             for q, v in s.quantiles:
                 quantile = 'quantile="' + format_double(q) + '"'
-                lines.append(f"{base}{_with(s.text, quantile)} {format_value(v)}")
+                lines.append(f"{base}{_with(s.text, quantile)} {format_value(v * k)}")
             lines.append(f"{base}_count{_braces(s.text)} {s.count}")
             if s.sum >= 0:
-                lines.append(f"{base}_sum{_braces(s.text)} {format_value(s.sum)}")
+                lines.append(f"{base}_sum{_braces(s.text)} {format_value(s.sum * k)}")
             if with_created:
                 _created(lines, base, s.text, s.start_ns)
     return "\n".join(lines) + "\n"
 
 
-def _histogram(lines: list[str], base: str, s: HistogramSeries | ExponentialHistogramSeries) -> None:
+def _histogram(
+    lines: list[str], base: str, s: HistogramSeries | ExponentialHistogramSeries, k: float
+) -> None:
     if isinstance(s, HistogramSeries):
         bounds: Iterable[float] = (*s.bounds, math.inf)
         cumulative: list[int] = []
@@ -153,10 +156,10 @@ def _histogram(lines: list[str], base: str, s: HistogramSeries | ExponentialHist
             continue  # bounds must strictly increase; a repeated bound adds nothing
         last = le
         value = total if le == math.inf else c
-        lines.append(f'{prefix}le="{format_double(float(le))}"}} {value}')
+        lines.append(f'{prefix}le="{format_double(float(le) * k)}"}} {value}')
     lines.append(f"{base}_count{_braces(s.text)} {total}")
     if s.has_sum:
-        lines.append(f"{base}_sum{_braces(s.text)} {format_value(s.sum)}")
+        lines.append(f"{base}_sum{_braces(s.text)} {format_value(s.sum * k)}")
 
 
 class Renderer:

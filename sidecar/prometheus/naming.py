@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from sidecar.prometheus.units import unit_suffix
+from sidecar.prometheus.units import BASE_UNITS, unit_suffix
 
 _INVALID_METRIC = re.compile(r"[^a-zA-Z0-9_:]")
 _INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]")
@@ -62,6 +62,8 @@ class MetricName:
     #: The Prometheus unit word written as ``# UNIT`` ("" when none).
     unit: str
     kind: Kind
+    #: Multiplier from the OTLP unit to the exposed one (``base_units``); 1 when values pass unchanged.
+    scale: float = 1.0
 
     @property
     def sample(self) -> str:
@@ -70,8 +72,17 @@ class MetricName:
 
 
 def metric_name(
-    name: str, unit: str, kind: Kind, *, add_unit_suffix: bool = True, add_total_suffix: bool = True
+    name: str,
+    unit: str,
+    kind: Kind,
+    *,
+    add_unit_suffix: bool = True,
+    add_total_suffix: bool = True,
+    base_units: bool = False,
 ) -> MetricName:
+    scale = 1.0
+    if base_units and unit.strip() in BASE_UNITS:
+        unit, scale = BASE_UNITS[unit.strip()]
     base = sanitize_metric_name(name)
     counter = kind is Kind.COUNTER and add_total_suffix
     if counter and base.endswith("_total"):
@@ -81,5 +92,5 @@ def metric_name(
         base = f"{base}_{word}"
     if kind is Kind.COUNTER and not add_total_suffix:
         # Without ``_total`` a monotonic sum cannot be an OpenMetrics counter: it is exposed as unknown.
-        return MetricName(base, word, Kind.UNKNOWN)
-    return MetricName(base, word, kind)
+        return MetricName(base, word, Kind.UNKNOWN, scale)
+    return MetricName(base, word, kind, scale)

@@ -49,6 +49,8 @@ class TranslationOptions:
 
     add_unit_suffix: bool = True
     add_total_suffix: bool = True
+    #: Expose prefixed units in the base unit with values scaled (``ms`` → ``_seconds``).
+    base_units: bool = False
     #: ``otel_scope_name``/``otel_scope_version`` on every series.
     scope_labels: bool = True
     #: One ``target_info`` series per resource, carrying its attributes.
@@ -172,6 +174,7 @@ class SeriesStore:
                 kind,
                 add_unit_suffix=opts.add_unit_suffix,
                 add_total_suffix=opts.add_total_suffix,
+                base_units=opts.base_units,
             )
             if len(self._names) >= 4 * self.max_series:
                 self._names.clear()

@@ -42,6 +42,34 @@ UNIT_WORDS: dict[str, str] = {
     "Cel": "celsius",
     "Hz": "hertz",
     "%": "percent",
+    # Common non-UCUM spellings of binary byte multiples.
+    "KiB": "kibibytes",
+    "MiB": "mebibytes",
+    "GiB": "gibibytes",
+    "TiB": "tibibytes",
+}
+
+#: With ``base_units`` on, these units are exposed in the Prometheus base unit, values scaled
+#: (``ms`` → ``seconds`` × 0.001), which is what Prometheus naming practice and ``promtool`` ask for.
+BASE_UNITS: dict[str, tuple[str, float]] = {
+    "ns": ("s", 1e-9),
+    "us": ("s", 1e-6),
+    "ms": ("s", 1e-3),
+    "min": ("s", 60.0),
+    "h": ("s", 3600.0),
+    "d": ("s", 86400.0),
+    "KiBy": ("By", 2.0**10),
+    "MiBy": ("By", 2.0**20),
+    "GiBy": ("By", 2.0**30),
+    "TiBy": ("By", 2.0**40),
+    "KiB": ("By", 2.0**10),
+    "MiB": ("By", 2.0**20),
+    "GiB": ("By", 2.0**30),
+    "TiB": ("By", 2.0**40),
+    "KBy": ("By", 1e3),
+    "MBy": ("By", 1e6),
+    "GBy": ("By", 1e9),
+    "TBy": ("By", 1e12),
 }
 
 #: Unit codes after a ``/`` (``By/s`` → ``bytes_per_second``).

@@ -99,3 +99,14 @@ def test_label_values_and_collisions() -> None:
 )
 def test_job_and_instance(resource: dict[str, str], expected: dict[str, str]) -> None:
     assert job_and_instance(resource) == expected
+
+
+@pytest.mark.parametrize(
+    ("unit", "family", "scale"),
+    [("ms", "d_seconds", 1e-3), ("MiB", "d_bytes", 2.0**20), ("ns", "d_seconds", 1e-9), ("s", "d_seconds", 1.0),
+     ("{x}", "d", 1.0)],
+)
+def test_base_units(unit: str, family: str, scale: float) -> None:
+    got = metric_name("d", unit, G, base_units=True)
+    assert (got.family, got.scale) == (family, scale)
+    assert metric_name("d", unit, G).scale == 1.0

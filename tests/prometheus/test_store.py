@@ -242,3 +242,14 @@ def test_label_values_are_escaped(fmt: str) -> None:
     st = SeriesStore()
     st.merge(request([gauge_metric("g", [number(1.0, {"path": 'a"b\\c\nd'})])], resource=RES))
     assert 'path="a\\"b\\\\c\\nd"' in Renderer(st).render(fmt)
+
+
+def test_base_units_scale_values_bounds_and_sums() -> None:
+    st = SeriesStore(options=TranslationOptions(base_units=True))
+    p = histogram_point([5.0, 10.0], [1, 1, 0], 12.0, start=S, t=2 * S)
+    st.merge(request([histogram_metric("rpc.time", [p], unit="ms"),
+                      gauge_metric("mem", [number(2.0)], unit="MiB")], resource=RES))
+    assert value(st, "rpc_time_seconds_bucket", le="0.005") == 1
+    assert value(st, "rpc_time_seconds_bucket", le="0.01") == 2
+    assert value(st, "rpc_time_seconds_sum") == pytest.approx(0.012)
+    assert value(st, "mem_bytes") == 2 * 2**20
