@@ -1,0 +1,52 @@
+"""Trace-correlation fields for the span that is current when a record is formatted.
+
+Reads the OpenTelemetry *API* only (works with any SDK, or none: then there is never a valid span and
+the cost is one context-variable lookup). Both id spellings are written because the X-Ray console
+searches ``1-xxxxxxxx-yyyy…`` while Application Signals and most OTLP backends use the 32-hex form.
+The last span's strings are memoised: consecutive records from one request reuse them.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.trace import get_current_span
+
+from ecs_otel.logging.fields import SPAN_ID, TRACE_ID, TRACE_SAMPLED, XRAY_TRACE_ID
+
+TraceFields = dict[str, str | bool]
+
+
+def xray_trace_id(trace_id_hex: str) -> str:
+    """``5759e988bd862e3fe1be46a994272793`` → ``1-5759e988-bd862e3fe1be46a994272793``."""
+    return f"1-{trace_id_hex[:8]}-{trace_id_hex[8:]}"
+
+
+def trace_fields_for(trace_id: int, span_id: int, sampled: bool) -> TraceFields:
+    tid = format(trace_id, "032x")
+    return {
+        TRACE_ID: tid,
+        SPAN_ID: format(span_id, "016x"),
+        XRAY_TRACE_ID: xray_trace_id(tid),
+        TRACE_SAMPLED: sampled,
+    }
+
+
+class TraceCorrelation:
+    """Callable returning the current span's fields, or ``None`` outside a valid span context."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        # (key, fields) replaced as one tuple: threads racing on it at worst recompute the strings.
+        self._last: tuple[tuple[int, int, bool], TraceFields] = ((0, 0, False), {})
+
+    def __call__(self) -> TraceFields | None:
+        ctx = get_current_span().get_span_context()
+        if not ctx.is_valid:
+            return None
+        key = (ctx.trace_id, ctx.span_id, ctx.trace_flags.sampled)
+        last = self._last
+        if last[0] == key:
+            return last[1]
+        fields = trace_fields_for(*key)
+        self._last = (key, fields)
+        return fields
