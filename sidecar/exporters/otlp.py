@@ -89,7 +89,7 @@ class OtlpExporter(Exporter):
             help="gzip level 1-9; measured on OTLP spans, 1 costs under half the CPU of 6 for ~5 % larger bodies.",
             env="ECS_OTEL_OTLP_COMPRESSION_LEVEL",
         )
-        headers: dict[str, str] = setting(
+        headers: dict[str, str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             {},
             help="Extra request headers, k=v,k=v (values may be percent-encoded, as in OTEL_EXPORTER_OTLP_HEADERS).",
             env="ECS_OTEL_OTLP_HEADERS",
