@@ -87,6 +87,18 @@ class Histogram:
         s[-2] += value
         s[-1] += 1
 
+    def quantile(self, q: float, **labels: str) -> float | None:
+        """An upper-bound estimate of quantile ``q`` (the bucket boundary it falls in); None without data."""
+        s = self.series.get(tuple(str(labels.get(n, "")) for n in self.labels))
+        if not s or not s[-1]:
+            return None
+        rank, cum = q * s[-1], 0.0
+        for i, b in enumerate(self.buckets):
+            cum += s[i]
+            if cum >= rank:
+                return b
+        return math.inf
+
     def render(self) -> Iterable[str]:
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} histogram"

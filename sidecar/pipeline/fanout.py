@@ -1,0 +1,47 @@
+"""The last consumer of a signal's chain: one batch, handed to every exporter's queue.
+
+The batch object is shared by the queues (exporters treat batches as read-only), so a
+second exporter costs a reference, not a copy. The global memory budget is checked here,
+before anything is counted: a refused batch raises :class:`BackPressure` and the client retries.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from sidecar.pipeline.memory import MemoryBudget
+from sidecar.pipeline.queue import ExporterQueue
+from sidecar.selftelemetry import Registry
+from sidecar.signals import Signal, item_count
+
+UNROUTED = "ecs_otel_sidecar_pipeline_unrouted_items_total"
+BACKPRESSURE = "ecs_otel_sidecar_pipeline_backpressure_total"
+
+
+class FanOut:
+    def __init__(self, signal: Signal, queues: list[ExporterQueue], budget: MemoryBudget, telemetry: Registry) -> None:
+        self.signal = signal
+        self.queues = queues
+        self.budget = budget
+        self._unrouted = telemetry.counter(
+            UNROUTED, "Items of a signal that has no exporter configured (discarded).", ("signal",)
+        )
+        self._backpressure = telemetry.counter(
+            BACKPRESSURE, "Batches refused because the memory limit was reached.", ("signal", "reason")
+        )
+
+    async def consume(self, signal: Signal, batch: Message) -> None:
+        items = item_count(signal, batch)
+        if items == 0:
+            return
+        if not self.queues:
+            self._unrouted.inc(items, signal=signal.value)
+            return
+        size = batch.ByteSize()
+        try:
+            self.budget.check(size * len(self.queues))
+        except Exception as exc:
+            self._backpressure.inc(signal=signal.value, reason=getattr(exc, "reason", "memory_limit"))
+            raise
+        for queue in self.queues:
+            queue.offer(batch, items, size)

@@ -1,0 +1,86 @@
+"""The sidecar's global memory limit, and the budget that makes the pipeline refuse rather than grow.
+
+The limit defaults to 80 % of the container's memory limit, read from the cgroup (v2
+``memory.max``, v1 ``memory.limit_in_bytes``) or the task metadata's container limit, else
+256 MiB. Two guards use it: the encoded bytes waiting in all queues together (decoded
+protobuf objects take a few times their wire size, so queued wire bytes may use a third of
+the limit), and the process's resident memory, sampled at most every 50 ms.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psutil
+
+from sidecar.pipeline.consumer import BackPressure
+
+FALLBACK_BYTES = 256 * 1024 * 1024
+DEFAULT_FRACTION = 0.8
+_UNLIMITED = 1 << 60
+_CGROUP_FILES = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+def container_limit_bytes(cgroup_files: tuple[Path, ...] = _CGROUP_FILES) -> int | None:
+    """The cgroup memory limit of this container, or ``None`` when there is none."""
+    for path in cgroup_files:
+        try:
+            raw = path.read_text().strip()
+        except OSError:
+            continue
+        if raw == "max":
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            continue
+        return value if 0 < value < _UNLIMITED else None
+    return None
+
+
+def default_limit_bytes(metadata_limit_mib: int | None = None, cgroup_files: tuple[Path, ...] = _CGROUP_FILES) -> int:
+    limit = container_limit_bytes(cgroup_files)
+    if limit is None and metadata_limit_mib:
+        limit = metadata_limit_mib * 1024 * 1024
+    if limit is None:
+        return FALLBACK_BYTES
+    return int(limit * DEFAULT_FRACTION)
+
+
+class MemoryBudget:
+    """Shared by every queue: refuses new data (``BackPressure``) once the limit is reached."""
+
+    #: Share of the limit that queued wire bytes may take.
+    QUEUED_SHARE = 1 / 3
+    _SAMPLE_EVERY_S = 0.05
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.queued_bytes = 0
+        self._process = psutil.Process()
+        self._rss = 0
+        self._sampled_at = 0.0
+
+    @property
+    def queued_limit_bytes(self) -> int:
+        return int(self.limit_bytes * self.QUEUED_SHARE)
+
+    def rss(self) -> int:
+        now = time.monotonic()
+        if now - self._sampled_at >= self._SAMPLE_EVERY_S:
+            self._rss = self._process.memory_info().rss
+            self._sampled_at = now
+        return self._rss
+
+    def check(self, incoming_bytes: int) -> None:
+        if self.queued_bytes + incoming_bytes > self.queued_limit_bytes:
+            raise BackPressure("memory_limit", retry_after_s=1.0)
+        if self.rss() > self.limit_bytes:
+            raise BackPressure("memory_limit", retry_after_s=2.0)
+
+    def take(self, n: int) -> None:
+        self.queued_bytes += n
+
+    def release(self, n: int) -> None:
+        self.queued_bytes -= n

@@ -1,0 +1,26 @@
+"""The optional bearer token that both receivers require when ``ECS_OTEL_RECEIVER_TOKEN`` is set.
+
+Compared in constant time, and never logged: a log line with the token in it would be a leak.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+
+class BearerToken:
+    def __init__(self, token: str | None) -> None:
+        self._expected = f"Bearer {token}".encode() if token else None
+
+    @property
+    def required(self) -> bool:
+        return self._expected is not None
+
+    def allows(self, authorization: str | None) -> bool:
+        if self._expected is None:
+            return True
+        if not authorization:
+            return False
+        scheme, _, value = authorization.strip().partition(" ")
+        given = f"{scheme.capitalize()} {value.strip()}".encode()
+        return hmac.compare_digest(given, self._expected)

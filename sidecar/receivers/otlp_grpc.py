@@ -1,0 +1,101 @@
+"""OTLP/gRPC receiver (``grpc.aio``) built on opentelemetry-proto's generated service stubs.
+
+Same limits as the HTTP receiver: gRPC itself refuses messages over the body limit
+(``RESOURCE_EXHAUSTED``, checked after decompression), back-pressure is ``RESOURCE_EXHAUSTED``
+with a ``RetryInfo`` detail, and a bad token is ``UNAUTHENTICATED``.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+from sidecar.pipeline.consumer import BackPressure
+from sidecar.receivers.auth import BearerToken
+from sidecar.receivers.ingest import Ingest
+from sidecar.signals import Signal
+
+
+class _Service:
+    """One ``Export`` method for one signal; the generated servicer base supplies the wiring."""
+
+    def __init__(self, signal: Signal, receiver: OtlpGrpcReceiver) -> None:
+        self.signal = signal
+        self.receiver = receiver
+
+    async def Export(self, request: Message, context: grpc.aio.ServicerContext) -> Message:
+        ingest = self.receiver.ingest
+        metadata = dict(context.invocation_metadata() or ())
+        if not self.receiver.token.allows(metadata.get("authorization")):
+            ingest.outcome(self.signal, "unauthenticated")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        try:
+            await ingest.deliver(self.signal, request, request.ByteSize())
+        except BackPressure as exc:
+            message = f"sidecar is under back-pressure ({exc.reason}); retry later"
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message,
+                                _retry_info(grpc.StatusCode.RESOURCE_EXHAUSTED, message, exc.retry_after_s))
+        return self.signal.response_type()
+
+
+def _retry_info(code: grpc.StatusCode, message: str, delay_s: float) -> tuple[tuple[str, bytes], ...]:
+    """``grpc-status-details-bin`` carrying ``RetryInfo``, which OTLP clients read as the back-off hint."""
+    info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=int(delay_s), nanos=int(delay_s % 1 * 1e9)))
+    status = status_pb2.Status(code=code.value[0], message=message)
+    status.details.add().Pack(info)
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+class _TraceService(_Service, trace_service_pb2_grpc.TraceServiceServicer):
+    pass
+
+
+class _MetricsService(_Service, metrics_service_pb2_grpc.MetricsServiceServicer):
+    pass
+
+
+class _LogsService(_Service, logs_service_pb2_grpc.LogsServiceServicer):
+    pass
+
+
+class OtlpGrpcReceiver:
+    name = "otlp_grpc"
+
+    def __init__(self, ingest: Ingest, *, host: str, port: int, max_body_bytes: int, token: BearerToken) -> None:
+        self.ingest = ingest
+        self.host = host
+        self.port = port
+        self.max_body_bytes = max_body_bytes
+        self.token = token
+        self._server: grpc.aio.Server | None = None
+        self.listening = False
+
+    async def start(self) -> None:
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", self.max_body_bytes),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(Signal.TRACES, self), server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(Signal.METRICS, self), server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(Signal.LOGS, self), server)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        bound = server.add_insecure_port(f"{host}:{self.port}")
+        if bound == 0:
+            raise OSError(f"cannot listen for OTLP/gRPC on {self.host}:{self.port}")
+        self.port = bound
+        await server.start()
+        self._server = server
+        self.listening = True
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        self.listening = False
+        if self._server is not None:
+            await self._server.stop(grace_s)
+            self._server = None

@@ -1,0 +1,126 @@
+"""OTLP/HTTP receiver (aiohttp): ``POST /v1/traces|metrics|logs``, protobuf or JSON, gzip or deflate.
+
+Answers as the OTLP specification asks: the response is encoded like the request; errors
+carry a ``google.rpc.Status``; back-pressure is 429 with ``Retry-After`` so SDK exporters
+retry instead of dropping.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+
+from aiohttp import web
+from google.protobuf.message import DecodeError, Message
+from google.rpc import status_pb2
+
+from sidecar import otlp_json
+from sidecar.pipeline.consumer import BackPressure
+from sidecar.receivers.auth import BearerToken
+from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
+from sidecar.receivers.ingest import Ingest
+from sidecar.signals import Signal
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_CHUNK = 64 * 1024
+
+
+class OtlpHttpReceiver:
+    name = "otlp_http"
+
+    def __init__(self, ingest: Ingest, *, host: str, port: int, max_body_bytes: int, token: BearerToken) -> None:
+        self.ingest = ingest
+        self.host = host
+        self.port = port
+        self.max_body_bytes = max_body_bytes
+        self.token = token
+        self._runner: web.AppRunner | None = None
+        self.listening = False
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.max_body_bytes)
+        for signal in Signal:
+            app.router.add_post(signal.path, self._handler(signal))
+        return app
+
+    async def start(self) -> None:
+        # Decompression is ours (bounded while inflating), so aiohttp must hand over the raw bytes.
+        self._runner = web.AppRunner(self.app(), access_log=None, auto_decompress=False, handle_signals=False)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.listening = True
+
+    async def stop(self) -> None:
+        """Stop accepting; requests in progress finish first (aiohttp's graceful shutdown)."""
+        self.listening = False
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _handler(self, signal: Signal):  # type: ignore[no-untyped-def]
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._handle(signal, request)
+
+        return handle
+
+    async def _handle(self, signal: Signal, request: web.Request) -> web.StreamResponse:
+        ctype = request.content_type
+        as_json = ctype == JSON
+        if not self.token.allows(request.headers.get("Authorization")):
+            self.ingest.outcome(signal, "unauthenticated")
+            return _error(401, "missing or wrong bearer token", as_json, {"WWW-Authenticate": "Bearer"})
+        if ctype not in (PROTOBUF, JSON, "application/protobuf"):
+            self.ingest.outcome(signal, "unsupported")
+            return _error(415, f"unsupported Content-Type {ctype!r}; use {PROTOBUF} or {JSON}", False)
+        encoding = request.headers.get("Content-Encoding", "identity")
+        try:
+            inflater = BoundedInflater(encoding, self.max_body_bytes)
+            if request.content_length is not None and request.content_length > self.max_body_bytes:
+                raise BodyTooLarge(self.max_body_bytes)
+            async for chunk in request.content.iter_chunked(_CHUNK):
+                inflater.feed(chunk)
+            body = inflater.finish()
+        except BodyTooLarge as exc:
+            self.ingest.outcome(signal, "too_large")
+            return _error(413, str(exc), as_json)
+        except BadEncoding as exc:
+            self.ingest.outcome(signal, "bad_request" if "unsupported" not in str(exc) else "unsupported")
+            return _error(415 if "unsupported" in str(exc) else 400, str(exc), as_json)
+        try:
+            if as_json:
+                batch = otlp_json.decode(signal.request_type, body)
+            else:
+                batch = signal.new_batch()
+                batch.ParseFromString(body)
+        except (DecodeError, otlp_json.OtlpJsonError, RecursionError) as exc:
+            self.ingest.outcome(signal, "bad_request")
+            return _error(400, f"cannot decode {signal.value} request: {exc}", as_json)
+        try:
+            await self.ingest.deliver(signal, batch, len(body))
+        except BackPressure as exc:
+            retry_after = str(max(1, math.ceil(exc.retry_after_s)))
+            return _error(429, f"sidecar is under back-pressure ({exc.reason}); retry later", as_json,
+                          {"Retry-After": retry_after})
+        return _encode(signal.response_type(), as_json, 200)
+
+
+def _encode(message: Message, as_json: bool, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    if as_json:
+        return web.Response(status=status, body=otlp_json.encode(message), content_type=JSON, headers=headers)
+    return web.Response(status=status, body=message.SerializeToString(), content_type=PROTOBUF, headers=headers)
+
+
+def _error(status: int, message: str, as_json: bool, headers: dict[str, str] | None = None) -> web.Response:
+    return _encode(status_pb2.Status(code=_GRPC_CODE.get(status, 2), message=message), as_json, status, headers)
+
+
+#: HTTP status → google.rpc.Code, for the Status body (the spec leaves the code informative only).
+_GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}
