@@ -1,3 +1,41 @@
-"""ecs-otel: OpenTelemetry for Python services on Amazon ECS."""
+"""ecs-otel: OpenTelemetry for Python services on Amazon ECS.
+
+``import ecs_otel.auto`` (or ``ecs_otel.configure()``) sets up traces, metrics and logs from the
+environment, once per process. Nothing here raises into the application except a wrong keyword
+passed to :func:`configure`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "configure", "shutdown"]
+
+
+def configure(**overrides: Any) -> Any:
+    """Configure OpenTelemetry for this process; later calls are no-ops returning the first result.
+
+    ``overrides`` are :class:`ecs_otel.config.Settings` field names (e.g. ``service_name="api"``,
+    ``traces_exporter="console"``, ``shutdown_timeout_s=2``); they win over the environment.
+    """
+    from ecs_otel.configuration import configure as _configure
+
+    return _configure(**overrides)
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and stop all providers within ``timeout_s`` (default ``ECS_OTEL_SHUTDOWN_TIMEOUT``).
+
+    Returns True when everything was flushed in time. Safe to call more than once, and before
+    ``configure()`` (then it does nothing).
+    """
+    from ecs_otel.configuration import current
+
+    state = current()
+    if state is None:
+        return True
+    try:
+        return state.shutdown(timeout_s)
+    except Exception:
+        return False

@@ -1,0 +1,384 @@
+"""The one-time set-up behind ``ecs_otel.configure()`` and ``import ecs_otel.auto``.
+
+Order matters for start-up time and safety: settings → ECS metadata (bounded) → resource →
+providers (exporters built lazily in their worker threads) → propagators → logging →
+instrumentation (armed per library, see :mod:`ecs_otel.instrumentation`) → exit/fork hooks.
+Everything runs under one lock and at most once per process; a failure anywhere is one warning and
+the app goes on with whatever was set up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_otel.config import Settings
+
+_logger = logging.getLogger("ecs_otel")
+_lock = threading.RLock()
+_state: Configuration | None = None
+
+
+@dataclass
+class Configuration:
+    """What ``configure()`` set up (returned to the caller; also kept as the process's state)."""
+
+    settings: Settings
+    enabled: bool
+    on_ecs: bool = False
+    resource: Any = None
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    logger_provider: Any = None
+    coordinator: Any = None
+    exporters: list[Any] = field(default_factory=list)
+    task: Any = None
+    container: Any = None
+    problems: list[str] = field(default_factory=list)
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        if self.coordinator is None:
+            return True
+        return bool(self.coordinator.shutdown(timeout_s))
+
+
+def current() -> Configuration | None:
+    return _state
+
+
+def configure(*, instrument: bool = True, **overrides: Any) -> Configuration:
+    """Set up once; later calls return the first result unchanged (and never raise)."""
+    global _state
+    with _lock:
+        if _state is not None:
+            if overrides:
+                _logger.debug("ecs_otel: already configured; ignoring overrides %s", sorted(overrides))
+            return _state
+        try:
+            settings = Settings.from_env(None, **overrides)
+        except TypeError:
+            raise  # a wrong keyword is a programming error in the caller's code, reported at once
+        except Exception as exc:
+            _logger.warning("ecs_otel: bad configuration, telemetry disabled: %s", exc)
+            _state = Configuration(settings=Settings(disabled=True), enabled=False)
+            return _state
+        if settings.disabled:
+            _state = Configuration(settings=settings, enabled=False)
+            return _state
+        config = Configuration(settings=settings, enabled=True)
+        _state = config
+        try:
+            _configure(config, instrument=instrument)
+        except Exception as exc:
+            _logger.warning("ecs_otel: configuration failed, continuing without (part of) telemetry: %s: %s",
+                            type(exc).__name__, exc)
+        return config
+
+
+# --------------------------------------------------------------------------------------------------
+def _step(config: Configuration, name: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        config.problems.append(f"{name}: {exc}")
+        _logger.warning("ecs_otel: %s set-up failed, skipped: %s: %s", name, type(exc).__name__, exc)
+        return None
+
+
+def _configure(config: Configuration, instrument: bool) -> None:
+    settings = config.settings
+    _step(config, "ECS metadata", _fetch_metadata, config)
+    config.resource = _step(config, "resource", _build_resource, config)
+    if config.resource is None:
+        from opentelemetry.sdk.resources import Resource
+
+        config.resource = Resource.create({})
+
+    from ecs_otel.lifecycle import ShutdownCoordinator, register_fork_hook
+
+    config.coordinator = ShutdownCoordinator(timeout_s=settings.shutdown_timeout_s)
+    _step(config, "propagators", _setup_propagators, settings)
+    _step(config, "traces", _setup_traces, config)
+    _step(config, "metrics", _setup_metrics, config)
+    _step(config, "logs", _setup_logs, config)
+    _step(config, "logging", _setup_logging, config)
+    if instrument and settings.instrumentation:
+        from ecs_otel.instrumentation import instrument_installed
+
+        _step(config, "instrumentation", instrument_installed, settings.disabled_instrumentations)
+    config.coordinator.install()
+    register_fork_hook(lambda: _after_fork(config))
+
+
+# -- metadata and resource ---------------------------------------------------------------------------
+def _fetch_metadata(config: Configuration) -> None:
+    """Task and container documents within ECS_OTEL_METADATA_TIMEOUT; keep whatever arrived in time."""
+    from ecs_otel.metadata import MetadataClient
+
+    env = dict(config.settings.environ)
+    env["ECS_OTEL_METADATA_TIMEOUT"] = str(config.settings.metadata_timeout_s)
+    client = MetadataClient.from_environment(env)
+    if client is None:
+        _logger.debug("ecs_otel: not on ECS (no ECS_CONTAINER_METADATA_URI_V4); plain OpenTelemetry set-up")
+        return
+    config.on_ecs = True
+    budget = config.settings.metadata_timeout_s
+    deadline = time.monotonic() + budget
+    got: dict[str, Any] = {}
+
+    def fetch() -> None:
+        for what in ("container", "task"):
+            try:
+                got[what] = getattr(client, what)(deadline=deadline)
+            except Exception as exc:
+                got[f"{what}_error"] = exc
+
+    worker = threading.Thread(target=fetch, name="ecs-otel-metadata", daemon=True)
+    worker.start()
+    worker.join(budget + 0.1)  # the client bounds itself; this is the belt to its braces
+    config.container = got.get("container")
+    config.task = got.get("task")
+    errors = [str(v) for k, v in got.items() if k.endswith("_error")]
+    if errors or worker.is_alive():
+        _logger.warning("ecs_otel: ECS metadata incomplete (%s); continuing with what arrived",
+                        "; ".join(errors) or "timed out")
+
+
+def default_service_name(config: Configuration) -> str:
+    """Task family (or container name, per ECS_OTEL_SERVICE_NAME_SOURCE); off ECS the program's name."""
+    task, container = config.task, config.container
+    family = getattr(task, "family", None)
+    cname = getattr(container, "name", None)
+    name = cname or family if config.settings.service_name_source == "container" else family or cname
+    if name:
+        return str(name)
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if program.endswith(".py"):
+        program = program[:-3]
+    if not program or program in ("-c", "-m", "python", "python3"):
+        program = "python"
+    return program
+
+
+def _build_resource(config: Configuration) -> Any:
+    from opentelemetry.sdk.resources import Resource
+
+    attrs: dict[str, Any] = {
+        "service.instance.id": str(uuid.uuid4()),
+        "process.pid": os.getpid(),
+        "process.runtime.name": sys.implementation.name,
+        "process.runtime.version": ".".join(str(p) for p in sys.version_info[:3]),
+    }
+    if config.task is not None:
+        try:
+            from ecs_otel.resource import container_attributes, resource_attributes, task_attributes
+
+            try:
+                attrs.update(resource_attributes(config.task, config.container))
+            except Exception:
+                attrs.update(task_attributes(config.task))
+        except ImportError:
+            pass
+    elif config.container is not None:
+        try:
+            from ecs_otel.resource import container_attributes
+
+            attrs.update(container_attributes(config.container))
+        except ImportError:
+            pass
+    # OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME win over what we detected (spec precedence).
+    from_env = Resource.create({})
+    user_name = config.settings.service_name or _service_name_in_resource_attributes(config.settings.environ)
+    merged = Resource(attrs).merge(from_env)
+    final = dict(merged.attributes)
+    final["service.name"] = user_name or default_service_name(config)
+    return Resource(final, merged.schema_url)
+
+
+def _service_name_in_resource_attributes(env: Any) -> str | None:
+    for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "service.name" and value.strip():
+            import urllib.parse
+
+            return urllib.parse.unquote(value.strip())
+    return None
+
+
+# -- signals -----------------------------------------------------------------------------------------
+def _setup_propagators(settings: Settings) -> None:
+    from opentelemetry.propagate import set_global_textmap
+
+    from ecs_otel.tracing.propagator import build_propagator
+
+    set_global_textmap(build_propagator(settings.propagators))
+
+
+def _setup_traces(config: Configuration) -> None:
+    settings = config.settings
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from ecs_otel.exporting import LazyExporter, resolve_target
+    from ecs_otel.tracing.ids import XRayIdGenerator
+    from ecs_otel.tracing.sampling import build_sampler
+
+    sampler = build_sampler(settings, config.resource)
+    provider = TracerProvider(resource=config.resource, sampler=sampler, id_generator=XRayIdGenerator(),
+                              shutdown_on_exit=False)
+    for name in settings.traces_exporter:
+        if name == "otlp":
+            target = resolve_target("traces", settings.environ, settings.receiver_token)
+            exporter: Any = LazyExporter(target)
+            endpoint: str | None = target.endpoint
+        elif name == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            exporter, endpoint = ConsoleSpanExporter(), None
+        else:
+            _logger.warning("ecs_otel: unknown OTEL_TRACES_EXPORTER %r ignored", name)
+            continue
+        processor = BatchSpanProcessor(exporter)
+        provider.add_span_processor(processor)
+        config.exporters.append(exporter)
+        config.coordinator.add(f"traces-{name}", lambda _remaining, p=processor: p.shutdown(),
+                               _abort_of(exporter), endpoint)
+    trace.set_tracer_provider(provider)
+    config.tracer_provider = provider
+    if hasattr(sampler, "start"):
+        sampler.start()
+
+
+def _abort_of(exporter: Any) -> Any:
+    abort = getattr(exporter, "abort", None)
+    if abort is not None:
+        return abort
+    return lambda: None
+
+
+def _setup_metrics(config: Configuration) -> None:
+    settings = config.settings
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from ecs_otel.exporting import lazy_metric_exporter, resolve_target
+    from ecs_otel.metrics.cardinality import install as install_cardinality_limit
+
+    readers = []
+    endpoints: list[tuple[str, Any, str | None]] = []
+    for name in settings.metrics_exporter:
+        if name == "otlp":
+            target = resolve_target("metrics", settings.environ, settings.receiver_token)
+            exporter: Any = lazy_metric_exporter(target, settings.environ)
+            endpoint: str | None = target.endpoint
+        elif name == "console":
+            from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+            exporter, endpoint = ConsoleMetricExporter(), None
+        else:
+            _logger.warning("ecs_otel: unknown OTEL_METRICS_EXPORTER %r ignored", name)
+            continue
+        readers.append(PeriodicExportingMetricReader(exporter))
+        endpoints.append((name, exporter, endpoint))
+        config.exporters.append(exporter)
+    install_cardinality_limit(settings.metric_cardinality_limit)
+    provider = MeterProvider(resource=config.resource, metric_readers=readers, shutdown_on_exit=False)
+    metrics.set_meter_provider(provider)
+    config.meter_provider = provider
+    if readers:
+        first_endpoint = next((e for _, _, e in endpoints if e), None)
+        aborts = [_abort_of(exp) for _, exp, _ in endpoints]
+
+        def shutdown(remaining: float) -> None:
+            provider.shutdown(timeout_millis=remaining * 1000)
+
+        config.coordinator.add("metrics", shutdown, lambda: [a() for a in aborts], first_endpoint)
+    if settings.runtime_metrics:
+        from ecs_otel.metrics.runtime import RuntimeMetrics
+
+        RuntimeMetrics(provider.get_meter("ecs_otel.runtime"))
+
+
+def _setup_logs(config: Configuration) -> None:
+    settings = config.settings
+    if not settings.logs_exporter:
+        return
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    from ecs_otel.exporting import LazyExporter, resolve_target
+
+    provider = LoggerProvider(resource=config.resource, shutdown_on_exit=False)
+    for name in settings.logs_exporter:
+        if name == "otlp":
+            target = resolve_target("logs", settings.environ, settings.receiver_token)
+            exporter: Any = LazyExporter(target)
+            endpoint: str | None = target.endpoint
+        elif name == "console":
+            from opentelemetry.sdk._logs.export import ConsoleLogExporter
+
+            exporter, endpoint = ConsoleLogExporter(), None
+        else:
+            _logger.warning("ecs_otel: unknown OTEL_LOGS_EXPORTER %r ignored", name)
+            continue
+        processor = BatchLogRecordProcessor(exporter)
+        provider.add_log_record_processor(processor)
+        config.exporters.append(exporter)
+        config.coordinator.add(f"logs-{name}", lambda _remaining, p=processor: p.shutdown(),
+                               _abort_of(exporter), endpoint)
+    set_logger_provider(provider)
+    config.logger_provider = provider
+    handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
+    handler._ecs_otel = True  # type: ignore[attr-defined]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO and not _root_configured_by_app(root):
+        root.setLevel(logging.INFO)
+
+
+def _root_configured_by_app(root: logging.Logger) -> bool:
+    return any(not getattr(h, "_ecs_otel", False) for h in root.handlers)
+
+
+def _setup_logging(config: Configuration) -> None:
+    mode = config.settings.logging
+    if mode == "false" or (mode == "auto" and not config.on_ecs):
+        return
+    try:
+        from ecs_otel.logging import configure_logging
+    except ImportError:
+        _logger.debug("ecs_otel: ecs_otel.logging not available; stdout logging left alone")
+        return
+    configure_logging(on_ecs=True)
+
+
+# -- fork ----------------------------------------------------------------------------------------------
+def _after_fork(config: Configuration) -> None:
+    """In a forked worker: own identity, fresh connections, exit hooks armed again."""
+    from opentelemetry.sdk.resources import Resource
+
+    update = Resource({"service.instance.id": str(uuid.uuid4()), "process.pid": os.getpid()})
+    config.resource = config.resource.merge(update)
+    for provider in (config.tracer_provider, config.meter_provider, config.logger_provider):
+        fn = getattr(provider, "_update_resource", None)
+        if fn is not None:
+            fn(update)
+    for exporter in config.exporters:
+        reset = getattr(exporter, "reset_after_fork", None)
+        if reset is not None:
+            reset()
+    if config.coordinator is not None:
+        config.coordinator.after_fork_in_child()
+    sampler = getattr(config.tracer_provider, "sampler", None)
+    restart = getattr(sampler, "restart_after_fork", None)
+    if restart is not None:
+        restart()

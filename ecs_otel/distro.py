@@ -1,0 +1,44 @@
+"""``opentelemetry-instrument`` integration: ``OTEL_PYTHON_DISTRO=ecs_otel OTEL_PYTHON_CONFIGURATOR=ecs_otel``.
+
+The configurator runs the same one-time set-up as ``import ecs_otel.auto`` but leaves the
+instrumentors to ``opentelemetry-instrument``, whose loop hands each one to
+:meth:`EcsOtelDistro.load_instrumentor`; that arms it through :mod:`ecs_otel.instrumentation`, so
+libraries the app never imports are never loaded, and a later ``import ecs_otel.auto`` finds
+everything done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro
+
+
+class EcsOtelDistro(BaseDistro):
+    def _configure(self, **kwargs: Any) -> None:
+        # Defaults that opentelemetry-instrument's own configurator would otherwise need from env
+        # are applied by ecs_otel.configure(); nothing to set here.
+        return None
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        from ecs_otel.config import Settings
+        from ecs_otel.configuration import current
+        from ecs_otel.instrumentation import handle_entry_point
+
+        state = current()
+        settings = state.settings if state is not None else Settings.from_env()
+        if settings.disabled or not settings.instrumentation:
+            return
+        handle_entry_point(entry_point, settings.disabled_instrumentations, **kwargs)
+
+
+class EcsOtelConfigurator:
+    """Entry point ``opentelemetry_configurator``: ``configure(**kwargs)`` is called once at start-up."""
+
+    def configure(self, **kwargs: Any) -> None:
+        from ecs_otel.configuration import configure
+
+        try:
+            configure(instrument=False)
+        except Exception:
+            pass

@@ -1,0 +1,274 @@
+"""OTLP exporters built the way the specification describes, created lazily and abortable at shutdown.
+
+Why not just the stock constructors: they read ``OTEL_EXPORTER_OTLP_TIMEOUT`` as seconds (the
+specification says milliseconds), default to ``localhost`` (which may resolve to ``::1`` while the
+sidecar listens on IPv4) and retry for up to 10 s at exit when nothing listens. Importing them also
+costs tens of milliseconds (protobuf, requests, maybe grpc) that we keep off the import path: the real
+exporter is constructed on the first export, in the batch worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_logger = logging.getLogger("ecs_otel")
+
+SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
+DEFAULT_HTTP_ENDPOINT = "http://127.0.0.1:4318"
+DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
+DEFAULT_TIMEOUT_MS = 10_000.0
+
+
+@dataclass(frozen=True)
+class OtlpTarget:
+    """Where and how one signal is exported, resolved from the environment."""
+
+    signal: str
+    protocol: str
+    endpoint: str
+    headers: tuple[tuple[str, str], ...]
+    timeout_s: float
+    compression: str
+
+
+def _get(env: Mapping[str, str], signal: str, suffix: str) -> str | None:
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}", f"OTEL_EXPORTER_OTLP_{suffix}"):
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def parse_headers(raw: str | None) -> list[tuple[str, str]]:
+    """``k=v,k2=v2`` with URL-encoded values (W3C baggage-like format the spec prescribes)."""
+    out: list[tuple[str, str]] = []
+    if not raw:
+        return out
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _logger.warning("ecs_otel: ignoring malformed OTLP header entry %r", item.strip())
+            continue
+        out.append((urllib.parse.unquote(key.strip()).lower(), urllib.parse.unquote(value.strip())))
+    return out
+
+
+def timeout_seconds(raw: str | None) -> float:
+    """Spec: milliseconds. A malformed value falls back to the 10 s default."""
+    if raw is None:
+        return DEFAULT_TIMEOUT_MS / 1000.0
+    try:
+        value = float(raw)
+        if value <= 0 or value != value:
+            raise ValueError(raw)
+    except ValueError:
+        _logger.warning("ecs_otel: ignoring OTLP timeout %r (milliseconds expected)", raw)
+        value = DEFAULT_TIMEOUT_MS
+    return value / 1000.0
+
+
+def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None) -> OtlpTarget:
+    protocol = (_get(env, signal, "PROTOCOL") or "http/protobuf").lower()
+    if protocol not in ("http/protobuf", "grpc"):
+        _logger.warning("ecs_otel: unsupported OTLP protocol %r, using http/protobuf", protocol)
+        protocol = "http/protobuf"
+    specific = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if protocol == "grpc":
+        endpoint = specific or base or DEFAULT_GRPC_ENDPOINT
+    elif specific:
+        endpoint = specific
+    else:
+        endpoint = (base or DEFAULT_HTTP_ENDPOINT).rstrip("/") + "/" + SIGNAL_PATHS[signal]
+    headers = parse_headers(_get(env, signal, "HEADERS"))
+    if token and not any(k == "authorization" for k, _ in headers):
+        headers.append(("authorization", f"Bearer {token}"))
+    compression = (_get(env, signal, "COMPRESSION") or "none").lower()
+    if compression not in ("gzip", "none"):
+        _logger.warning("ecs_otel: unsupported OTLP compression %r, using none", compression)
+        compression = "none"
+    return OtlpTarget(
+        signal=signal,
+        protocol=protocol,
+        endpoint=endpoint,
+        headers=tuple(headers),
+        timeout_s=timeout_seconds(_get(env, signal, "TIMEOUT")),
+        compression=compression,
+    )
+
+
+def build_otlp_exporter(target: OtlpTarget) -> Any:
+    """Construct the stock exporter for ``target`` (imports grpc only for protocol=grpc)."""
+    headers = dict(target.headers)
+    if target.protocol == "grpc":
+        import grpc
+
+        compression = grpc.Compression.Gzip if target.compression == "gzip" else grpc.Compression.NoCompression
+        insecure = not target.endpoint.startswith("https://")
+        kwargs: dict[str, Any] = {
+            "endpoint": target.endpoint,
+            "headers": headers,
+            "timeout": target.timeout_s,
+            "compression": compression,
+            "insecure": insecure,
+        }
+        if target.signal == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter(**kwargs)
+        if target.signal == "metrics":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+            return OTLPMetricExporter(**kwargs)
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(**kwargs)
+
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    http_kwargs: dict[str, Any] = {
+        "endpoint": target.endpoint,
+        "headers": headers,
+        "timeout": target.timeout_s,
+        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
+    }
+    if target.signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+
+        return HttpSpanExporter(**http_kwargs)
+    if target.signal == "metrics":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter(**http_kwargs)
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+
+    return HttpLogExporter(**http_kwargs)
+
+
+class LazyExporter:
+    """Builds the real exporter on first use; ``abort()`` stops retries so exit stays in budget.
+
+    Used for spans and log records (the batch processors only call ``export``/``shutdown``/
+    ``force_flush``). After ``abort()`` further exports fail quietly instead of logging a warning
+    per batch.
+    """
+
+    def __init__(self, target: OtlpTarget) -> None:
+        self.target = target
+        self._inner: Any = None
+        self._lock = threading.Lock()
+        self._aborted = False
+        self._failed_build = False
+
+    def _get(self) -> Any:
+        if self._inner is None and not self._failed_build:
+            with self._lock:
+                if self._inner is None and not self._failed_build:
+                    try:
+                        self._inner = build_otlp_exporter(self.target)
+                    except Exception as exc:  # never raise into the app's threads
+                        self._failed_build = True
+                        _logger.warning("ecs_otel: cannot build OTLP %s exporter: %s", self.target.signal, exc)
+        return self._inner
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        inner = None if self._aborted else self._get()
+        if inner is None:
+            return _failure(self.target.signal)
+        return inner.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: drop the parent's HTTP session/channel; the next export builds a new one."""
+        self._inner = None
+        self._lock = threading.Lock()
+        self._aborted = False
+        self._failed_build = False
+
+    def abort(self) -> None:
+        """Interrupt any retry back-off in progress and refuse later exports."""
+        self._aborted = True
+        inner = self._inner
+        if inner is not None:
+            try:
+                inner.shutdown()
+            except Exception:
+                pass
+
+    def shutdown(self, timeout_millis: float = 30_000, **_: Any) -> None:
+        if not self._aborted:
+            self.abort()
+
+
+def _failure(signal: str) -> Any:
+    if signal == "traces":
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.FAILURE
+    from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    return LogRecordExportResult.FAILURE
+
+
+def metric_temporality(env: Mapping[str, str]) -> dict[type, Any]:
+    """OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: cumulative (default), delta or lowmemory."""
+    from opentelemetry.sdk.metrics import (
+        Counter,
+        Histogram,
+        ObservableCounter,
+        ObservableGauge,
+        ObservableUpDownCounter,
+        UpDownCounter,
+    )
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    pref = env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
+    cumulative, delta = AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA
+    table = {k: cumulative for k in (Counter, UpDownCounter, Histogram, ObservableCounter,
+                                     ObservableUpDownCounter, ObservableGauge)}
+    if pref == "delta":
+        table.update({Counter: delta, Histogram: delta, ObservableCounter: delta})
+    elif pref == "lowmemory":
+        table.update({Counter: delta, Histogram: delta})
+    return table
+
+
+def lazy_metric_exporter(target: OtlpTarget, env: Mapping[str, str]) -> Any:
+    """A MetricExporter that builds the OTLP one on first export (the reader needs temporality up front)."""
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+    class _LazyMetricExporter(MetricExporter):
+        def __init__(self) -> None:
+            super().__init__(preferred_temporality=metric_temporality(env))
+            self._lazy = LazyExporter(target)
+
+        def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+            inner = None if self._lazy._aborted else self._lazy._get()
+            if inner is None:
+                return MetricExportResult.FAILURE
+            return inner.export(metrics_data, timeout_millis=timeout_millis)
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def abort(self) -> None:
+            self._lazy.abort()
+
+        def reset_after_fork(self) -> None:
+            self._lazy.reset_after_fork()
+
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+            self._lazy.shutdown()
+
+    return _LazyMetricExporter()

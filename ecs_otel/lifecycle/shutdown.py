@@ -1,0 +1,170 @@
+"""Flush everything within one budget, on ``atexit``, on SIGTERM, or when the app asks.
+
+Why a coordinator: the SDK's own exit handlers wait up to 30 s per provider and the stock OTLP
+exporters retry for ~7 s when nothing listens, while Python skips ``atexit`` entirely when SIGTERM
+(how ECS stops a container) arrives with the default disposition. Here all providers flush in
+parallel threads bounded by ``ECS_OTEL_SHUTDOWN_TIMEOUT``; at the deadline every exporter is
+aborted (back-off interrupted) and the process moves on. SIGTERM is chained: after the flush the
+app's own handler runs, or, when there was none, the default action (terminate by the signal)
+is re-raised, so the exit status stays what it would have been.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+_logger = logging.getLogger("ecs_otel")
+
+
+@dataclass
+class _Flushable:
+    name: str
+    shutdown: Callable[[float], Any]  # takes the remaining seconds
+    abort: Callable[[], None]
+    endpoint: str | None = None
+
+
+def receiver_refuses(endpoint: str, timeout_s: float = 0.2) -> bool:
+    """True when nothing listens at a loopback ``endpoint`` (connection refused): retrying is pointless."""
+    try:
+        parsed = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        host = parsed.hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            return False
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class ShutdownCoordinator:
+    timeout_s: float = 5.0
+    _items: list[_Flushable] = field(default_factory=list)
+    _done: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _previous_sigterm: Any = None
+    _sigterm_installed: bool = False
+    _extra: list[Callable[[], None]] = field(default_factory=list)
+
+    def add(self, name: str, shutdown: Callable[[float], Any], abort: Callable[[], None],
+            endpoint: str | None = None) -> None:
+        self._items.append(_Flushable(name, shutdown, abort, endpoint))
+
+    def on_shutdown(self, callback: Callable[[], None]) -> None:
+        """Quick, non-blocking work run first (stop pollers)."""
+        self._extra.append(callback)
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+
+    # -- the flush ---------------------------------------------------------------------------------
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Flush and stop all providers within ``timeout_s``; True when everything finished in time."""
+        with self._lock:
+            if self._done:
+                return True
+            self._done = True
+        budget = self.timeout_s if timeout_s is None else max(float(timeout_s), 0.0)
+        deadline = time.monotonic() + budget
+        for callback in self._extra:
+            try:
+                callback()
+            except Exception:
+                pass
+        for item in self._items:
+            if item.endpoint and receiver_refuses(item.endpoint):
+                _logger.debug("ecs_otel: no OTLP receiver at %s; dropping queued %s", item.endpoint, item.name)
+                item.abort()
+        threads = []
+        for item in self._items:
+            t = threading.Thread(target=self._run, args=(item, deadline), name=f"ecs-otel-shutdown-{item.name}",
+                                 daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(max(deadline - time.monotonic(), 0.0))
+        finished = not any(t.is_alive() for t in threads)
+        if not finished:
+            _logger.debug("ecs_otel: shutdown budget of %.1fs used up; aborting exports", budget)
+            for item in self._items:
+                item.abort()
+            for t in threads:
+                t.join(0.2)
+        return finished
+
+    @staticmethod
+    def _run(item: _Flushable, deadline: float) -> None:
+        try:
+            item.shutdown(max(deadline - time.monotonic(), 0.0))
+        except Exception as exc:
+            _logger.debug("ecs_otel: %s shutdown failed: %s", item.name, exc)
+
+    # -- hooks -------------------------------------------------------------------------------------
+    def install(self) -> None:
+        atexit.register(self._atexit)
+        self._install_sigterm()
+
+    def _atexit(self) -> None:
+        try:
+            self.shutdown()
+        except Exception:
+            pass
+
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            _logger.debug("ecs_otel: not in the main thread; SIGTERM flush relies on the app's exit path")
+            return
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous is signal.SIG_IGN or previous is None:
+                return  # the app asked to ignore SIGTERM, or a non-Python handler owns it
+            self._previous_sigterm = previous
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._sigterm_installed = True
+        except (ValueError, OSError) as exc:
+            _logger.debug("ecs_otel: cannot install SIGTERM handler: %s", exc)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        previous = self._previous_sigterm
+        if callable(previous):
+            # The app handles SIGTERM itself (graceful drain …): flush what is queued, keep running
+            # its handler; atexit does the final shutdown when the app actually exits.
+            self._flush_only()
+            previous(signum, frame)
+            return
+        try:
+            self.shutdown()
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _flush_only(self) -> None:
+        done = threading.Event()
+
+        def run() -> None:
+            from opentelemetry import trace
+
+            try:
+                provider: Any = trace.get_tracer_provider()
+                if hasattr(provider, "force_flush"):
+                    provider.force_flush(int(self.timeout_s * 1000))
+            finally:
+                done.set()
+
+        threading.Thread(target=run, daemon=True, name="ecs-otel-sigterm-flush").start()
+        done.wait(self.timeout_s)

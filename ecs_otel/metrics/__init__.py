@@ -1,0 +1,1 @@
+"""Runtime metrics (process.*, cpython.gc.*) and the per-metric cardinality limit."""
