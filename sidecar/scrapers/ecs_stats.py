@@ -114,6 +114,7 @@ class EcsStatsScraper(Scraper):
         started = time.perf_counter()
         request = ExportMetricsServiceRequest()
         outcome = "ok"
+        process_attrs: dict[str, Any] = dict(self.context.task_attributes)
         if self.endpoint:
             task_doc, stats_doc = await asyncio.gather(self._get("/task"), self._get("/task/stats"))
             if task_doc is None:
@@ -137,10 +138,9 @@ class EcsStatsScraper(Scraper):
                             outcome = "partial"
                     values = self.calculator.compute(task, stats, time.time_ns(), task_doc)
                     build_request(values, request)
-                    if self.process is not None:
-                        self.process.write(request, task_attributes(task))
-        elif self.process is not None:
-            self.process.write(request, dict(self.context.task_attributes))
+                    process_attrs = task_attributes(task)
+        if self.process is not None:
+            self.process.write(request, process_attrs)
         if outcome == "ok":
             self._last_problem = None
         self._scrapes.inc(scraper=self.name, outcome=outcome)

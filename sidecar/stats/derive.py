@@ -186,7 +186,7 @@ class StatsCalculator:
             self._task_start_ns = min((c.start_ns for c in containers), default=self._fallback_start_ns)
         read_times = [c.stats.read_ns for c in live if c.stats and c.stats.read_ns]
         time_ns = max(read_times, default=now_ns)
-        out = TaskValues(task=task, time_ns=time_ns, start_ns=self._task_start_ns)
+        out = TaskValues(task=task, time_ns=time_ns, start_ns=self._task_start_ns, containers=containers)
 
         vcpus = [c.vcpu for c in live if c.vcpu is not None]
         out.vcpu = sum(vcpus) if vcpus else None
