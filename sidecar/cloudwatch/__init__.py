@@ -1,0 +1,1 @@
+"""CloudWatch's classic wire formats: Embedded Metric Format events and PutLogEvents batches."""
