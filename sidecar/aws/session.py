@@ -49,9 +49,9 @@ class AwsSession:
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._session = botocore_session or botocore.session.Session()
-        self.region: str | None = resolve_region(region, self.env, task_attributes) or self._session.get_config_variable(
-            "region"
-        )
+        self.region: str | None = resolve_region(
+            region, self.env, task_attributes
+        ) or self._session.get_config_variable("region")
         self._credentials: Credentials | None = None
         self._resolved = False
         self._lock = asyncio.Lock()
@@ -85,7 +85,9 @@ class AwsSession:
             try:
                 frozen = await asyncio.to_thread(self._resolve_blocking)
             except Exception as e:  # botocore raises many types for a failed fetch
-                raise AwsCredentialsError(f"could not obtain AWS credentials: {type(e).__name__}: {e}") from None
+                raise AwsCredentialsError(
+                    f"could not obtain AWS credentials: {type(e).__name__}: {e}"
+                ) from None
             if frozen is None:
                 self._resolved = False
                 raise AwsCredentialsError("no AWS credentials found (environment, shared files, task role)")

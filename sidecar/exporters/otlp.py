@@ -94,7 +94,9 @@ class OtlpExporter(Exporter):
             help="Extra request headers, k=v,k=v (values may be percent-encoded, as in OTEL_EXPORTER_OTLP_HEADERS).",
             env="ECS_OTEL_OTLP_HEADERS",
         )
-        timeout: float = setting(10.0, help="Seconds for one request, connect included.", env="ECS_OTEL_OTLP_TIMEOUT")
+        timeout: float = setting(
+            10.0, help="Seconds for one request, connect included.", env="ECS_OTEL_OTLP_TIMEOUT"
+        )
         sigv4_service: str = setting(
             "",
             help="Sign requests with SigV4 for this AWS service (xray, logs, monitoring); empty: no signing.",
@@ -111,7 +113,9 @@ class OtlpExporter(Exporter):
         self.settings = settings
         self.context = context
         if not 1 <= settings.compression_level <= 9:
-            raise ConfigError("exporters.otlp.compression_level", "an integer from 1 to 9", settings.compression_level)
+            raise ConfigError(
+                "exporters.otlp.compression_level", "an integer from 1 to 9", settings.compression_level
+            )
         if settings.timeout <= 0:
             raise ConfigError("exporters.otlp.timeout", "a positive number of seconds", settings.timeout)
         self.aws: AwsSession | None = None
@@ -123,7 +127,9 @@ class OtlpExporter(Exporter):
             )
             if not self.aws.region:
                 raise ConfigError(
-                    "exporters.otlp.region", "an AWS region (or AWS_REGION) for SigV4 signing", settings.region
+                    "exporters.otlp.region",
+                    "an AWS region (or AWS_REGION) for SigV4 signing",
+                    settings.region,
                 )
         self.endpoint = self._base_endpoint()
         self.urls = {s: self.endpoint + s.path for s in Signal}
@@ -152,7 +158,8 @@ class OtlpExporter(Exporter):
             endpoint = self.aws.endpoint_url(_CLIENT_FOR_SERVICE.get(service, service), default)
         if not endpoint:
             raise ConfigError(
-                "ECS_OTEL_OTLP_ENDPOINT", "a base URL such as https://collector.example:4318 (exporters.otlp.endpoint)"
+                "ECS_OTEL_OTLP_ENDPOINT",
+                "a base URL such as https://collector.example:4318 (exporters.otlp.endpoint)",
             )
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -162,7 +169,9 @@ class OtlpExporter(Exporter):
     async def start(self) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.max_connections, enable_cleanup_closed=True),
+                connector=aiohttp.TCPConnector(
+                    limit=self.settings.max_connections, enable_cleanup_closed=True
+                ),
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
                 auto_decompress=True,
                 skip_auto_headers=("Accept-Encoding",),
@@ -184,7 +193,9 @@ class OtlpExporter(Exporter):
     async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
         return await self.send(signal, await self._body(batch))
 
-    async def send(self, signal: Signal, body: bytes, extra_headers: dict[str, str] | None = None) -> ExportOutcome:
+    async def send(
+        self, signal: Signal, body: bytes, extra_headers: dict[str, str] | None = None
+    ) -> ExportOutcome:
         """POST an already serialized (and compressed, per settings) body; one attempt."""
         if self._session is None:
             await self.start()

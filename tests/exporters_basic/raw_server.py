@@ -29,7 +29,9 @@ class RawServer:
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.requests.append(RawRequest(request.path, dict(request.headers), body))
-        status, payload, ctype = self.responses.pop(0) if self.responses else (200, b"", "application/x-protobuf")
+        status, payload, ctype = (
+            self.responses.pop(0) if self.responses else (200, b"", "application/x-protobuf")
+        )
         return web.Response(status=status, body=payload, content_type=ctype)
 
     async def __aenter__(self) -> RawServer:

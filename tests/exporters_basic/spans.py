@@ -22,7 +22,9 @@ def kv(key: str, value: object) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
-def traces(n: int = 10, seed: int = 1, resource: dict[str, object] | None = None) -> ExportTraceServiceRequest:
+def traces(
+    n: int = 10, seed: int = 1, resource: dict[str, object] | None = None
+) -> ExportTraceServiceRequest:
     r = random.Random(seed)
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()

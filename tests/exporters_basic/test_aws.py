@@ -111,7 +111,8 @@ def test_ecs_task_role_is_used_and_refreshed(clean_chain: pytest.MonkeyPatch) ->
     thread.start()
     try:
         clean_chain.setenv(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{server.server_address[1]}/v2/credentials/x"
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            f"http://127.0.0.1:{server.server_address[1]}/v2/credentials/x",
         )
         clean_chain.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-token")
 
@@ -159,7 +160,10 @@ def test_sigv4_signature_verifies_at_the_receiver(otlp_sink, clean_chain: pytest
     batch = spans.traces(20)
     exp = OtlpExporter(
         OtlpExporter.Settings(
-            endpoint=otlp_sink.url, compression="none", sigv4_service="xray", region="eu-west-1",
+            endpoint=otlp_sink.url,
+            compression="none",
+            sigv4_service="xray",
+            region="eu-west-1",
             headers={"x-aws-log-group": "grp"},
         ),
         SidecarContext(),

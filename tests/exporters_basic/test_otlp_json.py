@@ -99,7 +99,12 @@ def test_snake_case_enum_names_and_base64_ids_are_accepted() -> None:
             }
         ]
     }
-    span = otlp_json.decode(ExportTraceServiceRequest, orjson.dumps(body)).resource_spans[0].scope_spans[0].spans[0]
+    span = (
+        otlp_json.decode(ExportTraceServiceRequest, orjson.dumps(body))
+        .resource_spans[0]
+        .scope_spans[0]
+        .spans[0]
+    )
     assert span.trace_id.hex() == "5b8efff798038103d269b633813fc60c"
     assert span.span_id.hex() == "eee19b7ec3c1b174"
     assert span.kind == 3
@@ -151,7 +156,10 @@ def test_agrees_with_protobuf_json_format_apart_from_ids_and_enums() -> None:
         (b"[]", "expected an object"),
         (b'{"resourceSpans": {}}', "resourceSpans"),
         (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', "traceId"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}', "startTimeUnixNano"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
+            "startTimeUnixNano",
+        ),
         (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 3}]}]}]}', "name"),
     ],
 )

@@ -1,0 +1,70 @@
+"""``file``: OTLP/JSON lines on local disk, one file per signal, rotated by size.
+
+Each line is one ``Export*ServiceRequest`` in the OTLP JSON encoding
+(:mod:`sidecar.otlp_json`), which is also what the OpenTelemetry Collector's file exporter
+writes, so the files can be replayed to any OTLP/HTTP receiver with ``curl -d @line``.
+Meant for local runs, demos and tests; disk use is bounded by the rotation settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf.message import Message
+
+from sidecar import otlp_json
+from sidecar.config import ConfigError, setting
+from sidecar.context import SidecarContext
+from sidecar.exporters.base import Exporter, ExportOutcome
+from sidecar.exporters.rotating_file import RotatingFile
+from sidecar.signals import Signal
+
+
+class FileExporter(Exporter):
+    """Appends each batch as one JSON line to ``<path>/<signal>.jsonl``."""
+
+    name = "file"
+
+    @dataclass
+    class Settings:
+        path: str = setting(
+            "./otel-output",
+            help="Directory for traces.jsonl, metrics.jsonl and logs.jsonl (created when missing).",
+            env="ECS_OTEL_FILE_PATH",
+        )
+        max_bytes: int = setting(
+            16 * 1024 * 1024, help="Size at which a file is rotated.", env="ECS_OTEL_FILE_MAX_BYTES"
+        )
+        keep: int = setting(
+            3, help="Rotated files kept per signal (older ones are deleted).", env="ECS_OTEL_FILE_KEEP"
+        )
+
+    def __init__(self, settings: FileExporter.Settings, context: SidecarContext) -> None:
+        if settings.max_bytes <= 0:
+            raise ConfigError("exporters.file.max_bytes", "a positive number of bytes", settings.max_bytes)
+        if settings.keep < 0:
+            raise ConfigError("exporters.file.keep", "zero or more files", settings.keep)
+        self.settings = settings
+        self.context = context
+        self.directory = Path(settings.path)
+        self.files = {
+            s: RotatingFile(self.directory / f"{s.value}.jsonl", settings.max_bytes, settings.keep)
+            for s in Signal
+        }
+
+    async def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
+        line = otlp_json.encode(batch)
+        try:
+            self.files[signal].write_line(line)
+        except OSError as e:  # disk full or a vanished directory may heal; let the queue retry
+            self.files[signal].close()
+            return ExportOutcome.retry(f"writing {self.files[signal].path}: {e.strerror or e}")
+        return ExportOutcome.success()
+
+    async def shutdown(self, deadline: float) -> None:
+        for f in self.files.values():
+            f.close()

@@ -1,0 +1,80 @@
+"""``enrich``: give data from the app the ECS task attributes it lacks.
+
+An app without the ecs_otel library (or with resource detection off) still gets its spans,
+metrics and logs labelled with the task they came from. Only task-level attributes are added
+(cluster, task ARN/id, family, revision, region, account, AZ, launch type, …): ``container.*``
+would describe the sidecar, not the app, so they never come from here. A key the app already
+set is never touched, even when its value differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+from sidecar.config import setting
+from sidecar.context import SidecarContext
+from sidecar.processors.attributes import key_value, resource_attribute_lists
+from sidecar.processors.base import Processor
+from sidecar.signals import Signal
+
+#: Attribute prefixes that describe one container: the sidecar's own would be wrong on app data.
+CONTAINER_PREFIXES = ("container.", "aws.ecs.container.", "aws.log.")
+
+
+class EnrichProcessor(Processor):
+    name = "enrich"
+
+    @dataclass
+    class Settings:
+        skip: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
+            [],
+            help="Task attribute keys not to add (e.g. aws.ecs.task.arn).",
+            env="ECS_OTEL_ENRICH_SKIP",
+        )
+
+    def __init__(self, settings: EnrichProcessor.Settings, context: SidecarContext) -> None:
+        super().__init__()
+        self.settings = settings
+        self.context = context
+        self._added = context.telemetry.counter(
+            "ecs_otel_sidecar_enrich_resources_total",
+            "Resources the enrich processor added task attributes to.",
+            ("signal",),
+        )
+        self._prepared_from: dict[str, object] | None = None
+        self._keys: frozenset[str] = frozenset()
+        self._kvs: list[tuple[str, KeyValue]] = []
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Build the KeyValue protos once; the app fills ``task_attributes`` at startup (maybe after us)."""
+        attrs = self.context.task_attributes
+        skip = set(self.settings.skip)
+        chosen = {
+            k: v
+            for k, v in attrs.items()
+            if v is not None and v != "" and k not in skip and not k.startswith(CONTAINER_PREFIXES)
+        }
+        self._kvs = [(k, key_value(k, v)) for k, v in sorted(chosen.items())]
+        self._keys = frozenset(chosen)
+        self._prepared_from = dict(attrs)
+
+    def process(self, signal: Signal, batch: Message) -> Message | None:
+        if self._prepared_from != self.context.task_attributes:
+            self._prepare()
+        kvs = self._kvs
+        if not kvs:
+            return batch
+        enriched = 0
+        for attributes in resource_attribute_lists(signal, batch):
+            present = {kv.key for kv in attributes}
+            if present >= self._keys:
+                continue
+            attributes.extend([kv for k, kv in kvs if k not in present])
+            enriched += 1
+        if enriched:
+            self._added.inc(enriched, signal=signal.value)
+        return batch

@@ -1,0 +1,224 @@
+"""The ``enrich`` and ``redaction`` processors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+
+from sidecar.config import ConfigError, load_settings
+from sidecar.context import SidecarContext
+from sidecar.processors.enrich import EnrichProcessor
+from sidecar.processors.redaction import RedactionProcessor
+from sidecar.signals import Signal
+from tests.exporters_basic import spans
+from tests.exporters_basic.spans import kv
+
+TASK = {
+    "cloud.provider": "aws",
+    "cloud.platform": "aws_ecs",
+    "cloud.region": "eu-west-1",
+    "cloud.account.id": "123456789012",
+    "aws.ecs.cluster.arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+    "aws.ecs.task.arn": "arn:aws:ecs:eu-west-1:123456789012:task/prod/abc",
+    "aws.ecs.task.family": "checkout",
+    "aws.ecs.task.revision": "7",
+    "aws.ecs.launchtype": "fargate",
+    # container-level: must never be copied from the sidecar onto app data
+    "container.name": "otel-sidecar",
+    "container.id": "deadbeef",
+    "aws.ecs.container.arn": "arn:aws:ecs:eu-west-1:123456789012:container/prod/abc/x",
+    "aws.log.group.names": ["/ecs/sidecar"],
+}
+
+
+def attrs(kvs) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    out: dict[str, object] = {}
+    for a in kvs:
+        kind = a.value.WhichOneof("value")
+        out[a.key] = getattr(a.value, kind) if kind else None
+    return out
+
+
+def test_enrich_adds_task_attributes_only_where_missing() -> None:
+    ctx = SidecarContext(task_attributes=dict(TASK))
+    proc = EnrichProcessor(EnrichProcessor.Settings(), ctx)
+    batch = spans.traces(3, resource={"service.name": "cart", "aws.ecs.task.family": "app-set-this"})
+    second = batch.resource_spans.add()
+    second.resource.attributes.extend([kv("service.name", "other"), kv("container.name", "app")])
+    out = proc.process(Signal.TRACES, batch)
+    assert out is batch
+    first = attrs(batch.resource_spans[0].resource.attributes)
+    assert first["aws.ecs.task.family"] == "app-set-this"  # never overwritten
+    assert first["aws.ecs.task.arn"] == TASK["aws.ecs.task.arn"]
+    assert first["aws.ecs.task.revision"] == "7"
+    assert first["cloud.account.id"] == "123456789012"
+    assert not any(k.startswith(("container.", "aws.ecs.container.", "aws.log.")) for k in first)
+    other = attrs(second.resource.attributes)
+    assert other["container.name"] == "app"
+    assert other["cloud.region"] == "eu-west-1"
+    keys = [a.key for a in batch.resource_spans[0].resource.attributes]
+    assert len(keys) == len(set(keys))
+    # a second pass changes nothing: everything is already there
+    before = batch.SerializeToString()
+    proc.process(Signal.TRACES, batch)
+    assert batch.SerializeToString() == before
+    assert ctx.telemetry.counter("ecs_otel_sidecar_enrich_resources_total", "").total() == 2
+
+
+def test_enrich_all_signals_skip_and_late_attributes() -> None:
+    ctx = SidecarContext()
+    proc = EnrichProcessor(
+        load_settings(EnrichProcessor.Settings, {}, {"ECS_OTEL_ENRICH_SKIP": "cloud.account.id"}, ""), ctx
+    )
+    logs = spans.logs()
+    proc.process(Signal.LOGS, logs)
+    assert attrs(logs.resource_logs[0].resource.attributes) == {"service.name": "checkout"}
+    ctx.task_attributes.update(TASK)  # the app fills this at startup, possibly after construction
+    for signal, batch in ((Signal.LOGS, logs), (Signal.METRICS, spans.metrics())):
+        proc.process(signal, batch)
+        entries = batch.resource_logs if signal is Signal.LOGS else batch.resource_metrics
+        got = attrs(entries[0].resource.attributes)
+        assert got["aws.ecs.cluster.arn"] == TASK["aws.ecs.cluster.arn"]
+        assert "cloud.account.id" not in got
+
+
+def test_enrich_is_a_consumer_in_a_chain() -> None:
+    seen = []
+
+    class Sink:
+        async def consume(self, signal, batch):  # type: ignore[no-untyped-def]
+            seen.append((signal, batch))
+
+    proc = EnrichProcessor(
+        EnrichProcessor.Settings(), SidecarContext(task_attributes={"aws.ecs.task.id": "abc"})
+    )
+    proc.next = Sink()
+    asyncio.run(proc.consume(Signal.TRACES, spans.traces(1)))
+    ((signal, batch),) = seen
+    assert signal is Signal.TRACES
+    assert attrs(batch.resource_spans[0].resource.attributes)["aws.ecs.task.id"] == "abc"
+
+
+def _secret_trace():  # type: ignore[no-untyped-def]
+    batch = spans.traces(1, resource={"service.name": "cart", "db.password": "res-secret"})
+    ss = batch.resource_spans[0].scope_spans[0]
+    ss.scope.attributes.append(kv("api_key", "scope-secret"))
+    span = ss.spans[0]
+    nested = AnyValue(
+        kvlist_value=KeyValueList(
+            values=[
+                kv("Cookie", "c=1"),
+                kv("safe", "ok"),
+                KeyValue(
+                    key="deeper",
+                    value=AnyValue(
+                        array_value=ArrayValue(
+                            values=[AnyValue(kvlist_value=KeyValueList(values=[kv("token", "t")]))]
+                        )
+                    ),
+                ),
+            ]
+        )
+    )
+    span.attributes.extend(
+        [
+            kv("http.request.header.authorization", "Bearer abc"),
+            kv("user.password", "hunter2"),
+            kv("gen_ai.usage.input_tokens", 42),
+            kv("Api-Key", "k"),
+            kv("x-api-key-id", "not-a-match"),
+            kv("oauth.client.Secret", 12345),
+            kv(
+                "url.full",
+                "https://bob:pw@example.com/p?X-Amz-Signature=abc&X-Amz-Credential=AKID%2F1&page=2",
+            ),
+            kv("http.url", "https://example.com/?token=xyz&sig=s1"),
+            kv("url.query", "password=p&q=search"),
+            kv("url.path", "/token/abc"),
+            KeyValue(key="request", value=nested),
+        ]
+    )
+    span.events[0].attributes.append(kv("exception.secret", "ev-secret"))
+    span.links[0].attributes.append(kv("private_key", "link-secret"))
+    return batch
+
+
+def test_redaction_of_spans_events_links_resource_scope_and_nested() -> None:
+    ctx = SidecarContext()
+    proc = RedactionProcessor(RedactionProcessor.Settings(), ctx)
+    batch = proc.process(Signal.TRACES, _secret_trace())
+    assert batch is not None
+    rs = batch.resource_spans[0]
+    assert attrs(rs.resource.attributes)["db.password"] == "[REDACTED]"
+    assert attrs(rs.resource.attributes)["service.name"] == "cart"
+    assert attrs(rs.scope_spans[0].scope.attributes)["api_key"] == "[REDACTED]"
+    span = rs.scope_spans[0].spans[0]
+    a = attrs(span.attributes)
+    assert a["http.request.header.authorization"] == "[REDACTED]"
+    assert a["user.password"] == "[REDACTED]"
+    assert a["gen_ai.usage.input_tokens"] == 42  # "tokens" is not "token": whole segments only
+    assert a["Api-Key"] == "[REDACTED]"  # case-insensitive, '-' same as '_'
+    assert a["x-api-key-id"] == "not-a-match"  # whole key or last segment, never a substring
+    assert a["oauth.client.Secret"] == "[REDACTED]"  # non-string values too
+    assert (
+        a["url.full"]
+        == "https://REDACTED:REDACTED@example.com/p?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&page=2"
+    )
+    assert a["http.url"] == "https://example.com/?token=REDACTED&sig=REDACTED"
+    assert a["url.query"] == "password=REDACTED&q=search"
+    assert a["url.path"] == "/token/abc"
+    request = attrs(span.attributes)["request"].values  # type: ignore[attr-defined]
+    assert attrs(request)["Cookie"] == "[REDACTED]" and attrs(request)["safe"] == "ok"
+    deeper = attrs(request)["deeper"].values[0].kvlist_value.values  # type: ignore[attr-defined]
+    assert attrs(deeper)["token"] == "[REDACTED]"
+    assert attrs(span.events[0].attributes)["exception.secret"] == "[REDACTED]"
+    assert attrs(span.links[0].attributes)["private_key"] == "[REDACTED]"
+    counted = ctx.telemetry.counter("ecs_otel_sidecar_redacted_values_total", "").total()
+    assert counted == 13
+    # idempotent: running again changes nothing and counts nothing
+    before = batch.SerializeToString()
+    proc.process(Signal.TRACES, batch)
+    assert batch.SerializeToString() == before
+    assert ctx.telemetry.counter("ecs_otel_sidecar_redacted_values_total", "").total() == counted
+
+
+def test_redaction_of_logs_and_metrics() -> None:
+    proc = RedactionProcessor(RedactionProcessor.Settings(), SidecarContext())
+    logs = spans.logs()
+    rec = logs.resource_logs[0].scope_logs[0].log_records[0]
+    rec.body.kvlist_value.values.extend([kv("password", "p"), kv("msg", "hi")])
+    proc.process(Signal.LOGS, logs)
+    assert attrs(rec.attributes)["user.password"] == "[REDACTED]"
+    assert attrs(rec.body.kvlist_value.values) == {"password": "[REDACTED]", "msg": "hi"}
+
+    metrics = spans.metrics()
+    metric = metrics.resource_metrics[0].scope_metrics[0].metrics
+    metric[0].sum.data_points[0].attributes.append(kv("auth.token", "t"))
+    metric[0].sum.data_points[0].exemplars[0].filtered_attributes.append(kv("session.cookie", "c"))
+    metric[1].histogram.data_points[0].attributes.append(kv("Authorization", "x"))
+    proc.process(Signal.METRICS, metrics)
+    dp = metric[0].sum.data_points[0]
+    assert attrs(dp.attributes) == {"route": "/x", "auth.token": "[REDACTED]"}
+    assert attrs(dp.exemplars[0].filtered_attributes)["session.cookie"] == "[REDACTED]"
+    assert attrs(metric[1].histogram.data_points[0].attributes)["Authorization"] == "[REDACTED]"
+
+
+def test_redaction_configurable_deny_list_and_url_switch() -> None:
+    env = {"ECS_OTEL_REDACTION_DENY_LIST": "ssn, card-number", "ECS_OTEL_REDACTION_SCRUB_URLS": "false"}
+    proc = RedactionProcessor(
+        load_settings(RedactionProcessor.Settings, {}, env, "processors.redaction"), SidecarContext()
+    )
+    batch = spans.traces(1)
+    span = batch.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.extend(
+        [kv("user.ssn", "1"), kv("card_number", "2"), kv("password", "3"), kv("url.full", "https://u:p@h/")]
+    )
+    proc.process(Signal.TRACES, batch)
+    a = attrs(span.attributes)
+    assert a["user.ssn"] == "[REDACTED]" and a["card_number"] == "[REDACTED]"
+    assert a["password"] == "3"  # replaced list, not extended
+    assert a["url.full"] == "https://u:p@h/"
+    with pytest.raises(ConfigError, match="deny_list"):
+        RedactionProcessor(RedactionProcessor.Settings(deny_list=[" "]), SidecarContext())
