@@ -10,6 +10,7 @@ the limit), and the process's resident memory, sampled at most every 50 ms.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -55,10 +56,10 @@ class MemoryBudget:
     QUEUED_SHARE = 1 / 3
     _SAMPLE_EVERY_S = 0.05
 
-    def __init__(self, limit_bytes: int) -> None:
+    def __init__(self, limit_bytes: int, read_rss: Callable[[], int] | None = None) -> None:
         self.limit_bytes = limit_bytes
         self.queued_bytes = 0
-        self._process = psutil.Process()
+        self._read_rss = read_rss or (lambda p=psutil.Process(): p.memory_info().rss)
         self._rss = 0
         self._sampled_at = 0.0
 
@@ -69,7 +70,7 @@ class MemoryBudget:
     def rss(self) -> int:
         now = time.monotonic()
         if now - self._sampled_at >= self._SAMPLE_EVERY_S:
-            self._rss = self._process.memory_info().rss
+            self._rss = self._read_rss()
             self._sampled_at = now
         return self._rss
 

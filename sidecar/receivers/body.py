@@ -28,7 +28,8 @@ class BadEncoding(Exception):
 SUPPORTED_ENCODINGS = ("identity", "gzip", "deflate")
 
 
-def decompressor(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-defined]
+def decompressor(encoding: str, head: bytes = b"") -> zlib._Decompress | None:  # type: ignore[name-defined]
+    """A decompressor for ``encoding``; ``head`` (the first body bytes) tells zlib from raw deflate."""
     enc = encoding.strip().lower()
     if enc in ("", "identity"):
         return None
@@ -36,7 +37,8 @@ def decompressor(encoding: str) -> zlib._Decompress | None:  # type: ignore[name
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if enc == "deflate":
         # RFC 9110's "deflate" is zlib-wrapped, but raw deflate is common in the wild: accept both.
-        return zlib.decompressobj(32 + zlib.MAX_WBITS)
+        zlib_wrapped = len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+        return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped or len(head) < 2 else -zlib.MAX_WBITS)
     raise BadEncoding(f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or identity")
 
 
@@ -46,6 +48,7 @@ class BoundedInflater:
     def __init__(self, encoding: str, limit: int) -> None:
         self._encoding = encoding
         self._z = decompressor(encoding)
+        self._started = False
         self._limit = limit
         self._raw = 0
         self._parts: list[bytes] = []
@@ -58,6 +61,9 @@ class BoundedInflater:
         if self._z is None:
             self._add(chunk)
             return
+        if not self._started:
+            self._started = True
+            self._z = decompressor(self._encoding, chunk[:2])
         data = chunk
         while data:
             try:
@@ -70,7 +76,7 @@ class BoundedInflater:
                 # Concatenated gzip members are one valid body: start on the next member.
                 data = self._z.unused_data
                 if data:
-                    self._z = decompressor(self._encoding)
+                    self._z = decompressor(self._encoding, data[:2])
 
     def finish(self) -> bytes:
         if self._z is not None:
