@@ -106,8 +106,8 @@ def _configure(config: Configuration, instrument: bool) -> None:
     _step(config, "propagators", _setup_propagators, settings)
     _step(config, "traces", _setup_traces, config)
     _step(config, "metrics", _setup_metrics, config)
-    _step(config, "logs", _setup_logs, config)
     _step(config, "logging", _setup_logging, config)
+    _step(config, "logs", _setup_logs, config)
     if instrument and settings.instrumentation:
         from ecs_otel.instrumentation import instrument_installed
 
@@ -358,7 +358,8 @@ def _setup_logging(config: Configuration) -> None:
     except ImportError:
         _logger.debug("ecs_otel: ecs_otel.logging not available; stdout logging left alone")
         return
-    configure_logging(on_ecs=True)
+    attributes = dict(config.resource.attributes) if config.resource is not None else {}
+    configure_logging(service=attributes.get("service.name"), ecs_context=attributes, on_ecs=True)
 
 
 # -- fork ----------------------------------------------------------------------------------------------

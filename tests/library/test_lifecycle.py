@@ -1,0 +1,138 @@
+"""Exit paths with real processes: SIGTERM, no receiver, a hanging receiver, a hanging metadata endpoint."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from tests.library.conftest import base_env, resource_spans, run, write_script
+
+SIGTERM_APP = """
+import ecs_otel.auto
+import sys, time
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("before-sigterm"):
+    pass
+print("SPAN_ENDED", flush=True)
+time.sleep(60)
+"""
+
+SIGTERM_APP_WITH_HANDLER = """
+import signal, sys, time
+def on_term(signum, frame):
+    print("APP_HANDLER", flush=True)
+    sys.exit(3)
+signal.signal(signal.SIGTERM, on_term)
+import ecs_otel.auto
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("before-sigterm"):
+    pass
+print("SPAN_ENDED", flush=True)
+time.sleep(60)
+"""
+
+
+def _start_and_term(script, env):
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while "SPAN_ENDED" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert "SPAN_ENDED" in line, proc.stderr.read()
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        return proc.returncode, time.monotonic() - sent, out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_sigterm_flushes_the_span_then_dies_by_the_signal(tmp_path, sink):
+    script = write_script(tmp_path, SIGTERM_APP)
+    env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_METRIC_EXPORT_INTERVAL="60000")
+    code, took, _out, err = _start_and_term(script, env)
+    assert code == -signal.SIGTERM  # the default action is kept: killed by SIGTERM
+    assert took < 10, err  # bounded (generous): never waits for the 30 s batch delay
+    assert "Traceback" not in err
+    spans = resource_spans(sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1, timeout_s=5))
+    assert [s["name"] for _, s in spans] == ["before-sigterm"]
+
+
+def test_sigterm_chains_the_apps_handler(tmp_path, sink):
+    script = write_script(tmp_path, SIGTERM_APP_WITH_HANDLER)
+    env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_METRIC_EXPORT_INTERVAL="60000")
+    code, _took, out, err = _start_and_term(script, env)
+    assert code == 3, err  # the app's own handler ran and decided the exit status
+    assert "APP_HANDLER" in out
+    spans = resource_spans(sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1, timeout_s=5))
+    assert [s["name"] for _, s in spans] == ["before-sigterm"]
+
+
+EXIT_APP = """
+import ecs_otel.auto
+import logging
+from opentelemetry import metrics, trace
+metrics.get_meter("m").create_counter("c").add(1)
+for i in range(50):
+    with trace.get_tracer("t").start_as_current_span(f"s{i}"):
+        pass
+print("DONE", flush=True)
+"""
+
+
+def test_no_receiver_listening_exits_normally_within_budget(tmp_path):
+    script = write_script(tmp_path, EXIT_APP)
+    env = base_env(None, ECS_OTEL_SHUTDOWN_TIMEOUT="2", OTEL_LOGS_EXPORTER="otlp")
+    started = time.monotonic()
+    proc = run([sys.executable, str(script)], env, timeout=60)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert "DONE" in proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert took < 2 + 5  # budget + generous start-up allowance (the stock exporters retry for 7-8 s)
+
+
+def test_hanging_receiver_is_cut_at_the_budget(tmp_path, sink):
+    sink.script([], delay_s=30.0)
+    script = write_script(tmp_path, EXIT_APP)
+    env = base_env(sink, ECS_OTEL_SHUTDOWN_TIMEOUT="1", OTEL_BSP_SCHEDULE_DELAY="30000")
+    started = time.monotonic()
+    proc = run([sys.executable, str(script)], env, timeout=60)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert took < 1 + 5  # the stock exporters would wait their 10 s timeout per signal
+
+
+HANG_APP = """
+import time
+import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk.resources  # warm, not measured
+import ecs_otel.metadata, ecs_otel.resource, ecs_otel.configuration
+t0 = time.monotonic()
+import ecs_otel.auto
+print("IMPORT_S", time.monotonic() - t0, flush=True)
+from ecs_otel.configuration import current
+print("TASK", current().task is not None, flush=True)
+"""
+
+
+def test_hanging_metadata_endpoint_bounds_import(tmp_path, sink, ecs_emulator):
+    ecs_emulator.set_fault("hang")
+    script = write_script(tmp_path, HANG_APP)
+    env = base_env(sink, ecs_emulator, ECS_OTEL_METADATA_TIMEOUT="1.0", OTEL_METRICS_EXPORTER="none",
+                   ECS_OTEL_INSTRUMENTATION="false")
+    proc = run([sys.executable, str(script)], env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    took = float(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("IMPORT_S")))
+    assert took < 1.0 + 0.3, proc.stdout
+    assert "TASK False" in proc.stdout
+    assert "Traceback" not in proc.stderr
