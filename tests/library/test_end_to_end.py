@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.library.conftest import base_env, hexid, log_records, metric_names, resource_spans, run, write_script
+from tests.library.conftest import (
+    base_env,
+    hexid,
+    log_records,
+    metric_names,
+    resource_spans,
+    run,
+    write_script,
+)
 
 APP = """
 import ecs_otel.auto

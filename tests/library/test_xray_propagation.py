@@ -9,11 +9,11 @@ from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from ecs_otel.tracing.ids import XRayIdGenerator
 from ecs_otel.tracing.propagator import XRayPropagator, format_header, parse_header
 from ecs_otel.tracing.sampling import EcsParentBased
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 TRACE = "5759e988bd862e3fe1be46a994272793"
 ROOT = "Root=1-5759e988-bd862e3fe1be46a994272793"
