@@ -73,7 +73,7 @@ class SyntheticSource:
         rng = rng or random.Random()
         self._lock = threading.Lock()
         self._started = time.time()
-        self._task_id = uuid.UUID(int=rng.getrandbits(128)).hex
+        self._task_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
         arn_base = f"arn:aws:ecs:{spec.region}:{spec.account_id}"
         self._task_arn = f"{arn_base}:task/{spec.cluster}/{self._task_id}"
         cluster_arn = f"{arn_base}:cluster/{spec.cluster}"
@@ -115,7 +115,7 @@ class SyntheticSource:
                     "awslogs-region": spec.region,
                     "awslogs-stream": f"ecs/{name}/{self._task_id}",
                 },
-                "ContainerARN": f"{arn_base}:container/{spec.cluster}/{self._task_id}/{uuid.UUID(int=rng.getrandbits(128))}",
+                "ContainerARN": f"{arn_base}:container/{spec.cluster}/{self._task_id}/{uuid.UUID(int=rng.getrandbits(128), version=4)}",
                 "Networks": [
                     {
                         "NetworkMode": "awsvpc",

@@ -154,14 +154,14 @@ class MetadataClient:
         url = f"{self._scheme}://{self._host}{':' + str(self._port) if self._port else ''}{path}"
         try:
             conn.request("GET", path or "/", headers={"Accept": "application/json"})
-            _bound(conn, deadline)
+            _bound(conn, deadline, url)
             response = conn.getresponse()
             if response.status != 200:
                 raise MetadataUnavailable(f"{url}: HTTP {response.status}", status=response.status)
             chunks: list[bytes] = []
             size = 0
             while True:
-                _bound(conn, deadline)
+                _bound(conn, deadline, url)
                 chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
                 if not chunk:
                     break
@@ -180,11 +180,11 @@ class MetadataClient:
             conn.close()
 
 
-def _bound(conn: http.client.HTTPConnection, deadline: float) -> None:
+def _bound(conn: http.client.HTTPConnection, deadline: float, url: str) -> None:
     """Shrink the socket timeout to what is left, so a trickling server cannot outlast the budget."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise MetadataUnavailable("timed out")
+        raise MetadataUnavailable(f"{url}: timed out")
     if conn.sock is not None:
         conn.sock.settimeout(remaining)
 
