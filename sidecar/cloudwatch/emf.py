@@ -19,6 +19,7 @@ import orjson
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from sidecar.cloudwatch.batching import LogEvent
 from sidecar.cloudwatch.delta import CumulativeToDelta
 from sidecar.cloudwatch.histogram import explicit_values, exponential_values
 from sidecar.cloudwatch.units import cloudwatch_unit
@@ -28,12 +29,6 @@ MAX_METRICS_PER_DIRECTIVE = 100
 MAX_DIMENSIONS_PER_SET = 30
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 Rollup = Literal["none", "zero", "single", "zero_and_single"]
-
-
-@dataclass(slots=True)
-class EmfEvent:
-    timestamp_ms: int
-    message: str
 
 
 @dataclass
@@ -77,8 +72,8 @@ class EmfBuilder:
     def __post_init__(self) -> None:
         self._selectors = [re.compile(p) for p in self.metric_names]
 
-    def build(self, request: ExportMetricsServiceRequest, now_ms: int) -> list[EmfEvent]:
-        events: list[EmfEvent] = []
+    def build(self, request: ExportMetricsServiceRequest, now_ms: int) -> list[LogEvent]:
+        events: list[LogEvent] = []
         for rm in request.resource_metrics:
             resource = to_dict(rm.resource.attributes)
             rkey = _key(resource)
@@ -181,9 +176,11 @@ class EmfBuilder:
         self, pairs: list[tuple[float, float]], count: float, total: float, lo: float | None, hi: float | None
     ) -> dict[str, Any]:
         values = [v for v, _ in pairs]
-        if lo is None or (values and lo > min(values)):
+        if lo is not None and hi is not None and lo <= hi:
+            # Bucket midpoints may fall outside what was really observed: keep them inside it.
+            values = [min(max(v, lo), hi) for v in values]
+        else:
             lo = min(values) if values else total / count
-        if hi is None or (values and hi < max(values)):
             hi = max(values) if values else total / count
         stat: dict[str, Any] = {"Max": hi, "Min": lo, "Count": count, "Sum": total}
         if self.histogram_format == "values" and pairs:
@@ -237,8 +234,8 @@ class EmfBuilder:
         group.fields[metric.name] = value
         group.metrics.append(entry)
 
-    def _encode(self, group: _Group) -> list[EmfEvent]:
-        out: list[EmfEvent] = []
+    def _encode(self, group: _Group) -> list[LogEvent]:
+        out: list[LogEvent] = []
         for i in range(0, len(group.metrics), MAX_METRICS_PER_DIRECTIVE):
             chunk = group.metrics[i : i + MAX_METRICS_PER_DIRECTIVE]
             body: dict[str, Any] = {
@@ -252,5 +249,5 @@ class EmfBuilder:
             }
             for m in chunk:
                 body[m["Name"]] = group.fields[m["Name"]]
-            out.append(EmfEvent(group.timestamp_ms, orjson.dumps(body).decode()))
+            out.append(LogEvent(group.timestamp_ms, orjson.dumps(body).decode()))
         return out
