@@ -1,0 +1,253 @@
+"""JSON log formatting throughput: ecs_otel's JsonFormatter against named peers, one process, one record.
+
+Every contender logs the same call, ``log.info("user %s checked out basket %d", "alice", 1234,
+extra={"order_id": "o-981", "amount": 12.5})``, inside the same sampled OpenTelemetry span, through a real
+``logging.Logger`` and ``logging.StreamHandler`` writing to a null stream (so the numbers include the logging
+module's own per-record cost, as an application pays it). Peers get the trace-correlation fields from one
+shared ``logging.Filter`` (memoised like ours, so only the formatting differs); structlog also runs natively
+(no logging module) for reference.
+
+Run: ``python -m bench.logging_bench [--quick]``. ``run(quick)`` returns the rows for ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from ecs_otel.logging import JsonFormatter
+from ecs_otel.logging.correlation import TraceCorrelation
+
+MESSAGE = "user %s checked out basket %d"
+ARGS = ("alice", 1234)
+EXTRA = {"order_id": "o-981", "amount": 12.5}
+SERVICE = "checkout"
+ECS = {"cluster": "prod", "task_id": "0f2e7c1d9a8b4c3e", "task_definition": "checkout:42", "container": "app"}
+
+
+class NullStream:
+    """Accepts writes and discards them: measures formatting, not the terminal."""
+
+    encoding = "utf-8"
+
+    def write(self, s: str) -> int:
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+class TraceFilter(logging.Filter):
+    """Adds trace_id/span_id/xray_trace_id/trace_sampled to records for the peers (same cache as ours)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._trace = TraceCorrelation()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = self._trace()
+        if fields is not None:
+            record.__dict__.update(fields)
+        return True
+
+
+def _logger(name: str, handler: logging.Handler, *, trace_filter: bool) -> logging.Logger:
+    log = logging.getLogger(f"bench.{name}")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    if trace_filter:
+        handler.addFilter(TraceFilter())
+    return log
+
+
+def _stdlib_call(log: logging.Logger) -> Callable[[], None]:
+    info = log.info
+
+    def call() -> None:
+        info(MESSAGE, *ARGS, extra=EXTRA)
+
+    return call
+
+
+def setup_ecs_otel(encoder: str = "auto") -> Callable[[], None]:
+    handler = logging.StreamHandler(NullStream())
+    handler.setFormatter(JsonFormatter(service=SERVICE, ecs=ECS, encoder=encoder))
+    return _stdlib_call(_logger(f"ecs_otel_{encoder}", handler, trace_filter=False))
+
+
+def setup_stdlib_text() -> Callable[[], None]:
+    handler = logging.StreamHandler(NullStream())
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s trace_id=%(trace_id)s span_id=%(span_id)s"
+        )
+    )
+    return _stdlib_call(_logger("stdlib_text", handler, trace_filter=True))
+
+
+def setup_python_json_logger() -> Callable[[], None]:
+    try:
+        from pythonjsonlogger.json import JsonFormatter as PjlFormatter
+    except ImportError:  # python-json-logger < 3.1
+        from pythonjsonlogger.jsonlogger import JsonFormatter as PjlFormatter  # type: ignore[no-redef]
+    handler = logging.StreamHandler(NullStream())
+    handler.setFormatter(
+        PjlFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            static_fields={"service": SERVICE, "ecs": ECS},
+        )
+    )
+    return _stdlib_call(_logger("python_json_logger", handler, trace_filter=True))
+
+
+def setup_structlog_stdlib() -> Callable[[], None]:
+    import structlog
+
+    handler = logging.StreamHandler(NullStream())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    return _stdlib_call(_logger("structlog_stdlib", handler, trace_filter=True))
+
+
+def setup_structlog_native() -> Callable[[], None]:
+    import structlog
+
+    trace = TraceCorrelation()
+
+    def add_trace(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        fields = trace()
+        if fields is not None:
+            event.update(fields)
+        return event
+
+    log = structlog.wrap_logger(
+        structlog.PrintLogger(NullStream()),  # type: ignore[arg-type]
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_trace,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=True,
+    ).bind(service=SERVICE, ecs=ECS)
+
+    def call() -> None:
+        log.info(MESSAGE % ARGS, **EXTRA)
+
+    return call
+
+
+def setup_powertools() -> Callable[[], None]:
+    from aws_lambda_powertools import Logger
+
+    log = Logger(service=f"bench-powertools-{id(object())}", stream=NullStream(), level="INFO")  # type: ignore[arg-type]
+    log.append_keys(ecs=ECS)
+    log.addFilter(TraceFilter())
+    info = log.info
+
+    def call() -> None:
+        info(MESSAGE, *ARGS, extra=EXTRA)
+
+    return call
+
+
+CONTENDERS: list[tuple[str, Callable[[], Callable[[], None]]]] = [
+    ("ecs_otel JsonFormatter (orjson)", lambda: setup_ecs_otel("orjson")),
+    ("ecs_otel JsonFormatter (stdlib fallback)", lambda: setup_ecs_otel("stdlib")),
+    ("stdlib logging.Formatter (text)", setup_stdlib_text),
+    ("python-json-logger", setup_python_json_logger),
+    ("structlog JSONRenderer via ProcessorFormatter", setup_structlog_stdlib),
+    ("structlog JSONRenderer (native, no logging module)", setup_structlog_native),
+    ("aws-lambda-powertools Logger", setup_powertools),
+]
+BASELINE_JSON = "python-json-logger"
+BASELINE_TEXT = "stdlib logging.Formatter (text)"
+
+
+def _measure(call: Callable[[], None], n: int, rounds: int) -> float:
+    for _ in range(min(n, 2000)):
+        call()
+    best = 0.0
+    for _ in range(rounds):
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        elapsed = time.perf_counter() - start
+        best = max(best, n / elapsed)
+    return best
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Measure every contender; rows are ``{"name", "records_per_s", "vs_python_json_logger", "vs_stdlib_text"}``
+    (ratios > 1 mean faster than the baseline). Contenders whose package is missing are skipped."""
+    from opentelemetry import trace
+
+    n, rounds = (5_000, 3) if quick else (40_000, 5)
+    tracer = TracerProvider().get_tracer("bench.logging")
+    calls: list[tuple[str, Callable[[], None]]] = []
+    for name, setup in CONTENDERS:
+        try:
+            calls.append((name, setup()))
+        except ImportError:
+            continue
+    rates: dict[str, float] = {}
+    with trace.use_span(tracer.start_span("bench"), end_on_exit=True):
+        # Interleave contenders round by round so a noisy neighbour hurts all of them alike.
+        for _ in range(rounds):
+            for name, call in calls:
+                rates[name] = max(rates.get(name, 0.0), _measure(call, n, 1))
+    pjl = rates.get(BASELINE_JSON)
+    text = rates.get(BASELINE_TEXT)
+    return [
+        {
+            "name": name,
+            "records_per_s": round(rate),
+            "vs_python_json_logger": round(rate / pjl, 2) if pjl else None,
+            "vs_stdlib_text": round(rate / text, 2) if text else None,
+        }
+        for name, rate in rates.items()
+    ]
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| formatter | records/s | × python-json-logger | × stdlib text |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['name']} | {row['records_per_s']:,} | {row['vs_python_json_logger']} | {row['vs_stdlib_text']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer records per round (smoke run)")
+    args = parser.parse_args(argv)
+    print(to_markdown(run(quick=args.quick)))
+
+
+if __name__ == "__main__":
+    main()
