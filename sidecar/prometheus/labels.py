@@ -65,20 +65,31 @@ def attribute_labels(
     attributes: Iterable[KeyValue], *, reserved: frozenset[str] = RESERVED
 ) -> dict[str, str]:
     """Sanitised labels for ``attributes``; empty values are dropped (Prometheus treats them as absent)."""
-    merged: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, str] = {}
+    merged: dict[str, list[tuple[str, str]]] | None = None
     for kv in attributes:
-        name = sanitize_label_name(kv.key)
+        key = kv.key
+        name = sanitize_label_name(key)
         if name in reserved:
             name = "exported_" + name
-        merged.setdefault(name, []).append((kv.key, value_string(kv.value)))
-    out: dict[str, str] = {}
-    for name, pairs in merged.items():
-        if len(pairs) > 1:
+        v = kv.value
+        text = v.string_value if v.WhichOneof("value") == "string_value" else value_string(v)
+        if merged is None and name not in out:
+            out[name] = text
+            continue
+        if merged is None:  # first collision: redo on the slow path that remembers original keys
+            merged = {}
+            for other in attributes:
+                n = sanitize_label_name(other.key)
+                n = "exported_" + n if n in reserved else n
+                merged.setdefault(n, []).append((other.key, value_string(other.value)))
+            break
+    if merged is not None:
+        out = {}
+        for name, pairs in merged.items():
             pairs.sort()
-        value = ";".join(v for _, v in pairs if v)
-        if value:
-            out[name] = value
-    return out
+            out[name] = ";".join(v for _, v in pairs if v)
+    return {k: v for k, v in out.items() if v}
 
 
 def string_attributes(attributes: Iterable[KeyValue]) -> dict[str, str]:

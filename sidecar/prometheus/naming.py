@@ -9,6 +9,7 @@ is the name without ``_total``; the Prometheus 0.0.4 format names counters' fami
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ def sanitize_metric_name(name: str) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # the same few keys arrive on every point
 def sanitize_label_name(name: str) -> str:
     """``http.response.status_code`` → ``http_response_status_code``; a leading digit gets ``_``.
 
