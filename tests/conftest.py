@@ -19,3 +19,5 @@ def otlp_sink(tmp_path: Path) -> Iterator[SinkProcess]:
         yield sink
     finally:
         sink.stop()
+
+from tests.support.emulator import ecs_emulator  # noqa: E402, F401 - shared fixture
