@@ -50,6 +50,20 @@ MODULE_ALIASES: dict[str, str | None] = {
     "aws-lambda": None,
 }
 
+def _logging_kwargs() -> dict[str, Any]:
+    """The OTLP log bridge is ours (only with OTEL_LOGS_EXPORTER=otlp), so the logging instrumentor
+    only stamps trace ids on records, unless the user set its own switch explicitly."""
+    import os
+
+    kwargs: dict[str, Any] = {"inject_trace_context": True}
+    if "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION" not in os.environ:
+        kwargs["enable_log_auto_instrumentation"] = False
+    return kwargs
+
+
+#: Extra keyword arguments for particular instrumentors' ``instrument()``.
+INSTRUMENT_KWARGS: dict[str, Callable[[], dict[str, Any]]] = {"logging": _logging_kwargs}
+
 _lock = threading.RLock()
 _handled: dict[str, str] = {}  # entry-point name → "instrumented" | "armed" | "skipped" | "failed" | "disabled"
 
@@ -175,7 +189,8 @@ def _activate(entry_point: Any, skip_dep_check: bool = False, **kwargs: Any) -> 
         if getattr(instrumentor, "is_instrumented_by_opentelemetry", False):
             _handled[name] = "instrumented"
             return
-        instrumentor.instrument(skip_dep_check=True, **kwargs)
+        extra = INSTRUMENT_KWARGS[name]() if name in INSTRUMENT_KWARGS else {}
+        instrumentor.instrument(skip_dep_check=True, **{**extra, **kwargs})
         _handled[name] = "instrumented"
     except ModuleNotFoundError as exc:
         _logger.debug("ecs_otel: instrumentation %s skipped: %s", name, exc)

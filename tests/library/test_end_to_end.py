@@ -56,6 +56,7 @@ def test_traces_metrics_logs_carry_the_task(tmp_path, sink, ecs_emulator):
     logs = log_records(sink.wait_for("logs", lambda r: any(
         rec.get("body", {}).get("stringValue") == "inside the span" for _, rec in log_records(r))))
     res_log, rec = next((r, x) for r, x in logs if x.get("body", {}).get("stringValue") == "inside the span")
+    assert sum(1 for _, x in logs if x.get("body", {}).get("stringValue") == "inside the span") == 1  # no duplicate
     assert res_log["aws.ecs.task.arn"] == task_arn
     assert hexid(rec["traceId"]) == trace_id
     assert rec["spanId"] == span["spanId"]
