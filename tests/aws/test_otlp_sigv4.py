@@ -61,7 +61,9 @@ def test_cloudwatch_otlp_modes_signed_for_monitoring_and_logs_with_group_headers
         }
         logs_rec.answers["/"] = (200, {})
         settings = CloudWatchExporter.Settings(mode="otlp", logs_mode="otlp", log_group="/ecs/{family}/app")
-        context = SidecarContext(env=env, task_attributes={"aws.ecs.task.family": "shop", "aws.ecs.task.id": "t1"})
+        context = SidecarContext(
+            env=env, task_attributes={"aws.ecs.task.family": "shop", "aws.ecs.task.id": "t1"}
+        )
         exporter = CloudWatchExporter(settings, context)
         await exporter.start()
         try:
