@@ -368,11 +368,9 @@ def _task_attributes(task: Any) -> dict[str, Any]:
 
 
 def _task_memory(task: Any) -> int | None:
-    limits = task.get("Limits") if isinstance(task, dict) else getattr(task, "limits", None)
-    if isinstance(limits, dict):
-        value = limits.get("Memory")
-        return int(value) if isinstance(value, int | float) and value > 0 else None
-    return None
+    """The task's memory limit in MiB, when the metadata has one (a fallback under the cgroup limit)."""
+    value = task.get("Limits", {}).get("Memory") if isinstance(task, dict) else getattr(task, "memory_limit_mib", None)
+    return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def resolve_region(configured: str | None, env: Mapping[str, str], attributes: Mapping[str, Any], task: Any) -> str | None:
