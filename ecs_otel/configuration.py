@@ -340,6 +340,13 @@ def _setup_logs(config: Configuration) -> None:
     handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
     handler._ecs_otel = True  # type: ignore[attr-defined]
     root = logging.getLogger()
+    if not root.handlers:
+        # Python prints warnings through its last-resort handler only while the root logger has no
+        # handler; adding the OTLP bridge alone would silence an app that never configured logging.
+        fallback = logging.StreamHandler(sys.stderr)
+        fallback.setLevel(logging.WARNING)
+        fallback._ecs_otel = True  # type: ignore[attr-defined]
+        root.addHandler(fallback)
     root.addHandler(handler)
     if root.level > logging.INFO and not _root_configured_by_app(root):
         root.setLevel(logging.INFO)
