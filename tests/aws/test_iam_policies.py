@@ -1,0 +1,41 @@
+"""The example IAM policies grant every AWS action the exporters call, and nothing broader than needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "examples"
+
+
+def actions(name: str) -> set[str]:
+    doc = json.loads((POLICIES / name).read_text())
+    out: set[str] = set()
+    for statement in doc["Statement"]:
+        assert statement["Effect"] == "Allow"
+        acts = statement["Action"]
+        out.update([acts] if isinstance(acts, str) else acts)
+    assert not any("*" in a for a in out), "no wildcard actions"
+    return out
+
+
+def called(package: str, prefix: str) -> set[str]:
+    """Operations the code calls through AwsApi.call (plus the proxied sampling operations)."""
+    ops: set[str] = set()
+    for path in (ROOT / "sidecar" / package).glob("*.py"):
+        ops.update(re.findall(r'\.call\(\s*"([A-Za-z]+)"', path.read_text()))
+    return {f"{prefix}:{op}" for op in ops}
+
+
+def test_xray_policy_covers_calls_and_proxy() -> None:
+    needed = called("xray", "xray") | {"xray:GetSamplingRules", "xray:GetSamplingTargets"}
+    assert needed == actions("iam-policy-xray.json")
+
+
+def test_cloudwatch_policies_cover_calls() -> None:
+    needed = called("cloudwatch", "logs")
+    assert needed == {"logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert needed == actions("iam-policy-cloudwatch-emf.json") == actions("iam-policy-cloudwatch-logs.json")
+    assert actions("iam-policy-cloudwatch-metrics-otlp.json") == {"cloudwatch:PutMetricData"}
