@@ -276,6 +276,7 @@ class JsonFormatter(logging.Formatter):
         self.truncated_records += 1
         if len(raw) <= self._budget:  # marked truncated earlier (string cut before encoding) and fits
             return raw
+        original = d
         d = dict(d)
         d.pop(F.TRUNCATED, None)
         d[F.TRUNCATED] = True
@@ -291,13 +292,13 @@ class JsonFormatter(logging.Formatter):
                 size = self._encoded_size(value)
                 if size > best_size:
                     best_key, best_size = key, size
-            if best_key is None or best_size <= 2:
-                break
+            if best_key is None or best_size * 4 < over:
+                break  # many small fields: cutting one at a time would not converge
             value = d[best_key]
             text = value if type(value) is str else self._dumps(value).decode("utf-8")
             target = max(best_size - over - 16, 0)
             d[best_key] = self._cut(text, best_size, target, tail=best_key in _TAIL_FIRST)
-        return self._minimal(d)
+        return self._minimal(original)
 
     @staticmethod
     def _cut(text: str, encoded_size: int, target: int, *, tail: bool) -> str:
@@ -317,6 +318,8 @@ class JsonFormatter(logging.Formatter):
         for k in (F.TRACE_ID, F.SPAN_ID, F.XRAY_TRACE_ID, F.TRACE_SAMPLED):
             if k in d:
                 core[k] = d[k]
+        if type(d.get(F.EXCEPTION_TYPE)) is str:
+            core[F.EXCEPTION_TYPE] = d[F.EXCEPTION_TYPE][:256]
         core[F.TRUNCATED] = True
         room = self._budget - len(self._dumps(core))
         message = d.get(F.MESSAGE, "")

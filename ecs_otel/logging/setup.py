@@ -7,7 +7,8 @@ Decisions (documented in the README):
   handler at all; an OTLP ``LoggingHandler`` alone on the root would swallow them.)
 * Format: ``json`` inside ECS; outside ECS ``text`` when the stream is a terminal and ``json`` otherwise
   (pipes, ``docker compose``, CI), so local runs stay readable and anything machine-read stays parseable.
-* Level: ``ECS_OTEL_LOG_LEVEL`` when set. Otherwise, if the application had configured no root handler, the
+* Level: ``ECS_OTEL_LOG_LEVEL`` when set. Otherwise, if the application had configured no root handler
+  (OpenTelemetry's OTLP ``LoggingHandler`` does not count) and left the root at its ``WARNING`` default, the
   root level becomes ``INFO`` (because after our handler exists ``logging.basicConfig(level=…)`` is a no-op);
   if it had, its levels are left alone.
 * Idempotent: a second call reconfigures the handler it installed instead of adding another.
@@ -28,7 +29,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
-from ecs_otel.logging.formatter import JsonFormatter, max_bytes_from_env, validate_max_bytes
+from ecs_otel.logging.formatter import (
+    DEFAULT_MAX_BYTES,
+    JsonFormatter,
+    max_bytes_from_env,
+    validate_max_bytes,
+)
 from ecs_otel.logging.handler import JsonStreamHandler
 from ecs_otel.logging.levels import LevelSpec, parse_level, parse_level_spec
 from ecs_otel.logging.text import TextFormatter
@@ -82,6 +88,12 @@ def _our_handler(root: logging.Logger) -> JsonStreamHandler | None:
     return None
 
 
+def _infrastructure(handler: logging.Handler) -> bool:
+    """Handlers that are not the application's choice of output (OTLP export, pytest's capture)."""
+    module = type(handler).__module__
+    return module.startswith(("opentelemetry.", "_pytest."))
+
+
 def configure_logging(
     level: str | None = None,
     fmt: str | None = None,
@@ -129,7 +141,7 @@ def configure_logging(
             max_bytes = max_bytes_from_env()
         except ValueError as exc:
             problems.append(f"{exc}; using the default")
-            max_bytes = None
+            max_bytes = DEFAULT_MAX_BYTES
 
     with _lock:
         root = logging.getLogger()
@@ -149,7 +161,7 @@ def configure_logging(
         else:
             formatter = TextFormatter()
         handler = _our_handler(root)
-        had_app_handlers = any(h is not handler for h in root.handlers)
+        had_app_handlers = any(h is not handler and not _infrastructure(h) for h in root.handlers)
         if handler is None:
             handler = JsonStreamHandler(out)
             root.addHandler(handler)
