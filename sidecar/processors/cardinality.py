@@ -1,0 +1,448 @@
+"""``cardinality``: keeps the number of series per metric bounded, and the bill flat.
+
+For every metric data point, in order:
+
+1. the metric's attribute rules run (keep/drop lists, hashing, bucketing: :mod:`sidecar.cardinality.rules`);
+2. URL-like attribute values are normalised (``/users/123`` → ``/users/{id}``), on by default;
+3. the series (resource + scope + metric + attributes) is looked up in the metric's table. A known
+   series passes. A new one is admitted while the metric has fewer live series than its limit
+   (first come, first served); otherwise the point is folded into the overflow series of its
+   metric and resource, which carries ``otel.metric.overflow=true``, conserving sums and counts
+   exactly for delta and cumulative input (:mod:`sidecar.cardinality.overflow`).
+
+A series expires after ``expiry_s`` without points and frees its place. Memory is bounded by the
+limits, by ``max_total_series`` over all metrics, and by ``overflow_state_limit`` for the
+cumulative overflowed series tracked to compute their increases (points beyond it are dropped
+and counted, because folding them without a previous value would count them twice).
+
+On traces (when listed in ``ECS_OTEL_TRACES_PROCESSORS``) it normalises span names only: span
+names feed span-derived metrics and service maps, while span attributes are left intact for
+debugging. The report (``/cardinality`` on the status server, ``context.status["cardinality"]``)
+ranks metrics by live series and names the attributes with the most distinct values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
+
+from sidecar.cardinality.normalize import URL_KEYS, Normalizer
+from sidecar.cardinality.overflow import CumulativeOverflow, fold_delta, overflow_attribute
+from sidecar.cardinality.report import build_report
+from sidecar.cardinality.rules import MetricRules, RuleSet, value_text
+from sidecar.cardinality.table import SeriesTable
+from sidecar.cardinality.wire import (
+    ATTRIBUTE_TAG,
+    ONLY_FLAGS_AFTER,
+    attribute_bytes,
+    rewrite_string_values,
+    varint_bytes,
+)
+from sidecar.config import ConfigError, setting
+from sidecar.context import SidecarContext
+from sidecar.processors.base import Processor
+from sidecar.signals import Signal
+
+#: How often a full table may be swept for expired series while new series keep arriving.
+SWEEP_INTERVAL_S = 1.0
+#: How often the report and the self-metrics are refreshed.
+REPORT_INTERVAL_S = 5.0
+#: Self-metric series per metric name are published for this many top metrics only.
+SELF_METRIC_TOP = 10
+#: Attribute sets remembered per metric with their rewritten form (rules + normalisation).
+REWRITE_CACHE = 8192
+_MISS = object()
+
+
+def _key_needles(keys: frozenset[str]) -> re.Pattern[bytes] | None:
+    """Finds ``keys`` as serialized KeyValue keys with a short string value; groups: key, value length."""
+    if not keys:
+        return None
+    alts = b"|".join(re.escape(k.encode()) for k in sorted(keys, key=len, reverse=True))
+    return re.compile(b"\\x0a[\\x00-\\x7f](" + alts + b")\\x12[\\x00-\\x7f]\\x0a([\\x00-\\x7f])", re.DOTALL)
+
+
+class CardinalityProcessor(Processor):
+    name = "cardinality"
+    signals = frozenset({Signal.METRICS, Signal.TRACES})
+
+    @dataclass
+    class Settings:
+        limit: int = setting(
+            2000, help="Live series (distinct attribute sets) per metric; more go to one overflow series.",
+            env="ECS_OTEL_METRIC_CARDINALITY_LIMIT",
+        )
+        limits: dict[str, int] = setting(  # noqa: RUF009 - setting() builds a default_factory
+            {}, help="Per-metric limits by name or fnmatch pattern, `name=N,pattern=N` (override `limit`).",
+            env="ECS_OTEL_METRIC_CARDINALITY_LIMITS",
+        )
+        expiry_s: float = setting(
+            300.0, help="Seconds without points after which a series no longer counts toward the limit.",
+            env="ECS_OTEL_METRIC_CARDINALITY_EXPIRY",
+        )
+        max_total_series: int = setting(
+            200_000, help="Live series over all metrics together (a memory bound); new ones overflow beyond it.",
+            env="ECS_OTEL_METRIC_CARDINALITY_MAX_SERIES",
+        )
+        overflow_state_limit: int = setting(
+            100_000, help="Overflowed cumulative series tracked to fold their increases exactly; "
+            "points of further ones are dropped (counted).",
+        )
+        normalize_urls: bool = setting(
+            True, help="Replace ids, UUIDs, hashes, emails and dates in URL-like attribute values by placeholders.",
+            env="ECS_OTEL_NORMALIZE_URLS",
+        )
+        normalize_keys: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
+            sorted(URL_KEYS), help="Attribute keys whose values are normalised as URLs or paths."
+        )
+        normalize_span_names: bool = setting(
+            True, help="On traces: normalise span names (`GET /users/123` → `GET /users/{id}`).",
+            env="ECS_OTEL_NORMALIZE_SPAN_NAMES",
+        )
+        rules: dict[str, list[str]] = setting(  # noqa: RUF009 - setting() builds a default_factory
+            {}, help="Attribute rules per metric pattern: `keep:k1,k2`, `drop:k`, `hash:k`, `bucket:k:N`, "
+            "`bucket:k:b1,b2` (TOML table of lists).",
+        )
+        report_top: int = setting(20, help="Metrics listed in the /cardinality report.")
+
+    def __init__(self, settings: CardinalityProcessor.Settings, context: SidecarContext) -> None:
+        super().__init__()
+        where = "processors.cardinality"
+        if settings.limit < 1:
+            raise ConfigError(f"{where}.limit", "an integer of 1 or more", settings.limit)
+        if settings.expiry_s <= 0:
+            raise ConfigError(f"{where}.expiry_s", "a positive number of seconds", settings.expiry_s)
+        for pattern, n in settings.limits.items():
+            if n < 1:
+                raise ConfigError(f"{where}.limits.{pattern}", "an integer of 1 or more", n)
+        self.settings = settings
+        self.context = context
+        self.rules = RuleSet(settings.rules, f"{where}.rules")
+        self.normalizer = Normalizer(frozenset(settings.normalize_keys))
+        self._norm_keys = frozenset(settings.normalize_keys) if settings.normalize_urls else frozenset()
+        self._needles = _key_needles(self._norm_keys)
+        self._norm_key_bytes = frozenset(k.encode() for k in self._norm_keys)
+        self._changes: dict[tuple[bytes, bytes], bool] = {}
+        self._tables: dict[str, SeriesTable] = {}
+        self._total_series = 0
+        self._tracked_overflow = 0
+        self.clock: Callable[[], float] = time.monotonic
+        self._last_report = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+        t = context.telemetry
+        self._m_series = t.gauge(
+            "ecs_otel_sidecar_cardinality_series", "Live series of the metrics with the most series.", ("metric",)
+        )
+        self._m_total = t.gauge("ecs_otel_sidecar_cardinality_series_total", "Live series over all metrics.")
+        self._m_overflow = t.counter(
+            "ecs_otel_sidecar_cardinality_overflow_points_total", "Data points folded into overflow series."
+        )
+        self._m_folded = t.counter(
+            "ecs_otel_sidecar_cardinality_folded_points_total",
+            "Data points that left the batch by folding (overflowed points minus overflow points emitted).",
+        )
+        self._m_expired = t.counter("ecs_otel_sidecar_cardinality_expired_series_total", "Series expired.")
+        self._m_dropped = t.counter(
+            "ecs_otel_sidecar_cardinality_dropped_points_total",
+            "Data points dropped because they could not be folded exactly.", ("reason",),
+        )
+        self._m_normalized = t.counter(
+            "ecs_otel_sidecar_cardinality_normalized_values_total", "Attribute values and span names normalised."
+        )
+        self._normalized_seen = 0
+        self.refresh_report()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._housekeeping(), name="cardinality-housekeeping")
+
+    async def shutdown(self, deadline: float) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL_S)
+            self.expire()
+            self.refresh_report()
+
+    # -- processing ------------------------------------------------------------------------------
+
+    def process(self, signal: Signal, batch: Message) -> Message | None:
+        if signal is Signal.METRICS:
+            self._process_metrics(batch)
+        elif signal is Signal.TRACES and self.settings.normalize_span_names:
+            self._process_spans(batch)
+        return batch
+
+    def _process_spans(self, batch: Any) -> None:
+        norm = self.normalizer.span_name
+        for rs in batch.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    name = span.name
+                    new = norm(name)
+                    if new != name:
+                        span.name = new
+        self._sync_normalized()
+
+    def _process_metrics(self, batch: Any) -> None:
+        now = self.clock()
+        for rm in batch.resource_metrics:
+            rk = rm.resource.SerializeToString()
+            for sm in rm.scope_metrics:
+                sk = hash((rk, sm.scope.SerializeToString(), sm.schema_url))
+                for m in sm.metrics:
+                    kind = m.WhichOneof("data")
+                    if kind is None:
+                        continue
+                    data = getattr(m, kind)
+                    if len(data.data_points):
+                        self._metric(m.name, kind, data, sk, now)
+        self._sync_normalized()
+        if now - self._last_report >= REPORT_INTERVAL_S:
+            self.refresh_report()
+
+    def _table(self, name: str) -> SeriesTable:
+        table = self._tables.get(name)
+        if table is None:
+            limit = self.settings.limit
+            for pattern, n in self.settings.limits.items():
+                if pattern == name or fnmatch.fnmatchcase(name, pattern):
+                    limit = n
+                    if pattern == name:
+                        break
+            table = self._tables[name] = SeriesTable(name, limit)
+        return table
+
+    def _metric(self, name: str, kind: str, data: Any, sk: int, now: float) -> None:
+        table = self._table(name)
+        rules = self.rules.for_metric(name) if self.rules else None
+        needles = self._needles
+        rewrite = table.rewrite
+        tag = ATTRIBUTE_TAG[kind]
+        flags_only = kind in ONLY_FLAGS_AFTER
+        norm_key_bytes = self._norm_key_bytes
+        normalize = self.normalizer.value
+        seen = table.seen
+        limit = table.limit
+        overflowed: list[tuple[int, int]] | None = None
+        dps = data.data_points
+        for i, dp in enumerate(dps):
+            ab = attribute_bytes(dp.SerializeToString(), tag, flags_only)
+            if ab is None:  # pragma: no cover - protobuf wrote something unexpected
+                ab = self._slow_attribute_bytes(dp, tag, flags_only)
+            if rules is not None:
+                final = rewrite.get(ab, _MISS)
+                if final is _MISS:
+                    final = self._rewrite(dp, rules, ab, tag, flags_only)
+                    if len(rewrite) >= REWRITE_CACHE:
+                        rewrite.clear()
+                    rewrite[ab] = final
+                elif final is not None:
+                    del dp.attributes[:]
+                    dp.MergeFromString(final)
+                if final is not None:
+                    ab = final
+            elif needles is not None and self._needs_rewrite(needles, ab):
+                new = rewrite_string_values(ab, tag, norm_key_bytes, normalize)
+                if new is not None:
+                    del dp.attributes[:]
+                    dp.MergeFromString(new)
+                    ab = new
+            key = hash((sk, ab))
+            if key in seen:
+                seen[key] = now
+                continue
+            if len(seen) >= limit or self._total_series >= self.settings.max_total_series:
+                self._maybe_sweep(table, now)
+            if len(seen) < limit and self._total_series < self.settings.max_total_series:
+                table.admit(key, now, tuple((kv.key, value_text(kv.value)) for kv in dp.attributes))
+                self._total_series += 1
+                continue
+            if overflowed is None:
+                overflowed = []
+            overflowed.append((i, key))
+        if overflowed:
+            self._fold(table, kind, data, overflowed, sk, now)
+
+    def _needs_rewrite(self, needles: re.Pattern[bytes], ab: bytes) -> bool:
+        """Whether a URL-like value in ``ab`` would change; answered from a cache for values seen before."""
+        found = False
+        for m in needles.finditer(ab):
+            found = True
+            start = m.end()
+            raw = ab[start : start + m.group(2)[0]]
+            ck = (m.group(1), raw)
+            changes = self._changes.get(ck)
+            if changes is None:
+                text = raw.decode("utf-8", "replace")
+                changes = self.normalizer.value(m.group(1).decode(), text) != text
+                if len(self._changes) >= REWRITE_CACHE * 4:
+                    self._changes.clear()
+                self._changes[ck] = changes
+            if changes:
+                return True
+        # no short value matched: a long (≥ 128 bytes) value may still hide behind a key; check the slow way
+        return not found and any(k in ab for k in self._norm_key_bytes)
+
+    def _rewrite(self, dp: Any, rules: MetricRules | None, before: bytes, tag: int, flags_only: bool) -> bytes | None:
+        """Apply rules and normalisation through the protobuf API; the new attribute bytes, or None if unchanged."""
+        attrs = dp.attributes
+        if rules is not None:
+            rules.apply(attrs)
+        norm_keys = self._norm_keys
+        if norm_keys:
+            normalize = self.normalizer.value
+            for kv in attrs:
+                if kv.key in norm_keys:
+                    v = kv.value
+                    text = v.string_value
+                    if text:
+                        n = normalize(kv.key, text)
+                        if n != text:
+                            v.string_value = n
+        after = attribute_bytes(dp.SerializeToString(), tag, flags_only)
+        if after is None:  # pragma: no cover
+            after = self._slow_attribute_bytes(dp, tag, flags_only)
+        return None if after == before else after
+
+    @staticmethod
+    def _slow_attribute_bytes(dp: Any, tag: int, flags_only: bool) -> bytes:
+        return b"".join(bytes([tag]) + varint_bytes(kv.ByteSize()) + kv.SerializeToString() for kv in dp.attributes)
+
+    def _maybe_sweep(self, table: SeriesTable, now: float) -> None:
+        if now - table.last_sweep < SWEEP_INTERVAL_S:
+            return
+        table.last_sweep = now
+        self._expire_table(table, now - self.settings.expiry_s)
+
+    def _expire_table(self, table: SeriesTable, older_than: float) -> None:
+        admitted, tracked = table.expire(older_than)
+        self._total_series -= admitted
+        self._tracked_overflow -= tracked
+        if admitted:
+            self._m_expired.inc(admitted)
+
+    def expire(self) -> None:
+        """Expire silent series in every table (also run periodically once started)."""
+        older_than = self.clock() - self.settings.expiry_s
+        for name in list(self._tables):
+            table = self._tables[name]
+            self._expire_table(table, older_than)
+            if not table.seen and not table.cumulative:
+                del self._tables[name]
+
+    def _fold(self, table: SeriesTable, kind: str, data: Any, overflowed: list[tuple[int, int]], sk: int,
+              now: float) -> None:
+        dps = data.data_points
+        points = [dps[i] for i, _ in overflowed]
+        n = len(points)
+        table.overflow_points += n
+        self._m_overflow.inc(n)
+        holder = type(data)()
+        out = holder.data_points.add()
+        emitted = 1
+        cumulative = kind == "summary" or (
+            kind != "gauge" and data.aggregation_temporality == AGGREGATION_TEMPORALITY_CUMULATIVE
+        )
+        if kind == "gauge":
+            latest = max(points, key=lambda p: p.time_unix_nano)
+            out.CopyFrom(latest)
+            del out.attributes[:]
+            del out.exemplars[:]
+            out.attributes.append(overflow_attribute())
+        elif not cumulative:
+            unfolded = fold_delta(kind, points, out)
+            if unfolded:
+                self._m_dropped.inc(unfolded, reason="incompatible_buckets")
+        elif kind == "exponential_histogram":
+            self._m_dropped.inc(n, reason="cumulative_exponential_histogram")
+            emitted = 0
+        else:
+            ov = table.cumulative.get(sk)
+            if ov is None:
+                monotonic = kind != "sum" or data.is_monotonic
+                ov = table.cumulative[sk] = CumulativeOverflow(kind, monotonic)
+            dropped = 0
+            for (_, key), p in zip(overflowed, points, strict=True):
+                if not ov.tracks(key) and self._tracked_overflow >= self.settings.overflow_state_limit:
+                    dropped += 1
+                    continue
+                before = len(ov.series)
+                if not ov.add(key, p, now):
+                    dropped += 1
+                    continue
+                self._tracked_overflow += len(ov.series) - before
+            if dropped:
+                self._m_dropped.inc(dropped, reason="overflow_state_full_or_incompatible")
+            if ov.total:
+                int_sum = kind == "sum" and all(p.WhichOneof("value") == "as_int" for p in points)
+                ov.write(out, int_sum)
+            else:
+                emitted = 0
+        self._m_folded.inc(n - emitted)
+        # Rebuild the point list: kept points in their order, then the overflow point.
+        skip = {i for i, _ in overflowed}
+        if len(skip) < len(dps):
+            kept = type(data)()
+            kept.data_points.extend(dp for i, dp in enumerate(dps) if i not in skip)
+            if emitted:
+                kept.data_points.append(out)
+            del dps[:]
+            dps.extend(kept.data_points)
+        else:
+            del dps[:]
+            if emitted:
+                dps.append(out)
+
+    # -- report ----------------------------------------------------------------------------------
+
+    def _sync_normalized(self) -> None:
+        changed = self.normalizer.changed
+        if changed != self._normalized_seen:
+            self._m_normalized.inc(changed - self._normalized_seen)
+            self._normalized_seen = changed
+
+    def report(self) -> dict[str, Any]:
+        s = self.settings
+        return build_report(
+            self._tables.values(),
+            top=s.report_top,
+            settings={
+                "limit": s.limit,
+                "limits": dict(s.limits),
+                "expiry_s": s.expiry_s,
+                "max_total_series": s.max_total_series,
+                "normalize_urls": s.normalize_urls,
+            },
+            totals={
+                "overflow_points_total": int(self._m_overflow.get()),
+                "dropped_points_total": int(self._m_dropped.total()),
+                "normalized_values_total": self.normalizer.changed,
+                "overflow_series_tracked": self._tracked_overflow,
+            },
+        )
+
+    def refresh_report(self) -> dict[str, Any]:
+        self._last_report = self.clock()
+        report = self.report()
+        self.context.status["cardinality"] = report
+        self._m_total.set(report["series_total"])
+        self._m_series.values.clear()
+        for entry in report["top"][:SELF_METRIC_TOP]:
+            self._m_series.set(entry["series"], metric=entry["metric"])
+        return report
