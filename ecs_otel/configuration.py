@@ -254,6 +254,7 @@ def _setup_traces(config: Configuration) -> None:
     config.tracer_provider = provider
     if hasattr(sampler, "start"):
         sampler.start()
+        config.coordinator.on_shutdown(getattr(sampler, "stop", lambda: None))
 
 
 def _abort_of(exporter: Any) -> Any:
