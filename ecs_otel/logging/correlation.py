@@ -8,7 +8,7 @@ The last span's strings are memoised: consecutive records from one request reuse
 
 from __future__ import annotations
 
-from opentelemetry.trace import get_current_span
+from opentelemetry.trace import INVALID_SPAN, get_current_span
 
 from ecs_otel.logging.fields import SPAN_ID, TRACE_ID, TRACE_SAMPLED, XRAY_TRACE_ID
 
@@ -36,17 +36,16 @@ class TraceCorrelation:
     __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        # (key, fields) replaced as one tuple: threads racing on it at worst recompute the strings.
-        self._last: tuple[tuple[int, int, bool], TraceFields] = ((0, 0, False), {})
+        # (span, fields) replaced as one tuple: threads racing on it at worst recompute the strings. Keyed on
+        # the span object itself (immutable context), which skips the SpanContext property reads entirely.
+        self._last: tuple[object, TraceFields | None] = (INVALID_SPAN, None)
 
     def __call__(self) -> TraceFields | None:
-        ctx = get_current_span().get_span_context()
-        if not ctx.is_valid:
-            return None
-        key = (ctx.trace_id, ctx.span_id, ctx.trace_flags.sampled)
+        span = get_current_span()
         last = self._last
-        if last[0] == key:
+        if span is last[0]:
             return last[1]
-        fields = trace_fields_for(*key)
-        self._last = (key, fields)
+        ctx = span.get_span_context()
+        fields = trace_fields_for(ctx.trace_id, ctx.span_id, ctx.trace_flags.sampled) if ctx.is_valid else None
+        self._last = (span, fields)
         return fields

@@ -19,6 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
+from itertools import filterfalse
 from typing import Any
 
 from ecs_otel.logging import fields as F
@@ -47,6 +48,9 @@ _SHRINK_FIXED = frozenset(
 )
 _TAIL_FIRST = frozenset({F.EXCEPTION_STACKTRACE, F.STACK_INFO})
 _ELLIPSIS = "…"
+_IS_RECORD_ATTRIBUTE = F.RECORD_ATTRIBUTES.__contains__
+_I64_MIN = -(2**63)
+_U64_MAX = 2**64 - 1
 
 
 def max_bytes_from_env(default: int = DEFAULT_MAX_BYTES) -> int:
@@ -218,13 +222,13 @@ class JsonFormatter(logging.Formatter):
         return msg if type(msg) is str else safe_str(msg)
 
     def _add_extras(self, rd: dict[str, Any], d: dict[str, Any]) -> bool:
-        skip = F.RECORD_ATTRIBUTES
         taken = self._taken
         red = self._redactor
+        max_str = self._max_str
         st: WalkState | None = None
-        for key, value in rd.items():
-            if key in skip:
-                continue
+        # filterfalse over the builtin __contains__ runs in C: only the (few) extra keys reach Python code.
+        for key in filterfalse(_IS_RECORD_ATTRIBUTE, rd):
+            value = rd[key]
             out_key = F.EXTRA_PREFIX + key if key in taken else key
             if red is not None and red.is_sensitive(key):
                 d[out_key] = REDACTED
@@ -233,14 +237,14 @@ class JsonFormatter(logging.Formatter):
             if t is str:
                 if red is not None and key in URL_KEYS:
                     value = scrub_url(value)
-                if len(value) <= self._max_str:
+                if len(value) <= max_str:
                     d[out_key] = value
                     continue
-            elif (t is int and -(2**63) <= value < 2**64) or t is bool or value is None:
+            elif (t is int and _I64_MIN <= value <= _U64_MAX) or t is bool or value is None:
                 d[out_key] = value
                 continue
             if st is None:
-                st = WalkState(red, self._max_str)
+                st = WalkState(red, max_str)
             d[out_key] = to_jsonable(value, st)
         return st is not None and st.truncated
 
