@@ -119,9 +119,12 @@ def _configure(config: Configuration, instrument: bool) -> None:
 # -- metadata and resource ---------------------------------------------------------------------------
 def _fetch_metadata(config: Configuration) -> None:
     """Task and container documents within ECS_OTEL_METADATA_TIMEOUT; keep whatever arrived in time."""
+    env = dict(config.settings.environ)
+    if not (env.get("ECS_CONTAINER_METADATA_URI_V4") or env.get("ECS_CONTAINER_METADATA_URI")):
+        _logger.debug("ecs_otel: not on ECS (no ECS_CONTAINER_METADATA_URI_V4); plain OpenTelemetry set-up")
+        return  # skip even importing the HTTP client
     from ecs_otel.metadata import MetadataClient
 
-    env = dict(config.settings.environ)
     env["ECS_OTEL_METADATA_TIMEOUT"] = str(config.settings.metadata_timeout_s)
     client = MetadataClient.from_environment(env)
     if client is None:

@@ -1,0 +1,63 @@
+"""Settings declaration/reading, and the per-metric cardinality limit on a real MeterProvider."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from ecs_otel.config import LIBRARY_SETTINGS, OTEL_SETTINGS, Settings
+from ecs_otel.metrics import cardinality
+
+
+def test_every_setting_is_declared_with_help():
+    names = [s.name for s in (*LIBRARY_SETTINGS, *OTEL_SETTINGS)]
+    assert len(names) == len(set(names))
+    assert all(s.help and s.help.strip() for s in (*LIBRARY_SETTINGS, *OTEL_SETTINGS))
+    assert all(s.name.startswith("ECS_OTEL_") for s in LIBRARY_SETTINGS)
+    assert {"ECS_OTEL_SHUTDOWN_TIMEOUT", "ECS_OTEL_METRIC_CARDINALITY_LIMIT", "ECS_OTEL_RECEIVER_TOKEN",
+            "ECS_OTEL_METADATA_TIMEOUT"} <= set(names)
+
+
+def test_defaults_and_overrides():
+    s = Settings.from_env({})
+    assert (s.shutdown_timeout_s, s.metric_cardinality_limit, s.logs_exporter, s.traces_exporter) == (
+        5.0, 2000, (), ("otlp",))
+    assert s.propagators == ("tracecontext", "baggage", "xray")
+    assert s.sampler == "parentbased_always_on"
+    s = Settings.from_env({"OTEL_LOGS_EXPORTER": "otlp", "OTEL_TRACES_EXPORTER": "none"},
+                          shutdown_timeout_s=1.5, metrics_exporter="console")
+    assert (s.logs_exporter, s.traces_exporter, s.metrics_exporter, s.shutdown_timeout_s) == (
+        ("otlp",), (), ("console",), 1.5)
+    assert Settings.from_env({"OTEL_SDK_DISABLED": "TRUE"}).disabled
+
+
+def test_bad_values_fall_back_with_a_warning(caplog):
+    s = Settings.from_env({"ECS_OTEL_SHUTDOWN_TIMEOUT": "soon", "ECS_OTEL_METRIC_CARDINALITY_LIMIT": "-3"})
+    assert (s.shutdown_timeout_s, s.metric_cardinality_limit) == (5.0, 2000)
+    assert "ECS_OTEL_SHUTDOWN_TIMEOUT" in caplog.text
+
+
+def test_unknown_override_is_a_clear_error():
+    with pytest.raises(TypeError, match="servce_name"):
+        Settings.from_env({}, servce_name="x")
+
+
+def test_cardinality_limit_folds_new_series_into_overflow():
+    assert cardinality.install(10)
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    counter = provider.get_meter("t").create_counter("requests")
+    before = cardinality.overflowed_measurements()
+    for i in range(25):
+        counter.add(1, {"user": f"u{i}"})
+    counter.add(1, {"user": "u0"})  # an admitted series keeps counting
+    points = [p for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+              for m in sm.metrics if m.name == "requests" for p in m.data.data_points]
+    assert len(points) == 10  # 9 admitted series + 1 overflow series
+    overflow = [p for p in points if p.attributes.get("otel.metric.overflow") is True]
+    assert len(overflow) == 1 and overflow[0].value == 16
+    assert next(p for p in points if p.attributes.get("user") == "u0").value == 2
+    assert cardinality.overflowed_measurements() - before == 16
+    assert sum(p.value for p in points) == 26  # nothing lost
+    cardinality.install(2000)
