@@ -37,11 +37,12 @@ class FanOut:
         if not self.queues:
             self._unrouted.inc(items, signal=signal.value)
             return
-        size = batch.ByteSize()
+        encoded = batch.SerializeToString() if any(q.wants_encoded for q in self.queues) else None
+        size = len(encoded) if encoded is not None else batch.ByteSize()
         try:
             self.budget.check(size * len(self.queues))
         except Exception as exc:
             self._backpressure.inc(signal=signal.value, reason=getattr(exc, "reason", "memory_limit"))
             raise
         for queue in self.queues:
-            queue.offer(batch, items, size)
+            queue.offer(batch, items, size, encoded)

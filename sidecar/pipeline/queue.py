@@ -15,7 +15,7 @@ import asyncio
 import collections
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
@@ -44,7 +44,8 @@ log = logging.getLogger("ecs_otel.sidecar.pipeline")
 
 @dataclass(slots=True)
 class _Entry:
-    batch: Message
+    #: The batch, or its encoding for an exporter that takes encoded requests (see ``EncodedExporter``).
+    batch: Message | bytes
     items: int
     size: int
     enqueued: float
@@ -52,10 +53,21 @@ class _Entry:
 
 @dataclass(slots=True)
 class _Batch:
-    message: Message
+    message: Message | bytes
     items: int
     size: int
     oldest: float
+
+
+class EncodedExporter(Protocol):
+    """Optional fast path: an exporter that can send an already encoded ``Export*ServiceRequest``.
+
+    Concatenated encodings of one message type are a valid encoding of their merge, so the
+    queue then merges batches by joining bytes instead of copying messages, and holds each
+    queued batch at its wire size.
+    """
+
+    async def export_encoded(self, signal: Signal, body: bytes) -> ExportOutcome: ...
 
 
 class ExporterQueue:
@@ -76,6 +88,7 @@ class ExporterQueue:
         self.budget = budget
         self.health = health
         self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_interval_s)
+        self.wants_encoded = callable(getattr(exporter, "export_encoded", None))
         self._entries: collections.deque[_Entry] = collections.deque()
         self._items = 0
         self._bytes = 0
@@ -120,8 +133,11 @@ class ExporterQueue:
             and self._bytes + self._inflight_bytes + size <= self.settings.queue_max_bytes
         )
 
-    def offer(self, batch: Message, items: int, size: int) -> bool:
-        """Enqueue ``batch`` (never blocks). A full or closed queue drops it, counted."""
+    def offer(self, batch: Message, items: int, size: int, encoded: bytes | None = None) -> bool:
+        """Enqueue ``batch`` (never blocks). A full or closed queue drops it, counted.
+
+        ``encoded`` is the batch's serialization when the caller already has it (shared by queues).
+        """
         self._received.inc(items, **self._labels)
         if self._closing:
             self._drop(items, "shutdown")
@@ -129,7 +145,11 @@ class ExporterQueue:
         if not self.has_room(items, size):
             self._drop(items, "queue_full")
             return False
-        self._entries.append(_Entry(batch, items, size, asyncio.get_running_loop().time()))
+        if self.wants_encoded:
+            payload: Message | bytes = batch.SerializeToString() if encoded is None else encoded
+        else:
+            payload = batch
+        self._entries.append(_Entry(payload, items, size, asyncio.get_running_loop().time()))
         self._items += items
         self._bytes += size
         self.budget.take(size)
@@ -214,8 +234,11 @@ class ExporterQueue:
         self._bytes -= size
         self._inflight_items += items
         self._inflight_bytes += size
+        message: Message | bytes
         if len(taken) == 1:
             message = first.batch
+        elif self.wants_encoded:
+            message = b"".join(entry.batch for entry in taken)  # type: ignore[misc]
         else:
             message = self.signal.new_batch()
             target = resource_entries(self.signal, message)
@@ -232,7 +255,10 @@ class ExporterQueue:
                 attempt += 1
                 started = loop.time()
                 try:
-                    outcome = await self.exporter.export(self.signal, batch.message)
+                    if isinstance(batch.message, bytes):
+                        outcome = await self.exporter.export_encoded(self.signal, batch.message)  # type: ignore[attr-defined]
+                    else:
+                        outcome = await self.exporter.export(self.signal, batch.message)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # an exporter bug must not kill the worker

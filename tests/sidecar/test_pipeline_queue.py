@@ -327,3 +327,38 @@ def test_persistent_failure_needs_five_failures_and_no_success_in_a_minute() -> 
         h.record(False, "timeout")
     assert h.failed_persistently()
     assert h.last_error == "timeout"
+
+
+class EncodedSink(ScriptedExporter):
+    """Takes the fast path: encoded requests, merged by concatenation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    async def export_encoded(self, signal: Signal, body: bytes) -> ExportOutcome:
+        self.bodies.append(body)
+        return ExportOutcome.success()
+
+
+@in_loop
+async def test_encoded_fast_path_merges_by_joining_bytes() -> None:
+    t = Registry()
+    budget = MemoryBudget(1 << 34, read_rss=lambda: 0)
+    exporter, plain = EncodedSink(), ScriptedExporter()
+    settings = PipelineSettings(batch_timeout_s=0.2, export_concurrency=1)
+    fast = ExporterQueue(exporter, "fast", Signal.TRACES, settings, t, budget, ExporterHealth("fast"))
+    slow = ExporterQueue(plain, "plain", Signal.TRACES, settings, t, budget, ExporterHealth("plain"))
+    fan = FanOut(Signal.TRACES, [fast, slow], budget, t)
+    fast.start()
+    slow.start()
+    for i in range(4):
+        await fan.consume(Signal.TRACES, spans_request(3, service=f"s{i}"))
+    deadline = asyncio.get_running_loop().time() + 5
+    await fast.close(deadline)
+    await slow.close(deadline)
+    assert len(exporter.bodies) == 1 and not exporter.batches
+    merged = ExportTraceServiceRequest.FromString(exporter.bodies[0])
+    assert [rs.resource.attributes[0].value.string_value for rs in merged.resource_spans] == ["s0", "s1", "s2", "s3"]
+    assert merged == plain.batches[0]  # both paths deliver the same message
+    assert t.metrics()[EXPORTED].get(signal="traces", exporter="fast") == 12
