@@ -74,3 +74,33 @@ def test_timeout_is_milliseconds_and_token_is_sent(tmp_path, sink):
     assert proc.returncode == 0, proc.stderr
     reqs = sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1)
     assert {k.lower(): v for k, v in reqs[0]["headers"].items()}["authorization"] == "Bearer s3cret"
+
+
+LAZY_APP = """
+import sys
+import ecs_otel.auto
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("x"):
+    pass
+trace.get_tracer_provider().force_flush()
+print("GRPC", "grpc" in sys.modules, flush=True)
+"""
+
+
+def test_grpc_is_only_imported_for_protocol_grpc(tmp_path, sink):
+    script = write_script(tmp_path, LAZY_APP)
+    proc = run([sys.executable, str(script)], base_env(sink, OTEL_METRICS_EXPORTER="none"))
+    assert proc.returncode == 0, proc.stderr
+    assert "GRPC False" in proc.stdout
+    sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1)
+
+
+def test_grpc_exporter_is_built_for_protocol_grpc():
+    from ecs_otel.exporting import build_otlp_exporter
+
+    target = resolve_target("traces", {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TIMEOUT": "1500"},
+                            token="t")
+    exporter = build_otlp_exporter(target)
+    assert type(exporter).__module__.startswith("opentelemetry.exporter.otlp.proto.grpc")
+    assert exporter._timeout == 1.5
+    exporter.shutdown()
