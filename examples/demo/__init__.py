@@ -1,0 +1,1 @@
+"""``python -m examples.demo`` (``make demo``): the whole system on one machine, no AWS account, no network."""

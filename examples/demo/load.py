@@ -1,0 +1,97 @@
+"""A short, bounded load: a few threads browsing products and placing orders until a deadline.
+
+Bounded three ways: by time (``until``), by count (``max_requests``) and by rate
+(``rate_per_s`` over all workers), so the demo is gentle on a laptop and on a busy CI box.
+Orders carry a user id from a pool larger than the sidecar's cardinality limit for
+``shop.orders``, which is the point: the summary shows the excess folded into one overflow series.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+
+from examples.demo.stubs import PRODUCTS
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    #: Distinct ``(sku, user.id)`` attribute sets of ``shop.orders`` the app recorded (its series "before").
+    order_series: set[tuple[str, str]] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+
+@dataclass
+class LoadPlan:
+    base_url: str
+    until: float  # time.monotonic() deadline
+    workers: int = 4
+    rate_per_s: float = 40.0
+    max_requests: int = 3000
+    user_pool: int = 400
+    order_share: float = 0.45
+    unknown_share: float = 0.05
+    seed: int = 7
+
+
+def _one(plan: LoadPlan, rng: random.Random, result: LoadResult, lock: threading.Lock) -> None:
+    skus = list(PRODUCTS)
+    if rng.random() < plan.order_share:
+        sku, user = rng.choice(skus), f"user-{rng.randrange(plan.user_pool):04d}"
+        data = json.dumps({"sku": sku, "qty": rng.randint(1, 3), "user_id": user}).encode()
+        req = urllib.request.Request(plan.base_url + "/orders", data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        label = "POST /orders"
+    else:
+        sku = "sku-unknown" if rng.random() < plan.unknown_share else rng.choice(skus)
+        user = ""
+        req = urllib.request.Request(f"{plan.base_url}/products/{sku}")
+        label = "GET /products/{sku}"
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        status = exc.code
+    except OSError:
+        status = 0
+    with lock:
+        result.requests += 1
+        result.by_status[f"{label} {status or 'error'}"] += 1
+        if user and status == 201:
+            result.order_series.add((sku, user))
+            result.users.add(user)
+
+
+def run_load(plan: LoadPlan) -> LoadResult:
+    result = LoadResult()
+    lock = threading.Lock()
+    budget = threading.Semaphore(plan.max_requests)
+    pause = plan.workers / plan.rate_per_s
+    started = time.monotonic()
+
+    def worker(n: int) -> None:
+        rng = random.Random(plan.seed * 1000 + n)
+        while time.monotonic() < plan.until and budget.acquire(blocking=False):
+            t0 = time.monotonic()
+            _one(plan, rng, result, lock)
+            time.sleep(max(0.0, min(pause - (time.monotonic() - t0), plan.until - time.monotonic())))
+
+    threads = [threading.Thread(target=worker, args=(n,), name=f"load-{n}", daemon=True)
+               for n in range(plan.workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, plan.until - time.monotonic()) + 15)
+    result.seconds = time.monotonic() - started
+    return result

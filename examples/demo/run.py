@@ -1,0 +1,240 @@
+"""The demo's timeline: start everything, drive the shop, stop everything, summarise.
+
+    emulator ─► sidecar (file + debug exporters, ecs_stats scraper)
+    stubs (inventory + DynamoDB) ◄─ shop (import ecs_otel.auto) ─► sidecar ◄─ load
+
+Time is bounded by ``DEMO_SECONDS`` (default 20) from the first process start to the summary;
+every process started is stopped by its PID on the way out, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from examples.demo.load import LoadPlan, LoadResult, run_load
+from examples.demo.processes import Child, StartError
+from examples.demo.stubs import StubServer
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SECONDS = 20.0
+STATUS_PORT = 13133
+START_TIMEOUT_S = 30.0
+#: Seconds kept at the end for the app's last flush, the sidecar's batch and its shutdown.
+TAIL_S = 2.5
+MIN_LOAD_S = 2.0
+#: The sidecar's cardinality limit for the demo's high-cardinality metric, low enough to be visible.
+ORDERS_SERIES_LIMIT = 25
+_FOREIGN = ("ECS_OTEL_", "OTEL_", "ECS_CONTAINER_METADATA", "AWS_")
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM reached the driver."""
+
+
+@dataclass
+class DemoRun:
+    """Everything the summary needs that is not in the output files."""
+
+    out_dir: Path
+    status_url: str
+    status_port_is_default: bool
+    load: LoadResult
+    cardinality: dict[str, Any] | None
+    self_metrics: str
+    status: dict[str, Any] | None
+    #: The sidecar's own last word: per exporter and signal, received/exported/dropped after its flush.
+    final_counts: list[dict[str, Any]]
+    seconds: float
+    pids: dict[str, int]
+
+
+def _clean_env() -> dict[str, str]:
+    """The driver's environment without telemetry or AWS settings a user may have exported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _final_counts(sidecar_log: Path) -> list[dict[str, Any]]:
+    """``final_counts`` from the sidecar's "sidecar stopped" JSON log line (empty if it never said it)."""
+    for line in reversed(sidecar_log.read_text(errors="replace").splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("message") == "sidecar stopped":
+            return list(record.get("final_counts") or [])
+    return []
+
+
+def _get(url: str, timeout_s: float = 5.0) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return resp.read()
+    except OSError:
+        return None
+
+
+def _step(text: str) -> Callable[[str], None]:
+    """Print a progress line's label now and its result (with the time it took) when done."""
+    print(f"  {text:<44}", end="", flush=True)
+    t0 = time.monotonic()
+    return lambda result: print(f"{result}  ({time.monotonic() - t0:.1f} s)", flush=True)
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def run(out_dir: Path, seconds: float) -> DemoRun:
+    started = time.monotonic()
+    deadline = started + seconds
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = out_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    for stale in (*out_dir.glob("*.jsonl*"), *out_dir.glob("*.json"), *out_dir.glob("*.prom"),
+                  *log_dir.glob("*")):
+        stale.unlink()
+    base_env = _clean_env()
+    children: list[Child] = []
+    stubs: StubServer | None = None
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        done = _step("ECS metadata emulator (synthesised task)")
+        emulator = Child("emulator", ["-m", "ecs_otel.emulator", "--port", "0", "--synthesize",
+                                      "--port-file", str(log_dir / "emulator.port")],
+                         base_env, log_dir, log_dir / "emulator.port")
+        children.append(emulator)
+        emu_port = int(emulator.wait_ready(START_TIMEOUT_S))
+        uris: dict[str, str] = json.loads(_get(f"http://127.0.0.1:{emu_port}/__control") or b"{}")["uris"]
+        done(f"pid {emulator.pid}, port {emu_port}")
+
+        done = _step("stubs: inventory + DynamoDB")
+        stubs = StubServer().start()
+        done(stubs.url)
+
+        # The sidecar and the shop start side by side (each takes a few seconds to import): the shop
+        # gets the sidecar's OTLP port up front, and its exporter retries until the sidecar listens.
+        status_default = _port_free(STATUS_PORT)
+        otlp_port = _free_port()
+        sidecar = Child("sidecar", ["-m", "sidecar", "--ports-file", str(log_dir / "sidecar.ports")], {
+            **base_env,
+            "ECS_CONTAINER_METADATA_URI_V4": uris["ecs-otel-sidecar"],
+            "ECS_OTEL_OTLP_HTTP_PORT": str(otlp_port),
+            "ECS_OTEL_OTLP_GRPC_PORT": "0",
+            "ECS_OTEL_STATUS_PORT": str(STATUS_PORT if status_default else 0),
+            "ECS_OTEL_TRACES_EXPORTERS": "file,debug",
+            "ECS_OTEL_METRICS_EXPORTERS": "file,debug",
+            "ECS_OTEL_LOGS_EXPORTERS": "file,debug",
+            "ECS_OTEL_FILE_PATH": str(out_dir),
+            "ECS_OTEL_STATS_INTERVAL": "2",
+            "ECS_OTEL_METRIC_CARDINALITY_LIMITS": f"shop.orders={ORDERS_SERIES_LIMIT}",
+            "ECS_OTEL_SHUTDOWN_TIMEOUT": "5",
+        }, log_dir, log_dir / "sidecar.ports")
+        children.append(sidecar)
+        shop = Child("shop", ["-m", "examples.shop"], {
+            **base_env,
+            "ECS_CONTAINER_METADATA_URI_V4": uris["app"],
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+            "OTEL_BSP_SCHEDULE_DELAY": "500",
+            "OTEL_BLRP_SCHEDULE_DELAY": "500",
+            "ECS_OTEL_LOGGING": "true",
+            "AWS_ENDPOINT_URL": stubs.url,
+            "AWS_ACCESS_KEY_ID": "AKIADEMODEMODEMODEMO",
+            "AWS_SECRET_ACCESS_KEY": "demo-secret-not-a-real-key",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SHOP_PORT": "0",
+            "SHOP_PORT_FILE": str(log_dir / "shop.port"),
+            "SHOP_INVENTORY_URL": stubs.url,
+        }, log_dir, log_dir / "shop.port")
+        children.append(shop)
+        done = _step("sidecar (file + debug exporters)")
+        ports = sidecar.ready_json(START_TIMEOUT_S)
+        status_url = f"http://127.0.0.1:{ports['status']}/"
+        done(f"pid {sidecar.pid}, OTLP/HTTP {ports['otlp_http']}, status {ports['status']}")
+        done = _step("shop service (import ecs_otel.auto)")
+        shop_url = f"http://127.0.0.1:{int(shop.wait_ready(START_TIMEOUT_S))}"
+        done(f"pid {shop.pid}, {shop_url}")
+        print(f"\n  status page (live while the demo runs): {status_url}\n")
+
+        until = max(deadline - TAIL_S, time.monotonic() + MIN_LOAD_S)
+        done = _step(f"driving load for {until - time.monotonic():.0f} s")
+        load = run_load(LoadPlan(base_url=shop_url, until=until))
+        done(f"{load.requests:,} requests")
+
+        # The shop's exit flush ends with the sidecar's 200s: from here on everything is in its queues.
+        done = _step("stopping the shop (flushes its telemetry)")
+        done(f"exit {shop.stop()}")
+        cardinality_raw = _get(status_url + "cardinality")
+        metrics_raw = _get(status_url + "metrics") or b""
+        status_raw = _get(status_url + "status.json")
+        for name, raw in (("cardinality.json", cardinality_raw), ("status.json", status_raw),
+                          ("self-metrics.prom", metrics_raw)):
+            if raw:
+                (out_dir / name).write_bytes(raw)
+        done = _step("stopping the sidecar (flushes the files)")
+        done(f"exit {sidecar.stop()}")
+        final_counts = _final_counts(sidecar.stderr_path)
+        return DemoRun(
+            out_dir=out_dir, status_url=status_url, status_port_is_default=status_default, load=load,
+            cardinality=json.loads(cardinality_raw) if cardinality_raw else None,
+            self_metrics=metrics_raw.decode(errors="replace"),
+            status=json.loads(status_raw) if status_raw else None,
+            final_counts=final_counts,
+            seconds=time.monotonic() - started,
+            pids={c.name: c.pid for c in children},
+        )
+    finally:
+        # Ctrl-C while stopping must not leave anything behind: ignore it until the children are gone.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for child in reversed(children):
+            child.stop()
+        if stubs is not None:
+            stubs.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def seconds_from_env(env: Mapping[str, str]) -> float:
+    raw = env.get("DEMO_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"DEMO_SECONDS must be a number of seconds, got {raw!r}") from None
+    if value < 5:
+        raise SystemExit(f"DEMO_SECONDS must be 5 or more (start-up alone takes a few seconds), got {raw!r}")
+    return value
+
+
+__all__ = ["DemoRun", "Interrupted", "StartError", "run", "seconds_from_env"]
