@@ -222,3 +222,32 @@ def test_redaction_configurable_deny_list_and_url_switch() -> None:
     assert a["url.full"] == "https://u:p@h/"
     with pytest.raises(ConfigError, match="deny_list"):
         RedactionProcessor(RedactionProcessor.Settings(deny_list=[" "]), SidecarContext())
+
+
+def test_redaction_screen_skips_clean_batches_but_not_unicode_case_tricks() -> None:
+    """The byte-level screen never lets a sensitive key through, including non-ASCII case folding."""
+    ctx = SidecarContext()
+    proc = RedactionProcessor(RedactionProcessor.Settings(), ctx)
+    clean = spans.traces(20)
+    before = clean.SerializeToString()
+    assert proc.process(Signal.TRACES, clean) is clean
+    assert clean.SerializeToString() == before
+    tricky = spans.traces(1)
+    span = tricky.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.extend(
+        [kv("TO\u212aEN", "kelvin-sign k"), kv("PASSWORD", "upper"), kv("Private-Key", "x")]
+    )
+    proc.process(Signal.TRACES, tricky)
+    a = attrs(span.attributes)
+    assert a["TO\u212aEN"] == a["PASSWORD"] == a["Private-Key"] == "[REDACTED]"
+
+
+def test_unicode_folding_list_is_complete() -> None:
+    from sidecar.processors.redaction import UNICODE_FOLDING_TO_ASCII
+
+    found = {
+        chr(c)
+        for c in range(0x80, 0x110000)
+        if not 0xD800 <= c <= 0xDFFF and any(ch.isascii() for ch in chr(c).lower())
+    }
+    assert found == set(UNICODE_FOLDING_TO_ASCII)
