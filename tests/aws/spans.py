@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
@@ -41,6 +43,11 @@ def _provider(xray_ids: bool) -> tuple[TracerProvider, InMemorySpanExporter]:
 
 def checkout_trace(xray_ids: bool = True) -> ExportTraceServiceRequest:
     """A request served with a failure: SERVER (500) → INTERNAL → DB, DynamoDB, HTTP (429) calls."""
+    return encode_spans(checkout_spans(xray_ids))
+
+
+def checkout_spans(xray_ids: bool = True) -> Sequence[ReadableSpan]:
+    """The SDK's finished spans for :func:`checkout_trace`."""
     provider, exporter = _provider(xray_ids)
     tracer = provider.get_tracer("tests.aws")
     with tracer.start_as_current_span(
@@ -103,7 +110,7 @@ def checkout_trace(xray_ids: bool = True) -> ExportTraceServiceRequest:
             server.set_status(Status(StatusCode.ERROR, "boom"))
     spans = exporter.get_finished_spans()
     provider.shutdown()
-    return encode_spans(spans)
+    return spans
 
 
 def by_name(documents: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]

@@ -36,6 +36,11 @@ def test_xray_policy_covers_calls_and_proxy() -> None:
 
 def test_cloudwatch_policies_cover_calls() -> None:
     needed = called("cloudwatch", "logs")
-    assert needed == {"logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert needed == {
+        "logs:CreateLogGroup",
+        "logs:PutRetentionPolicy",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
     assert needed == actions("iam-policy-cloudwatch-emf.json") == actions("iam-policy-cloudwatch-logs.json")
     assert actions("iam-policy-cloudwatch-metrics-otlp.json") == {"cloudwatch:PutMetricData"}
