@@ -78,6 +78,12 @@ class KeyRedactor:
         self.uncached = 0
 
     @property
+    def known(self) -> dict[str, bool]:
+        """The memo table itself, read-only by convention: hot loops may ``.get(key)`` before calling
+        :meth:`is_sensitive` to save a call."""
+        return self._cache
+
+    @property
     def deny_list(self) -> frozenset[str]:
         """The normalised entries (lower case, ``_`` for ``-``)."""
         return self._deny

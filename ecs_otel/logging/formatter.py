@@ -135,6 +135,7 @@ class JsonFormatter(logging.Formatter):
             static_obj = {k: (REDACTED if self._redactor.is_sensitive(k) else v) for k, v in static_obj.items()}
         encoded = self._dumps(scrub_surrogates(static_obj)) if static_obj else b"{}"
         self._static = b"," + encoded[1:-1] if static_obj else b""
+        self._static_text = self._static.decode("utf-8") + "}"
         if len(self._static) > self._max_bytes // 2:
             raise ValueError(
                 f"static fields take {len(self._static)} bytes, more than half of max_bytes={self._max_bytes}"
@@ -149,19 +150,30 @@ class JsonFormatter(logging.Formatter):
     # -- public entry points ---------------------------------------------------------------------------
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.format_bytes(record).decode("utf-8")
+        try:
+            raw = self._render(record)
+        except Exception as exc:
+            self.format_errors += 1
+            raw = self._emergency(record, exc)
+        if self._static:
+            return raw.decode("utf-8")[:-1] + self._static_text
+        return raw.decode("utf-8")
 
     def format_bytes(self, record: logging.LogRecord) -> bytes:
         """The line as UTF-8 bytes, without the trailing newline. Never raises."""
         try:
-            return self._render(record)
+            raw = self._render(record)
         except Exception as exc:  # a bug or a hostile record: still emit the record
             self.format_errors += 1
-            return self._emergency(record, exc)
+            raw = self._emergency(record, exc)
+        if self._static:
+            return raw[:-1] + self._static + b"}"
+        return raw
 
     # -- the hot path ----------------------------------------------------------------------------------
 
     def _render(self, record: logging.LogRecord) -> bytes:
+        """The record's own fields as one JSON object (static fields are spliced in by the caller)."""
         msg = record.msg
         if record.args or type(msg) is not str:
             msg = self._message(record)
@@ -210,8 +222,6 @@ class JsonFormatter(logging.Formatter):
             raw = self._dumps(d)
         if len(raw) > self._budget or truncated:
             raw = self._fit(d, raw)
-        if self._static:
-            return raw[:-1] + self._static + b"}"
         return raw
 
     def _message(self, record: logging.LogRecord) -> str:
@@ -224,15 +234,20 @@ class JsonFormatter(logging.Formatter):
     def _add_extras(self, rd: dict[str, Any], d: dict[str, Any]) -> bool:
         taken = self._taken
         red = self._redactor
+        known = red.known if red is not None else None
         max_str = self._max_str
         st: WalkState | None = None
         # filterfalse over the builtin __contains__ runs in C: only the (few) extra keys reach Python code.
         for key in filterfalse(_IS_RECORD_ATTRIBUTE, rd):
             value = rd[key]
             out_key = F.EXTRA_PREFIX + key if key in taken else key
-            if red is not None and red.is_sensitive(key):
-                d[out_key] = REDACTED
-                continue
+            if red is not None:
+                sensitive = known.get(key)  # type: ignore[union-attr]
+                if sensitive is None:
+                    sensitive = red.is_sensitive(key)
+                if sensitive:
+                    d[out_key] = REDACTED
+                    continue
             t = type(value)
             if t is str:
                 if red is not None and key in URL_KEYS:
@@ -355,6 +370,7 @@ class JsonFormatter(logging.Formatter):
             "formatter_error": f"{exception_type_name(type(exc))}: {safe_str(exc)}"[:512],
         }
         raw = stdlib_dumps(scrub_surrogates(obj))
-        if self._static and len(raw) + len(self._static) < self._max_bytes:
-            return raw[:-1] + self._static + b"}"
+        while len(raw) > self._budget and obj[F.MESSAGE]:
+            obj[F.MESSAGE] = obj[F.MESSAGE][: len(obj[F.MESSAGE]) // 2]
+            raw = stdlib_dumps(scrub_surrogates(obj))
         return raw

@@ -99,3 +99,14 @@ def test_max_bytes_bounds_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_oversized_static_fields_are_refused() -> None:
     with pytest.raises(ValueError, match="static fields"):
         JsonFormatter(max_bytes=1024, static_fields={"big": "x" * 800})
+
+
+@pytest.mark.parametrize("encoder", ["orjson", "stdlib"])
+def test_a_record_that_breaks_the_formatter_is_still_emitted(encoder: str) -> None:
+    fmt = JsonFormatter(service="svc", encoder=encoder, max_bytes=1024)
+    rec = record("\x00" * 5000)
+    rec.created = "not a number"  # type: ignore[assignment]
+    obj = fits(fmt, fmt.format(rec))
+    assert obj["formatter_error"].startswith("ValueError")
+    assert obj["logger"] == "app" and obj["level"] == "INFO" and obj["service"] == "svc"
+    assert fmt.format_errors == 1
