@@ -28,14 +28,29 @@ class SendResult:
 
 
 class SegmentSender:
-    def __init__(self, api: AwsApi, attempts: int = 3) -> None:
+    """Sends documents in calls of 50, a few calls in flight at once (a full batch is 160+ calls)."""
+
+    def __init__(self, api: AwsApi, attempts: int = 3, concurrency: int = 4) -> None:
         self.api = api
         self.attempts = attempts
+        self.concurrency = concurrency
 
     async def send(self, documents: list[bytes]) -> SendResult:
         result = SendResult()
-        for i in range(0, len(documents), MAX_DOCUMENTS_PER_CALL):
-            await self._send_chunk(documents[i : i + MAX_DOCUMENTS_PER_CALL], result)
+        chunks = [
+            documents[i : i + MAX_DOCUMENTS_PER_CALL]
+            for i in range(0, len(documents), MAX_DOCUMENTS_PER_CALL)
+        ]
+        if len(chunks) == 1:
+            await self._send_chunk(chunks[0], result)
+            return result
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(chunk: list[bytes]) -> None:
+            async with gate:
+                await self._send_chunk(chunk, result)
+
+        await asyncio.gather(*(one(c) for c in chunks))
         return result
 
     async def _send_chunk(self, chunk: list[bytes], result: SendResult) -> None:
