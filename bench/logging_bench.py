@@ -110,10 +110,16 @@ def setup_python_json_logger() -> Callable[[], None]:
 def setup_structlog_stdlib() -> Callable[[], None]:
     import structlog
 
+    def add_static(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        event["service"] = SERVICE
+        event["ecs"] = ECS
+        return event
+
     handler = logging.StreamHandler(NullStream())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[
+                add_static,
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
                 structlog.stdlib.ExtraAdder(),
@@ -184,26 +190,25 @@ BASELINE_JSON = "python-json-logger"
 BASELINE_TEXT = "stdlib logging.Formatter (text)"
 
 
-def _measure(call: Callable[[], None], n: int, rounds: int) -> float:
-    for _ in range(min(n, 2000)):
+def _timed(call: Callable[[], None], n: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(n):
         call()
-    best = 0.0
-    for _ in range(rounds):
-        gc.collect()
-        start = time.perf_counter()
-        for _ in range(n):
-            call()
-        elapsed = time.perf_counter() - start
-        best = max(best, n / elapsed)
-    return best
+    return n / (time.perf_counter() - start)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Measure every contender; rows are ``{"name", "records_per_s", "vs_python_json_logger", "vs_stdlib_text"}``
     (ratios > 1 mean faster than the baseline). Contenders whose package is missing are skipped."""
+    return measure(*((3_000, 5) if quick else (20_000, 11)))
+
+
+def measure(n: int, rounds: int) -> list[dict[str, Any]]:
+    """``rounds`` rounds of ``n`` records per contender, interleaved (a noisy neighbour hurts every
+    contender alike); each contender's best round counts."""
     from opentelemetry import trace
 
-    n, rounds = (5_000, 3) if quick else (40_000, 5)
     tracer = TracerProvider().get_tracer("bench.logging")
     calls: list[tuple[str, Callable[[], None]]] = []
     for name, setup in CONTENDERS:
@@ -213,10 +218,11 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             continue
     rates: dict[str, float] = {}
     with trace.use_span(tracer.start_span("bench"), end_on_exit=True):
-        # Interleave contenders round by round so a noisy neighbour hurts all of them alike.
+        for _, call in calls:
+            _timed(call, min(n, 1000))  # warm-up: caches, first-use imports
         for _ in range(rounds):
             for name, call in calls:
-                rates[name] = max(rates.get(name, 0.0), _measure(call, n, 1))
+                rates[name] = max(rates.get(name, 0.0), _timed(call, n))
     pjl = rates.get(BASELINE_JSON)
     text = rates.get(BASELINE_TEXT)
     return [
