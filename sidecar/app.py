@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 
 from sidecar.config.errors import ConfigError
-from sidecar.config.file import SidecarConfig, build_settings, component_class
+from sidecar.config.file import SidecarConfig, build_settings, component_class, setting_key
 from sidecar.context import SidecarContext
 from sidecar.exporters.base import Exporter
 from sidecar.pipeline.consumer import Consumer
@@ -34,6 +34,7 @@ from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
 from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
+from sidecar.settings import SidecarSettings
 from sidecar.signals import Signal
 from sidecar.status.server import StatusServer
 
@@ -98,8 +99,8 @@ class Sidecar:
             for name in self._default_exporters() if configured is None else configured:
                 exporter = self._exporter(name)
                 if signal not in getattr(exporter, "signals", frozenset(Signal)):
-                    raise ConfigError(f"sidecar.{signal.value}_exporters",
-                                      f"exporters that handle {signal.value}", name)
+                    key = setting_key(SidecarSettings, "sidecar", f"{signal.value}_exporters", self.env)
+                    raise ConfigError(key, f"exporters that handle {signal.value}", name)
                 queues.append(ExporterQueue(exporter, name, signal, self.config.pipeline, self.telemetry,
                                             self.budget, self.health_of[name]))
             self.queues.extend(queues)

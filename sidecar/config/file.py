@@ -23,6 +23,7 @@ from typing import Any
 
 from sidecar import registry
 from sidecar.config.errors import ConfigError
+from sidecar.config.fields import ENV
 from sidecar.config.loader import load_settings
 from sidecar.logs import parse_levels
 from sidecar.settings import PipelineSettings, SidecarSettings
@@ -94,8 +95,8 @@ def load_config(env: Mapping[str, str], document: Mapping[str, Any] | None = Non
         components[kind] = {name: dict(table) for name, table in section.items()}
     sidecar = load_settings(SidecarSettings, document.get("sidecar"), env, "sidecar")
     pipeline = load_settings(PipelineSettings, document.get("pipeline"), env, "pipeline")
-    _check_wiring(sidecar)
-    _check_pipeline(pipeline)
+    _check_wiring(sidecar, env)
+    _check_pipeline(pipeline, env)
     return SidecarConfig(sidecar=sidecar, pipeline=pipeline, components=components, source=source or "defaults")
 
 
@@ -121,44 +122,58 @@ def build_settings(kind: str, name: str, cls: type, config: SidecarConfig, env: 
     return load_settings(settings_cls, table, env, f"{kind}.{name}")
 
 
-def _check_wiring(s: SidecarSettings) -> None:
+def setting_key(cls: type, table: str, name: str, env: Mapping[str, str]) -> str:
+    """How to name a setting in an error: its env variable when that is where the value came from."""
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]  # type: ignore[arg-type]
+    env_name = field.metadata.get(ENV)
+    return env_name if env_name and env.get(env_name, "") != "" else f"{table}.{name}"
+
+
+def _check_wiring(s: SidecarSettings, env: Mapping[str, str]) -> None:
+    def bad(name: str, expected: str, got: object) -> ConfigError:
+        return ConfigError(setting_key(SidecarSettings, "sidecar", name, env), expected, got)
+
     for signal in ("traces", "metrics", "logs"):
         for name in s.exporters_for(signal) or []:
             if name not in registry.EXPORTERS:
-                raise ConfigError(f"sidecar.{signal}_exporters", "names from " + ", ".join(sorted(registry.EXPORTERS)),
-                                  name)
+                raise bad(f"{signal}_exporters", "names from " + ", ".join(sorted(registry.EXPORTERS)) + " or none",
+                          name)
         for name in s.processors_for(signal):
             if name not in registry.PROCESSORS:
-                raise ConfigError(f"sidecar.{signal}_processors", "names from " + ", ".join(sorted(registry.PROCESSORS)),
-                                  name)
+                raise bad(f"{signal}_processors", "names from " + ", ".join(sorted(registry.PROCESSORS)) + " or none",
+                          name)
     for name in s.scrapers or []:
         if name.lower() != "none" and name not in registry.SCRAPERS:
-            raise ConfigError("sidecar.scrapers", "names from " + ", ".join(sorted(registry.SCRAPERS)) + " or none", name)
+            raise bad("scrapers", "names from " + ", ".join(sorted(registry.SCRAPERS)) + " or none", name)
     for key in ("otlp_http_port", "status_port"):
         port = getattr(s, key)
         if not 0 <= port <= 65535:
-            raise ConfigError(f"sidecar.{key}", "a port number 0-65535", port)
+            raise bad(key, "a port number 0-65535", port)
     if not -1 <= s.otlp_grpc_port <= 65535:
-        raise ConfigError("sidecar.otlp_grpc_port", "a port number 0-65535, or -1 to disable", s.otlp_grpc_port)
+        raise bad("otlp_grpc_port", "a port number 0-65535, or -1 to disable", s.otlp_grpc_port)
     if s.max_request_bytes < 1024:
-        raise ConfigError("sidecar.max_request_bytes", "an integer >= 1024", s.max_request_bytes)
+        raise bad("max_request_bytes", "an integer >= 1024", s.max_request_bytes)
     try:
         parse_levels(s.log_level)
     except ValueError:
-        raise ConfigError("sidecar.log_level", "a level such as INFO, or INFO,botocore=WARNING", s.log_level) from None
+        raise bad("log_level", "a level such as INFO, or INFO,botocore=WARNING", s.log_level) from None
     if s.shutdown_timeout_s <= 0:
-        raise ConfigError("sidecar.shutdown_timeout_s", "a number of seconds > 0", s.shutdown_timeout_s)
+        raise bad("shutdown_timeout_s", "a number of seconds > 0", s.shutdown_timeout_s)
+    if s.log_max_bytes < 256:
+        raise bad("log_max_bytes", "an integer >= 256", s.log_max_bytes)
 
 
-def _check_pipeline(p: PipelineSettings) -> None:
-    positive = ("queue_max_items", "queue_max_bytes", "batch_max_items", "batch_max_bytes", "export_concurrency")
-    for key in positive:
+def _check_pipeline(p: PipelineSettings, env: Mapping[str, str]) -> None:
+    def bad(name: str, expected: str) -> ConfigError:
+        return ConfigError(setting_key(PipelineSettings, "pipeline", name, env), expected, getattr(p, name))
+
+    for key in ("queue_max_items", "queue_max_bytes", "batch_max_items", "batch_max_bytes", "export_concurrency"):
         if getattr(p, key) <= 0:
-            raise ConfigError(f"pipeline.{key}", "an integer > 0", getattr(p, key))
+            raise bad(key, "an integer > 0")
     if not 0 < p.batch_timeout_s <= 5:
-        raise ConfigError("pipeline.batch_timeout_s", "seconds, > 0 and <= 5", p.batch_timeout_s)
+        raise bad("batch_timeout_s", "seconds, > 0 and <= 5")
     for key in ("retry_initial_s", "retry_max_interval_s", "retry_max_age_s"):
         if getattr(p, key) <= 0:
-            raise ConfigError(f"pipeline.{key}", "a number of seconds > 0", getattr(p, key))
+            raise bad(key, "a number of seconds > 0")
     if p.memory_limit_mib < 0:
-        raise ConfigError("pipeline.memory_limit_mib", "MiB >= 0 (0 = automatic)", p.memory_limit_mib)
+        raise bad("memory_limit_mib", "MiB >= 0 (0 = automatic)")

@@ -6,6 +6,8 @@ reasons, and their counters carry the same names.
 
 from __future__ import annotations
 
+import logging
+
 from google.protobuf.message import Message
 
 from sidecar.pipeline.consumer import BackPressure, Consumer
@@ -16,6 +18,13 @@ REQUESTS = "ecs_otel_sidecar_receiver_requests_total"
 ACCEPTED = "ecs_otel_sidecar_receiver_accepted_items_total"
 REFUSED = "ecs_otel_sidecar_receiver_refused_items_total"
 REQUEST_BYTES = "ecs_otel_sidecar_receiver_request_bytes_total"
+
+
+log = logging.getLogger("ecs_otel.sidecar.receivers")
+
+
+class PipelineError(Exception):
+    """A stage failed unexpectedly on a batch (answered as HTTP 500 / gRPC INTERNAL)."""
 
 
 class Ingest:
@@ -55,6 +64,12 @@ class Ingest:
             self.refused.inc(n, receiver=self.receiver, signal=signal.value, reason=exc.reason)
             self.outcome(signal, "backpressure")
             raise
+        except Exception as exc:
+            # A processor bug must cost one request, not the receiver: the client sees a server error.
+            log.exception("pipeline failed on a batch", extra={"receiver": self.receiver, "signal": signal.value})
+            self.refused.inc(n, receiver=self.receiver, signal=signal.value, reason="error")
+            self.outcome(signal, "error")
+            raise PipelineError(str(exc)) from exc
         self.accepted.inc(n, receiver=self.receiver, signal=signal.value)
         self.outcome(signal, "ok")
         return n

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.auth import BearerToken
-from sidecar.receivers.ingest import Ingest
+from sidecar.receivers.ingest import Ingest, PipelineError
 from sidecar.signals import Signal
 
 
@@ -40,6 +40,8 @@ class _Service:
             message = f"sidecar is under back-pressure ({exc.reason}); retry later"
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message,
                                 _retry_info(grpc.StatusCode.RESOURCE_EXHAUSTED, message, exc.retry_after_s))
+        except PipelineError:
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error in the sidecar pipeline")
         return self.signal.response_type()
 
 

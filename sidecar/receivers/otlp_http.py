@@ -18,7 +18,7 @@ from sidecar import otlp_json
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
-from sidecar.receivers.ingest import Ingest
+from sidecar.receivers.ingest import Ingest, PipelineError
 from sidecar.signals import Signal
 
 PROTOBUF = "application/x-protobuf"
@@ -109,6 +109,8 @@ class OtlpHttpReceiver:
             retry_after = str(max(1, math.ceil(exc.retry_after_s)))
             return _error(429, f"sidecar is under back-pressure ({exc.reason}); retry later", as_json,
                           {"Retry-After": retry_after})
+        except PipelineError:
+            return _error(500, "internal error in the sidecar pipeline", as_json)
         return _encode(signal.response_type(), as_json, 200)
 
 
@@ -123,4 +125,4 @@ def _error(status: int, message: str, as_json: bool, headers: dict[str, str] | N
 
 
 #: HTTP status → google.rpc.Code, for the Status body (the spec leaves the code informative only).
-_GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}
+_GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}

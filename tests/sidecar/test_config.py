@@ -71,6 +71,9 @@ def test_defaults_without_any_configuration() -> None:
         ({}, "[receivers]\nport = 1\n", "receivers"),
         ({}, "[exporters.nope]\nx = 1\n", "exporters.nope"),
         ({}, "[sidecar\n", "ECS_OTEL_SIDECAR_CONFIG"),
+        ({"ECS_OTEL_TRACES_EXPORTERS": "otlp,jaeger"}, "", "ECS_OTEL_TRACES_EXPORTERS"),
+        ({"ECS_OTEL_BATCH_TIMEOUT": "30"}, "", "ECS_OTEL_BATCH_TIMEOUT"),
+        ({"ECS_OTEL_OTLP_HTTP_PORT": "70000"}, "", "ECS_OTEL_OTLP_HTTP_PORT"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], document: str, key: str) -> None:
