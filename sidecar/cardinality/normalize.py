@@ -37,8 +37,9 @@ _TOKEN = re.compile(r"^[A-Za-z0-9]{16,}$")
 _DIGIT = re.compile(r"\d")
 _EXT = re.compile(r"^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,7})$")
 
-#: Attribute keys whose string values are normalised by default.
-URL_KEYS = frozenset({"url.path", "url.full", "http.target", "http.url", "url.template", "http.route"})
+#: Attribute keys whose string values are normalised by default. ``http.route`` is a template by
+#: definition (instrumentations set it from the router) and is left out; add it when an app does not.
+URL_KEYS = frozenset({"url.path", "url.full", "http.target", "http.url", "url.template"})
 #: Keys holding a full URL (scheme and host kept, path and query normalised).
 _FULL_URL_KEYS = frozenset({"url.full", "http.url"})
 
@@ -130,7 +131,7 @@ class Normalizer:
         #: Values that changed (for the ``normalized`` self-metric).
         self.changed = 0
 
-    def value(self, key: str, value: str) -> str:
+    def value(self, key: str, value: str, count: bool = True) -> str:
         full = key in _FULL_URL_KEYS
         ck = (full, value)
         out = self._cache.get(ck)
@@ -139,7 +140,7 @@ class Normalizer:
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()  # cheap and bounded; a hot working set refills in one batch
             self._cache[ck] = out
-        if out != value:
+        if count and out != value:
             self.changed += 1
         return out
 

@@ -14,6 +14,7 @@ Summaries conserve count and sum; their quantiles are dropped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,12 +50,13 @@ def fold_delta(kind: str, points: Sequence[Any], out: Any) -> int:
     out.start_time_unix_nano, out.time_unix_nano = _span(points)
     out.attributes.append(overflow_attribute())
     if kind == "sum":
-        ints = [p.as_int for p in points if p.WhichOneof("value") == "as_int"]
-        doubles = [p.as_double for p in points if p.WhichOneof("value") != "as_int"]
-        if doubles:
-            out.as_double = sum(doubles) + sum(ints)
+        # An unset oneof member reads as 0, so both sums can be taken without asking which is set.
+        total_int = sum([p.as_int for p in points])
+        doubles = [p.as_double for p in points]
+        if any(doubles) or any(p.WhichOneof("value") == "as_double" for p in points[:1]):
+            out.as_double = math.fsum(doubles) + total_int
         else:
-            out.as_int = sum(ints)
+            out.as_int = total_int
         return 0
     if kind == "histogram":
         bounds = tuple(points[0].explicit_bounds)

@@ -42,6 +42,7 @@ from sidecar.cardinality.rules import MetricRules, RuleSet, value_text
 from sidecar.cardinality.table import SeriesTable
 from sidecar.cardinality.wire import (
     ATTRIBUTE_TAG,
+    FIXED_PREFIX,
     ONLY_FLAGS_AFTER,
     attribute_bytes,
     rewrite_string_values,
@@ -64,11 +65,22 @@ _MISS = object()
 
 
 def _key_needles(keys: frozenset[str]) -> re.Pattern[bytes] | None:
-    """Finds ``keys`` as serialized KeyValue keys with a short string value; groups: key, value length."""
+    """Finds ``keys`` as serialized KeyValue keys with a string value; groups: key, string length varint."""
     if not keys:
         return None
     alts = b"|".join(re.escape(k.encode()) for k in sorted(keys, key=len, reverse=True))
-    return re.compile(b"\\x0a[\\x00-\\x7f](" + alts + b")\\x12[\\x00-\\x7f]\\x0a([\\x00-\\x7f])", re.DOTALL)
+    return re.compile(
+        b"\\x0a[\\x00-\\x7f](" + alts + b")\\x12[\\x80-\\xff]*[\\x00-\\x7f]\\x0a([\\x80-\\xff]*[\\x00-\\x7f])",
+        re.DOTALL,
+    )
+
+
+def _varint_value(b: bytes) -> int:
+    value = shift = 0
+    for c in b:
+        value |= (c & 0x7F) << shift
+        shift += 7
+    return value
 
 
 class CardinalityProcessor(Processor):
@@ -239,12 +251,19 @@ class CardinalityProcessor(Processor):
         normalize = self.normalizer.value
         seen = table.seen
         limit = table.limit
-        overflowed: list[tuple[int, int]] | None = None
+        max_total = self.settings.max_total_series
+        overflowed: list[tuple[int, int, Any]] | None = None
         dps = data.data_points
+        prefix = FIXED_PREFIX.match
         for i, dp in enumerate(dps):
-            ab = attribute_bytes(dp.SerializeToString(), tag, flags_only)
-            if ab is None:  # pragma: no cover - protobuf wrote something unexpected
-                ab = self._slow_attribute_bytes(dp, tag, flags_only)
+            raw = dp.SerializeToString()
+            at = prefix(raw).end()  # type: ignore[union-attr]
+            if flags_only and at < len(raw) and raw[at] == tag:
+                ab = raw[at:]  # the common case, without a call
+            else:
+                ab = attribute_bytes(raw, tag, flags_only)  # type: ignore[assignment]
+                if ab is None:  # pragma: no cover - protobuf wrote something unexpected
+                    ab = self._slow_attribute_bytes(dp, tag, flags_only)
             if rules is not None:
                 final = rewrite.get(ab, _MISS)
                 if final is _MISS:
@@ -257,7 +276,7 @@ class CardinalityProcessor(Processor):
                     dp.MergeFromString(final)
                 if final is not None:
                     ab = final
-            elif needles is not None and self._needs_rewrite(needles, ab):
+            elif needles is not None and self._needs_rewrite(needles, ab, needles.search(ab)):
                 new = rewrite_string_values(ab, tag, norm_key_bytes, normalize)
                 if new is not None:
                     del dp.attributes[:]
@@ -267,37 +286,36 @@ class CardinalityProcessor(Processor):
             if key in seen:
                 seen[key] = now
                 continue
-            if len(seen) >= limit or self._total_series >= self.settings.max_total_series:
-                self._maybe_sweep(table, now)
-            if len(seen) < limit and self._total_series < self.settings.max_total_series:
+            if (len(seen) >= limit or self._total_series >= max_total) and now - table.last_sweep >= SWEEP_INTERVAL_S:
+                table.last_sweep = now
+                self._expire_table(table, now - self.settings.expiry_s)
+            if len(seen) < limit and self._total_series < max_total:
                 table.admit(key, now, tuple((kv.key, value_text(kv.value)) for kv in dp.attributes))
                 self._total_series += 1
                 continue
             if overflowed is None:
                 overflowed = []
-            overflowed.append((i, key))
+            overflowed.append((i, key, dp))
         if overflowed:
             self._fold(table, kind, data, overflowed, sk, now)
 
-    def _needs_rewrite(self, needles: re.Pattern[bytes], ab: bytes) -> bool:
+    def _needs_rewrite(self, needles: re.Pattern[bytes], ab: bytes, m: re.Match[bytes] | None) -> bool:
         """Whether a URL-like value in ``ab`` would change; answered from a cache for values seen before."""
-        found = False
-        for m in needles.finditer(ab):
-            found = True
+        while m is not None:
             start = m.end()
-            raw = ab[start : start + m.group(2)[0]]
+            raw = ab[start : start + _varint_value(m.group(2))]
             ck = (m.group(1), raw)
             changes = self._changes.get(ck)
             if changes is None:
                 text = raw.decode("utf-8", "replace")
-                changes = self.normalizer.value(m.group(1).decode(), text) != text
+                changes = self.normalizer.value(m.group(1).decode(), text, count=False) != text
                 if len(self._changes) >= REWRITE_CACHE * 4:
                     self._changes.clear()
                 self._changes[ck] = changes
             if changes:
                 return True
-        # no short value matched: a long (≥ 128 bytes) value may still hide behind a key; check the slow way
-        return not found and any(k in ab for k in self._norm_key_bytes)
+            m = needles.search(ab, start)
+        return False
 
     def _rewrite(self, dp: Any, rules: MetricRules | None, before: bytes, tag: int, flags_only: bool) -> bytes | None:
         """Apply rules and normalisation through the protobuf API; the new attribute bytes, or None if unchanged."""
@@ -324,12 +342,6 @@ class CardinalityProcessor(Processor):
     def _slow_attribute_bytes(dp: Any, tag: int, flags_only: bool) -> bytes:
         return b"".join(bytes([tag]) + varint_bytes(kv.ByteSize()) + kv.SerializeToString() for kv in dp.attributes)
 
-    def _maybe_sweep(self, table: SeriesTable, now: float) -> None:
-        if now - table.last_sweep < SWEEP_INTERVAL_S:
-            return
-        table.last_sweep = now
-        self._expire_table(table, now - self.settings.expiry_s)
-
     def _expire_table(self, table: SeriesTable, older_than: float) -> None:
         admitted, tracked = table.expire(older_than)
         self._total_series -= admitted
@@ -346,10 +358,10 @@ class CardinalityProcessor(Processor):
             if not table.seen and not table.cumulative:
                 del self._tables[name]
 
-    def _fold(self, table: SeriesTable, kind: str, data: Any, overflowed: list[tuple[int, int]], sk: int,
+    def _fold(self, table: SeriesTable, kind: str, data: Any, overflowed: list[tuple[int, int, Any]], sk: int,
               now: float) -> None:
         dps = data.data_points
-        points = [dps[i] for i, _ in overflowed]
+        points = [dp for _, _, dp in overflowed]
         n = len(points)
         table.overflow_points += n
         self._m_overflow.inc(n)
@@ -378,7 +390,7 @@ class CardinalityProcessor(Processor):
                 monotonic = kind != "sum" or data.is_monotonic
                 ov = table.cumulative[sk] = CumulativeOverflow(kind, monotonic)
             dropped = 0
-            for (_, key), p in zip(overflowed, points, strict=True):
+            for _, key, p in overflowed:
                 if not ov.tracks(key) and self._tracked_overflow >= self.settings.overflow_state_limit:
                     dropped += 1
                     continue
@@ -396,7 +408,7 @@ class CardinalityProcessor(Processor):
                 emitted = 0
         self._m_folded.inc(n - emitted)
         # Rebuild the point list: kept points in their order, then the overflow point.
-        skip = {i for i, _ in overflowed}
+        skip = {i for i, _, _ in overflowed}
         if len(skip) < len(dps):
             kept = type(data)()
             kept.data_points.extend(dp for i, dp in enumerate(dps) if i not in skip)
