@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Mapping
@@ -35,6 +36,12 @@ class RawResponse:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+@functools.cache
+def service_model(service: str) -> ServiceModel:
+    """botocore's bundled model for ``service``, loaded once per process."""
+    return botocore.session.get_session().get_service_model(service)
 
 
 def backoff_s(attempt: int, base: float = RETRY_BASE_S, cap: float = RETRY_CAP_S) -> float:
@@ -76,9 +83,7 @@ class AwsApi:
 
     async def start(self) -> None:
         if self._model is None:
-            self._model = await asyncio.to_thread(
-                botocore.session.get_session().get_service_model, self.service
-            )
+            self._model = await asyncio.to_thread(service_model, self.service)
             self.signing_name = self._model.signing_name
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=self._timeout)

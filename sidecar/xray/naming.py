@@ -6,6 +6,7 @@ at most 200 bytes; annotation keys only ASCII letters, digits and ``_``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 NAME_MAX_BYTES = 200
@@ -13,6 +14,7 @@ _NAME_ALLOWED = set("_.:/%&#=+\\-@ \t")
 _ANNOTATION_KEY = re.compile(r"[^A-Za-z0-9_]")
 
 
+@functools.lru_cache(maxsize=4096)
 def sanitize_name(name: str, fallback: str = "unknown") -> str:
     cleaned = "".join(c if (c.isalnum() or c.isspace() or c in _NAME_ALLOWED) else "_" for c in name)
     cleaned = cleaned.strip() or fallback

@@ -52,9 +52,10 @@ class SegmentTranslator:
         docs: list[bytes] = []
         for rs in request.resource_spans:
             resource = to_dict(rs.resource.attributes)
+            base = segment_fields(resource)
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    doc = self.document(span, resource, ss.scope.name, now_s)
+                    doc = self.document(span, resource, ss.scope.name, now_s, base)
                     if doc is None:
                         continue
                     data, trimmed = trim.fit(doc, self.max_document_bytes)
@@ -76,18 +77,30 @@ class SegmentTranslator:
         return self.remapper.remap(raw, start_s)
 
     def document(
-        self, span: Span, resource: dict[str, Any], scope: str, now_s: float
+        self,
+        span: Span,
+        resource: dict[str, Any],
+        scope: str,
+        now_s: float,
+        base: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        start_s = span.start_time_unix_nano / 1e9
+        start_ns, end_ns, kind, parent = (
+            span.start_time_unix_nano,
+            span.end_time_unix_nano,
+            span.kind,
+            span.parent_span_id,
+        )
+        start_s = start_ns / 1e9
         trace_id = self.trace_id(span.trace_id, start_s, now_s)
         if trace_id is None:
             return None
+        if base is None:
+            base = segment_fields(resource)
         attrs = to_dict(span.attributes)
-        is_segment = span.kind in SEGMENT_KINDS or not span.parent_span_id
-        remote = span.kind in REMOTE_KINDS
-        service = str(resource.get("service.name") or "unknown_service")
+        is_segment = kind in SEGMENT_KINDS or not parent
+        remote = kind in REMOTE_KINDS
         if is_segment:
-            name = service
+            name = base["name"]
         elif remote:
             name = remote_name(attrs) or span.name
         else:
@@ -97,17 +110,16 @@ class SegmentTranslator:
             "id": span.span_id.hex(),
             "trace_id": trace_id,
             "start_time": start_s,
-            "end_time": max(span.end_time_unix_nano, span.start_time_unix_nano) / 1e9,
+            "end_time": max(end_ns, start_ns) / 1e9,
         }
-        if span.parent_span_id:
-            doc["parent_id"] = span.parent_span_id.hex()
+        if parent:
+            doc["parent_id"] = parent.hex()
         if is_segment:
-            origin = aws_block.origin(resource)
-            if origin:
-                doc["origin"] = origin
-            aws = aws_block.segment_aws_block(resource)
-            if resource.get("service.version"):
-                doc["service"] = {"version": str(resource["service.version"])}
+            if base["origin"]:
+                doc["origin"] = base["origin"]
+            aws = dict(base["aws"])
+            if base["service"]:
+                doc["service"] = dict(base["service"])
         else:
             doc["type"] = "subsegment"
             aws = {}
@@ -117,7 +129,7 @@ class SegmentTranslator:
             aws.update(aws_block.sdk_call_block(attrs))
         if aws:
             doc["aws"] = aws
-        http = http_block.http_block(attrs, server=span.kind == Span.SPAN_KIND_SERVER)
+        http = http_block.http_block(attrs, server=kind == Span.SPAN_KIND_SERVER)
         if http:
             doc["http"] = http
         sql = sql_block.sql_block(attrs) if remote else None
@@ -193,6 +205,17 @@ class SegmentTranslator:
                 entry["attributes"] = attributes
             out.append(entry)
         return out
+
+
+def segment_fields(resource: dict[str, Any]) -> dict[str, Any]:
+    """What every segment of one resource shares, computed once per resource."""
+    version = resource.get("service.version")
+    return {
+        "name": sanitize_name(str(resource.get("service.name") or "unknown_service")),
+        "origin": aws_block.origin(resource),
+        "aws": aws_block.segment_aws_block(resource),
+        "service": {"version": str(version)} if version else None,
+    }
 
 
 def remote_name(attrs: dict[str, Any]) -> str | None:

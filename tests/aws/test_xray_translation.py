@@ -141,3 +141,19 @@ def test_oversized_span_is_trimmed_not_lost() -> None:
     docs = t.translate(request, time.time())
     assert len(docs) == 5 and t.stats.documents_trimmed == 1
     assert all(len(d) <= MAX_DOCUMENT_BYTES for d in docs)
+
+
+def test_links_and_annotation_cap() -> None:
+    request = checkout_trace()
+    span: Span = request.resource_spans[0].scope_spans[0].spans[0]
+    link = span.links.add(trace_id=span.trace_id, span_id=bytes.fromhex("00000000000000aa"))
+    link.attributes.add(key="reason").value.string_value = "retry"
+    for i in range(60):
+        span.attributes.add(key=f"k{i}").value.int_value = i
+    t = SegmentTranslator(index_all_attributes=True)
+    doc = orjson.loads(t.translate(request, time.time())[0])
+    assert doc["links"] == [
+        {"trace_id": doc["trace_id"], "id": "00000000000000aa", "attributes": {"reason": "retry"}}
+    ]
+    assert len(doc["annotations"]) == 50
+    assert len(doc["annotations"]) + len(doc["metadata"]["default"]) >= 60
