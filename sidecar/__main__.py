@@ -111,7 +111,7 @@ def _run(env: Mapping[str, str], ports_file: Path | None) -> int:
         print(f"ecs-otel-sidecar: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except OSError as exc:
-        log.error("cannot start: %s", exc, extra={"error": str(exc)})
+        log.error("cannot start: %s", exc.strerror or exc)
         return EXIT_RUNTIME
     except Exception as exc:
         log.exception("sidecar failed", extra={"error": repr(exc)})

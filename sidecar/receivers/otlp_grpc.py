@@ -88,9 +88,12 @@ class OtlpGrpcReceiver:
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(Signal.METRICS, self), server)
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(Signal.LOGS, self), server)
         host = f"[{self.host}]" if ":" in self.host else self.host
-        bound = server.add_insecure_port(f"{host}:{self.port}")
+        try:
+            bound = server.add_insecure_port(f"{host}:{self.port}")
+        except RuntimeError:  # newer grpcio raises where older ones returned 0
+            bound = 0
         if bound == 0:
-            raise OSError(f"cannot listen for OTLP/gRPC on {self.host}:{self.port}")
+            raise OSError(98, f"OTLP/gRPC receiver cannot listen on {self.host}:{self.port}")
         self.port = bound
         await server.start()
         self._server = server

@@ -8,7 +8,6 @@ retry instead of dropping.
 from __future__ import annotations
 
 import math
-import socket
 
 from aiohttp import web
 from google.protobuf.message import DecodeError, Message
@@ -19,6 +18,7 @@ from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
 from sidecar.receivers.ingest import Ingest, PipelineError
+from sidecar.receivers.listen import listening_socket
 from sidecar.signals import Signal
 
 PROTOBUF = "application/x-protobuf"
@@ -48,11 +48,7 @@ class OtlpHttpReceiver:
         # Decompression is ours (bounded while inflating), so aiohttp must hand over the raw bytes.
         self._runner = web.AppRunner(self.app(), access_log=None, auto_decompress=False, handle_signals=False)
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(1024)
-        sock.setblocking(False)
+        sock = listening_socket("OTLP/HTTP receiver", self.host, self.port, 1024)
         self.port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock)
         await site.start()

@@ -6,12 +6,12 @@ tested) against anything that answers those two questions.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
+from sidecar.receivers.listen import listening_socket
 from sidecar.selftelemetry import Registry
 from sidecar.status.page import PAGE
 
@@ -45,11 +45,7 @@ class StatusServer:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
-        sock.setblocking(False)
+        sock = listening_socket("status server", self.host, self.port, 128)
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
 
