@@ -41,6 +41,7 @@ class Configuration:
     task: Any = None
     container: Any = None
     problems: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per set-up step, for debugging
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
         if self.coordinator is None:
@@ -83,12 +84,15 @@ def configure(*, instrument: bool = True, **overrides: Any) -> Configuration:
 
 # --------------------------------------------------------------------------------------------------
 def _step(config: Configuration, name: str, fn: Any, *args: Any) -> Any:
+    started = time.monotonic()
     try:
         return fn(*args)
     except Exception as exc:
         config.problems.append(f"{name}: {exc}")
         _logger.warning("ecs_otel: %s set-up failed, skipped: %s: %s", name, type(exc).__name__, exc)
         return None
+    finally:
+        config.timings[name.replace("ECS ", "")] = time.monotonic() - started
 
 
 def _configure(config: Configuration, instrument: bool) -> None:

@@ -115,13 +115,16 @@ def test_hanging_receiver_is_cut_at_the_budget(tmp_path, sink):
 
 HANG_APP = """
 import time
-import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk.resources  # warm, not measured
-import ecs_otel.metadata, ecs_otel.resource, ecs_otel.configuration
+# warm the modules (not what is measured: the bound is on waiting for the endpoint)
+import opentelemetry.sdk.trace, opentelemetry.sdk.trace.export, opentelemetry.sdk.resources, opentelemetry.propagate
+import ecs_otel.metadata, ecs_otel.resource, ecs_otel.configuration, ecs_otel.lifecycle, ecs_otel.tracing.sampling
+import ecs_otel.exporting, ecs_otel.tracing.propagator
 t0 = time.monotonic()
 import ecs_otel.auto
 print("IMPORT_S", time.monotonic() - t0, flush=True)
 from ecs_otel.configuration import current
 print("TASK", current().task is not None, flush=True)
+print("METADATA_S", current().timings["metadata"], flush=True)
 """
 
 
@@ -129,10 +132,12 @@ def test_hanging_metadata_endpoint_bounds_import(tmp_path, sink, ecs_emulator):
     ecs_emulator.set_fault("hang")
     script = write_script(tmp_path, HANG_APP)
     env = base_env(sink, ecs_emulator, ECS_OTEL_METADATA_TIMEOUT="1.0", OTEL_METRICS_EXPORTER="none",
-                   ECS_OTEL_INSTRUMENTATION="false")
+                   ECS_OTEL_INSTRUMENTATION="false", ECS_OTEL_LOGGING="false")
     proc = run([sys.executable, str(script)], env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     took = float(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("IMPORT_S")))
+    metadata_s = float(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("METADATA_S")))
+    assert 0.9 <= metadata_s < 1.0 + 0.15, proc.stdout  # waited for the endpoint, then gave up on time
     assert took < 1.0 + 0.3, proc.stdout
     assert "TASK False" in proc.stdout
     assert "Traceback" not in proc.stderr
