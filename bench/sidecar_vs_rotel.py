@@ -381,6 +381,45 @@ def _peak_rss(pid: int) -> int:
     return total
 
 
+def _reset_peak_rss(pid: int) -> bool:
+    """Restart the kernel's high-water mark so warm-up does not count (``clear_refs`` 5); False if not allowed."""
+    ok = True
+    for p in _tree(pid):
+        try:
+            Path(f"/proc/{p.pid}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+class _RssSampler:
+    """Fallback where ``VmHWM`` cannot be reset: the tree's RSS sampled every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            total = 0
+            for p in _tree(self.pid):
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(5)
+        return self.peak
+
+
 def _sink_stats(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/__stats", timeout=10) as resp:
         return json.loads(resp.read())
@@ -442,6 +481,8 @@ def measure(
             _run_clients(http_port, 1, 1.0, 50)
             time.sleep(0.5)
             before = _sink_stats(sink_port)
+            hwm_reset = _reset_peak_rss(collector_proc.pid)
+            sampler = _RssSampler(collector_proc.pid)
             cpu0 = _cpu_seconds(collector_proc.pid)
             t0 = time.monotonic()
             results = _run_clients(http_port, clients, duration_s, max_requests, rate_spans_s)
@@ -455,7 +496,8 @@ def measure(
                 time.sleep(0.2)
             cpu = _cpu_seconds(collector_proc.pid) - cpu0  # the idle drain second counts for both
             after = _sink_stats(sink_port)
-            peak = _peak_rss(collector_proc.pid)
+            sampled = sampler.stop()
+            peak = _peak_rss(collector_proc.pid) if hwm_reset else sampled
         finally:
             _stop(collector_proc)
             _stop(sink)
