@@ -40,6 +40,7 @@ class StatusServer:
         app.router.add_get("/status.json", self.status_json)
         app.router.add_get("/cardinality", self.cardinality)
         app.router.add_get("/", self.page)
+        app.router.add_get("/favicon.ico", lambda _: web.Response(status=204))
         return app
 
     async def start(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -16,13 +17,20 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -43,9 +51,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SidecarPro
             "ECS_OTEL_OTLP_ENDPOINT": sink.url,
             "ECS_OTEL_OTLP_COMPRESSION": "none",
             "ECS_OTEL_TRACES_EXPORTERS": "otlp",
-            "ECS_OTEL_METRICS_EXPORTERS": "none",
-            "ECS_OTEL_LOGS_EXPORTERS": "none",
-            "ECS_OTEL_METRICS_PROCESSORS": "none",
+            "ECS_OTEL_METRICS_EXPORTERS": "otlp",
+            "ECS_OTEL_LOGS_EXPORTERS": "otlp",
             "ECS_OTEL_BATCH_TIMEOUT": "0.2",
             "ECS_OTEL_MAX_REQUEST_BYTES": str(MAX_BODY),
         })
@@ -89,9 +96,9 @@ def attrs(items: list[dict]) -> dict:
 def test_sdk_exporters_deliver_same_spans_attributes_and_resources(stack, transport: str) -> None:  # type: ignore[no-untyped-def]
     sidecar, sink = stack
     if transport == "http":
-        exporter = HttpSpanExporter(endpoint=sidecar.http_url + "/v1/traces")
+        exporter = HttpSpanExporter(endpoint=sidecar.http_url + "/v1/traces", compression=Compression.Gzip)
     else:
-        exporter = GrpcSpanExporter(endpoint=sidecar.grpc_target, insecure=True)
+        exporter = GrpcSpanExporter(endpoint=sidecar.grpc_target, insecure=True, compression=grpc.Compression.Gzip)
     trace_id = send_with_sdk(exporter, f"svc-{transport}", ["a", "b", "c"])
     got = spans_of_trace(sink, trace_id, 4)
     assert sorted(s["name"] for s in got) == ["a", "b", "c", "root"]
@@ -105,6 +112,44 @@ def test_sdk_exporters_deliver_same_spans_attributes_and_resources(stack, transp
     m = sidecar.metrics()
     receiver = f"otlp_{transport}"
     assert m.get_value("ecs_otel_sidecar_receiver_accepted_items_total", receiver=receiver, signal="traces") >= 4
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_sdk_metrics_and_logs_flow_through(stack) -> None:  # type: ignore[no-untyped-def]
+    sidecar, sink = stack
+    tag = os.urandom(4).hex()
+    resource = Resource.create({"service.name": f"signals-{tag}"})
+    reader = PeriodicExportingMetricReader(HttpMetricExporter(endpoint=sidecar.http_url + "/v1/metrics"),
+                                           export_interval_millis=60_000)
+    meters = MeterProvider(resource=resource, metric_readers=[reader])
+    meters.get_meter("e2e").create_counter(f"jobs.done.{tag}", unit="{job}").add(7, {"queue": "q1"})
+    meters.shutdown()
+    loggers = LoggerProvider(resource=resource)
+    loggers.add_log_record_processor(SimpleLogRecordProcessor(GrpcLogExporter(endpoint=sidecar.grpc_target,
+                                                                               insecure=True)))
+    handler = LoggingHandler(logger_provider=loggers)
+    logger = logging.getLogger(f"e2e.{tag}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.warning("disk at %s%%", 91)
+    loggers.shutdown()
+
+    def points(requests: list[dict]) -> list[dict]:
+        return [dp for r in requests for rm in r["body"].get("resourceMetrics", []) for sm in rm.get("scopeMetrics", [])
+                for m in sm.get("metrics", []) if m["name"] == f"jobs.done.{tag}" for dp in m["sum"]["dataPoints"]]
+
+    got = points(sink.wait_for("metrics", lambda r: len(points(r)) >= 1))
+    for point in got:  # force_flush and shutdown may each export the cumulative point
+        assert point["asInt"] == "7" and attrs(point["attributes"]) == {"queue": "q1"}
+
+    def records(requests: list[dict]) -> list[dict]:
+        return [lr for r in requests for rl in r["body"].get("resourceLogs", [])
+                if attrs(rl["resource"]["attributes"]).get("service.name") == f"signals-{tag}"
+                for sl in rl.get("scopeLogs", []) for lr in sl.get("logRecords", [])]
+
+    (record,) = records(sink.wait_for("logs", lambda r: len(records(r)) == 1))
+    assert record["body"] == {"stringValue": "disk at 91%"}
+    assert record["severityText"] == "WARN"
 
 
 def test_otlp_json_with_hex_ids_is_accepted_and_answered_in_json(stack) -> None:  # type: ignore[no-untyped-def]
@@ -193,10 +238,11 @@ def test_status_endpoints(stack) -> None:  # type: ignore[no-untyped-def]
     snap = sidecar.status()
     assert snap["health"]["healthy"] is True
     assert snap["pipeline"]["traces"]["exporters"] == ["otlp"]
+    assert snap["pipeline"]["metrics"]["processors"] == ["enrich", "redaction", "cardinality"]
     assert snap["pipeline"]["traces"]["processors"] == ["enrich", "redaction"]
     (queue,) = [q for q in snap["queues"] if q["signal"] == "traces"]
     assert {"received", "exported", "dropped", "queued", "fill", "latency"} <= set(queue)
-    assert sidecar.get("/cardinality")[0] == 404  # no cardinality processor in this pipeline
+    assert sidecar.get("/cardinality")[0] == 200  # published by the cardinality processor
     text = sidecar.get("/metrics")[1].decode()
     for name in ("ecs_otel_sidecar_exporter_latency_seconds_bucket", "ecs_otel_sidecar_process_cpu_seconds_total",
                  "ecs_otel_sidecar_exporter_queued_items", "ecs_otel_sidecar_receiver_requests_total"):
