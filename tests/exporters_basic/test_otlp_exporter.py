@@ -135,7 +135,7 @@ def test_parse_retry_after_forms() -> None:
 
 
 def test_timeout_is_retryable(otlp_sink) -> None:
-    otlp_sink.script([200], delay_s=3)
+    otlp_sink.script([200], delay_s=1.5)
     outcome = run_export(make(otlp_sink.url, timeout=0.3), Signal.TRACES, spans.traces(1))
     assert not outcome.ok and outcome.retryable and "timeout" in outcome.reason
 
