@@ -38,7 +38,7 @@ class LoadPlan:
     rate_per_s: float = 40.0
     max_requests: int = 3000
     user_pool: int = 400
-    order_share: float = 0.45
+    order_share: float = 0.5
     unknown_share: float = 0.05
     seed: int = 7
 

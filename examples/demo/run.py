@@ -33,7 +33,7 @@ START_TIMEOUT_S = 30.0
 TAIL_S = 2.5
 MIN_LOAD_S = 2.0
 #: The sidecar's cardinality limit for the demo's high-cardinality metric, low enough to be visible.
-ORDERS_SERIES_LIMIT = 25
+ORDERS_SERIES_LIMIT = 10
 _FOREIGN = ("ECS_OTEL_", "OTEL_", "ECS_CONTAINER_METADATA", "AWS_")
 
 

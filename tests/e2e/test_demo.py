@@ -1,0 +1,120 @@
+"""``python -m examples.demo`` (what ``make demo`` runs) as a new user meets it, in an empty directory.
+
+Bounded with DEMO_SECONDS=6; the assertions read the printed summary for real numbers and parse
+what the sidecar's file exporter left in ./demo-output/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from sidecar import otlp_json
+
+ROOT = Path(__file__).resolve().parents[2]
+PID_LINE = re.compile(r"pid (\d+)")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECS_OTEL_", "OTEL_", "ECS_CONTAINER", "AWS_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _decode_lines(path: Path, message: type) -> list:
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    return [otlp_json.decode(message, line) for line in lines]
+
+
+def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "examples.demo"], cwd=tmp_path, env=_env(DEMO_SECONDS="6"),
+                          capture_output=True, text=True, timeout=150)
+    out = proc.stdout
+    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{proc.stderr}"
+    assert "Traceback" not in out + proc.stderr
+
+    # Spans per route, with p50/p95 in milliseconds for both routes.
+    for route in ("POST /orders", "GET /products/{sku}"):
+        row = re.search(rf"^\s+{re.escape(route)}\s+(\d+)\s+\d+\s+([\d.]+) ms\s+([\d.]+) ms", out, re.M)
+        assert row, out
+        assert int(row.group(1)) > 0 and 0 < float(row.group(2)) <= float(row.group(3))
+    # A sample trace as a tree: the server span with botocore children.
+    assert re.search(r"^Sample trace [0-9a-f]{32} \(X-Ray 1-[0-9a-f]{8}-[0-9a-f]{24}\)", out, re.M), out
+    assert re.search(r"^\s+POST /orders \[server\]", out, re.M), out
+    assert re.search(r"[├└]─ DynamoDB\.(GetItem|PutItem) \[client\]", out), out
+    # Series before/after cardinality control: more in than the limit, limit + 1 overflow series out.
+    row = re.search(r"^\s+shop\.orders\s+(\d+)\s+(\d+)\s+overflow series \(limit (\d+)\)", out, re.M)
+    assert row, out
+    before, after, limit = map(int, row.groups())
+    assert before > limit and after == limit + 1
+    # ECS task stats with real numbers, the newest app logs, the status page, the pipeline counts.
+    assert re.search(r"^\s+task \(total\)\s+[\d.]+ vCPU\s+[\d.]+ MiB", out, re.M), out
+    assert re.search(r"^\s+app\s+[\d.]+ vCPU\s+[\d.]+ MiB", out, re.M), out
+    log_lines = re.search(r"^Newest app log lines.*\n─+\n((?:  \{.*\}\n){3})", out, re.M)
+    assert log_lines, out
+    assert re.search(r"status page: http://127\.0\.0\.1:\d+/", out), out
+    assert re.search(r"^\s+traces\s+file\s+(\d+)\s+\1\s+0\s+0$", out, re.M), out
+
+    # Every process it started has exited.
+    final = re.search(r"pids ([\d, ]+)\) has exited", out)
+    assert final, out
+    pids = [int(p) for p in final.group(1).split(",")]
+    assert len(pids) == 3 and all(_gone(p) for p in pids)
+
+    # The files exist and parse as OTLP/JSON export requests.
+    output = tmp_path / "demo-output"
+    traces = _decode_lines(output / "traces.jsonl", ExportTraceServiceRequest)
+    spans = [s for b in traces for rs in b.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    assert {s.name for s in spans} >= {"POST /orders", "GET /products/{sku}", "DynamoDB.GetItem"}
+    metrics = _decode_lines(output / "metrics.jsonl", ExportMetricsServiceRequest)
+    names = {m.name for b in metrics for rm in b.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert {"shop.orders", "ecs.task.memory.utilized", "container.cpu.usage.vcpu"} <= names
+    logs = _decode_lines(output / "logs.jsonl", ExportLogsServiceRequest)
+    assert sum(len(sl.log_records) for b in logs for rl in b.resource_logs for sl in rl.scope_logs) > 0
+    assert (output / "logs" / "shop.stdout.log").stat().st_size > 0
+
+
+def test_demo_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "examples.demo"], cwd=tmp_path, env=_env(DEMO_SECONDS="60"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "status page" in line:  # printed once everything runs, just before the load starts
+                break
+        pids = [int(p) for p in PID_LINE.findall("".join(seen))]
+        assert len(pids) == 3, "".join(seen)
+        time.sleep(1.0)  # into the load
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 130, "".join(seen) + out + err
+    assert "interrupted" in out and "Traceback" not in out + err
+    assert all(_gone(p) for p in pids)
