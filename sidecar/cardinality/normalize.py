@@ -48,6 +48,10 @@ def normalize_segment(seg: str) -> str:
     """One path segment: a placeholder when the whole segment is an identifier, else unchanged."""
     if not seg or seg[0] == "{":
         return seg
+    if not _DIGIT.search(seg):  # every placeholder but {email} needs a digit: most segments stop here
+        if "@" in seg or "%40" in seg:
+            return EMAIL if _EMAIL.match(seg) else seg
+        return seg
     if _NUMBER.match(seg):
         return ID
     if _DATE.match(seg):
