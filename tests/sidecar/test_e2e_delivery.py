@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 from pathlib import Path
 
 import grpc
@@ -13,6 +12,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from sidecar.status.healthcheck import check, status_url
 from tests.sidecar.test_e2e_ingest import post
 from tests.support.otlp_sink import SinkProcess, spans
 from tests.support.sidecar import Metrics, SidecarProcess, run_sidecar_command
@@ -120,9 +120,10 @@ def test_persistent_export_failure_makes_healthz_and_healthcheck_unhealthy(otlp_
     env = {"ECS_OTEL_STATUS_PORT": str(sidecar.ports["status"])}
     assert run_sidecar_command(["healthcheck"], env).returncode == 0
     otlp_sink.script([400] * 6)  # not retryable: one attempt per request
-    for i in range(6):
+    attempts = "ecs_otel_sidecar_exporter_send_attempts_total"
+    for i in range(6):  # one request at a time, so each is its own failed attempt
         post(sidecar.http_url + "/v1/traces", request_of(1, f"h{i}"), PROTOBUF)
-        time.sleep(0.25)
+        sidecar.wait_metrics(lambda m, n=i + 1: m.total(attempts, exporter="otlp", outcome="failed") == n)
     sidecar.wait_metrics(lambda m: m.get_value("ecs_otel_sidecar_exporter_up", exporter="otlp") == 0)
     status, body = sidecar.get("/healthz")
     assert status == 503 and b"exporter otlp" in body
@@ -130,10 +131,10 @@ def test_persistent_export_failure_makes_healthz_and_healthcheck_unhealthy(otlp_
     assert result.returncode == 1, result
     post(sidecar.http_url + "/v1/traces", request_of(1, "ok"), PROTOBUF)  # a success heals it
     sidecar.wait_metrics(lambda m: m.get_value("ecs_otel_sidecar_exporter_up", exporter="otlp") == 1)
-    assert run_sidecar_command(["healthcheck"], env).returncode == 0
+    assert check(status_url(env)) == 0  # the function behind the subcommand
     code, _, _ = sidecar.terminate()
     assert code == 0
-    assert run_sidecar_command(["healthcheck", "--timeout", "2"], env).returncode == 1  # nobody listening
+    assert check(status_url(env), timeout_s=2) == 1  # nobody listening
 
 
 def test_bearer_token_is_required_and_never_logged(otlp_sink: SinkProcess, sidecar_factory) -> None:  # type: ignore[no-untyped-def]
