@@ -126,6 +126,11 @@ OTEL_SETTINGS: tuple[LibrarySetting, ...] = (
     LibrarySetting(
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "", "Comma list of instrumentor entry-point names to skip."
     ),
+    LibrarySetting(
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+        "http",
+        "Set to `http` when unset, so instrumentations emit the stable HTTP semantic conventions.",
+    ),
     LibrarySetting("OTEL_BSP_SCHEDULE_DELAY", "5000", "Span batch delay, ms (and the other OTEL_BSP_* variables)."),
     LibrarySetting("OTEL_BLRP_SCHEDULE_DELAY", "1000", "Log batch delay, ms (and the other OTEL_BLRP_* variables)."),
     LibrarySetting("OTEL_METRIC_EXPORT_INTERVAL", "60000", "Metric export interval, ms."),

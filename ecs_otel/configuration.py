@@ -115,6 +115,9 @@ def _configure(config: Configuration, instrument: bool) -> None:
     if instrument and settings.instrumentation:
         from ecs_otel.instrumentation import instrument_installed
 
+        # Stable HTTP semantic conventions (http.request.method, url.path …) unless the user chose;
+        # read by the instrumentors when they instrument, so it must be set before.
+        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
         _step(config, "instrumentation", instrument_installed, settings.disabled_instrumentations)
     config.coordinator.install()
     register_fork_hook(lambda: _after_fork(config))

@@ -16,9 +16,11 @@ from opentelemetry.instrumentation.distro import BaseDistro
 
 class EcsOtelDistro(BaseDistro):
     def _configure(self, **kwargs: Any) -> None:
-        # Defaults that opentelemetry-instrument's own configurator would otherwise need from env
-        # are applied by ecs_otel.configure(); nothing to set here.
-        return None
+        import os
+
+        # Runs before the instrumentors are loaded: stable HTTP semantic conventions by default,
+        # as with ``import ecs_otel.auto``.
+        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         from ecs_otel.config import Settings
