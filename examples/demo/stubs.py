@@ -82,8 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
 class StubServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
         self.orders: list[dict[str, Any]] = []
         self.dropped_orders = 0
         self._lock = threading.Lock()
@@ -91,7 +91,8 @@ class StubServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        host = self.server_address[0]
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.server_address[1]}"
 
     def record_order(self, item: dict[str, Any]) -> None:
         with self._lock:
@@ -108,3 +109,25 @@ class StubServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m examples.demo.stubs --host 0.0.0.0 --port 8081``: the stubs on their own (docker compose)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m examples.demo.stubs", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8081, help="port to bind (default: %(default)s)")
+    opts = parser.parse_args(argv)
+    server = StubServer(opts.host, opts.port)
+    print(f"stubs listening on {server.url} (inventory: /stock/<sku>; DynamoDB: POST /)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
