@@ -55,10 +55,22 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.command == "healthcheck":
         from sidecar.status.healthcheck import check, status_url
 
-        return check(status_url(environ, args.url), args.timeout)
+        return check(status_url(_status_env(environ), args.url), args.timeout)
     if args.command == "validate-config":
         return _validate(args.file, environ)
     return _run(environ, args.ports_file)
+
+
+def _status_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Where the running sidecar's status server is: env, else the config file, else the defaults."""
+    out = dict(env)
+    try:
+        s = load_config(env).sidecar
+    except ConfigError:
+        return out
+    out.setdefault("ECS_OTEL_STATUS_HOST", s.status_host)
+    out.setdefault("ECS_OTEL_STATUS_PORT", str(s.status_port))
+    return out
 
 
 def _validate(path: Path, env: Mapping[str, str]) -> int:

@@ -1,0 +1,48 @@
+"""The sidecar's own log lines: JSON with the library's keys, extras on top, capped length."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from sidecar import logs
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("noisy").setLevel(logging.NOTSET)
+
+
+def test_json_lines_with_extras_and_a_length_cap() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO,noisy=ERROR", "json", 512, stream)
+    log = logging.getLogger("ecs_otel.sidecar.test")
+    log.info("hello %s", "world", extra={"exporter": "otlp", "dropped_items": 3})
+    log.warning("x" * 5000)
+    logging.getLogger("noisy").warning("hidden")
+    log.debug("hidden too")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["message"] == "hello world" and first["level"] == "INFO"
+    assert first["logger"] == "ecs_otel.sidecar.test"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["timestamp"])
+    assert (first["exporter"], first["dropped_items"]) == ("otlp", 3)
+    assert len(lines[1]) <= 512 and second["truncated"] is True and second["level"] == "WARNING"
+
+
+def test_text_format() -> None:
+    stream = io.StringIO()
+    logs.configure("DEBUG", "text", 1000, stream)
+    logging.getLogger("t").info("plain", extra={"k": "v"})
+    assert stream.getvalue().rstrip().endswith("INFO t: plain k=v")
