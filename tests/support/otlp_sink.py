@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import json
 import os
 import socket
@@ -61,8 +60,7 @@ def run(port: int, port_file: str | None) -> None:
             status = script["statuses"].pop(0)
             headers = {"Retry-After": str(script["retry_after"])} if script["retry_after"] else {}
             return web.Response(status=status, headers=headers)
-        if request.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
+        # aiohttp has already undone Content-Encoding (gzip/deflate) by the time we read the body.
         msg = _message(signal)
         if request.content_type == "application/json":
             Parse(body.decode(), msg)
