@@ -62,8 +62,8 @@ class StatusServer:
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=self.source.telemetry.render(), content_type="text/plain", charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
+            body=self.source.telemetry.render().encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8", "X-Content-Type-Options": "nosniff"},
         )
 
     async def status_json(self, request: web.Request) -> web.Response:

@@ -233,6 +233,10 @@ def test_grpc_over_the_size_limit_is_resource_exhausted(stack) -> None:  # type:
 
 def test_status_endpoints(stack) -> None:  # type: ignore[no-untyped-def]
     sidecar, _ = stack
+    req = ExportTraceServiceRequest()
+    req.resource_spans.add().scope_spans.add().spans.add(name="st", trace_id=os.urandom(16), span_id=os.urandom(8))
+    assert post(sidecar.http_url + "/v1/traces", req.SerializeToString(), "application/x-protobuf")[0] == 200
+    sidecar.wait_metrics(lambda m: m.total("ecs_otel_sidecar_exporter_latency_seconds_count", signal="traces") > 0)
     status, page = sidecar.get("/")
     assert status == 200 and b"<html" in page and b"status.json" in page and b"http://" not in page
     snap = sidecar.status()
