@@ -1,0 +1,1 @@
+from tests.support.browser import chromium_page  # noqa: F401 - shared fixture
