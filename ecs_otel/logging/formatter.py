@@ -49,6 +49,8 @@ _SHRINK_FIXED = frozenset(
 _TAIL_FIRST = frozenset({F.EXCEPTION_STACKTRACE, F.STACK_INFO})
 _ELLIPSIS = "…"
 _IS_RECORD_ATTRIBUTE = F.RECORD_ATTRIBUTES.__contains__
+_PLAIN_RECORD_SIZE = F.PLAIN_RECORD_SIZE
+_PLAN_LIMIT = 4096
 _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 
@@ -85,7 +87,8 @@ class JsonFormatter(logging.Formatter):
     ``orjson``, ``stdlib``). ``fmt``/``datefmt``/``style`` are accepted for compatibility and ignored.
 
     ``extra=`` fields go to the top level; one whose key equals a key the formatter writes itself is
-    written as ``extra.<key>`` instead. Counters: ``truncated_records``, ``format_errors``.
+    written as ``extra.<key>`` instead. Counters: ``truncated_records``, ``format_errors``, ``plans_uncached``
+    (distinct ``extra=`` keys beyond the 4096 whose handling is memoised).
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class JsonFormatter(logging.Formatter):
         self._redactor: KeyRedactor | None = KeyRedactor(deny_list) if redact else None
         self._trace = TraceCorrelation() if trace_correlation else None
         self._ts: tuple[int, str] = (-1, "")
+        self._plans: dict[str, tuple[str, int]] = {}
         self.truncated_records = 0
         self.format_errors = 0
+        self.plans_uncached = 0
 
         static: dict[str, Any] = {}
         if service:
@@ -173,7 +178,11 @@ class JsonFormatter(logging.Formatter):
     # -- the hot path ----------------------------------------------------------------------------------
 
     def _render(self, record: logging.LogRecord) -> bytes:
-        """The record's own fields as one JSON object (static fields are spliced in by the caller)."""
+        """The record's own fields as one JSON object (static fields are spliced in by the caller).
+
+        Key names are literals here (the same as in :mod:`ecs_otel.logging.fields`): constants cost
+        nothing, module attribute lookups cost a dict probe each, on every record.
+        """
         msg = record.msg
         if record.args or type(msg) is not str:
             msg = self._message(record)
@@ -195,32 +204,33 @@ class JsonFormatter(logging.Formatter):
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
             self._ts = (sec, prefix)
         d: dict[str, Any] = {
-            F.TIMESTAMP: prefix + _MS_SUFFIX[int((created - sec) * 1000)],
-            F.LEVEL: level,
-            F.LOGGER: name,
-            F.MESSAGE: msg,
+            "timestamp": prefix + _MS_SUFFIX[int((created - sec) * 1000)],
+            "level": level,
+            "logger": name,
+            "message": msg,
         }
-        if self._trace is not None:
-            tf = self._trace()
+        trace_fields = self._trace
+        if trace_fields is not None:
+            tf = trace_fields()
             if tf is not None:
                 d.update(tf)
         rd = record.__dict__
-        if len(rd) > F.PLAIN_RECORD_SIZE:
-            truncated = self._add_extras(rd, d) or truncated
+        if len(rd) > _PLAIN_RECORD_SIZE and self._add_extras(rd, d):
+            truncated = True
         if record.exc_info or record.exc_text:
             self._add_exception(record, d)
         if record.stack_info:
             stack = self.formatStack(record.stack_info)
-            d[F.STACK_INFO] = stack if type(stack) is str else safe_str(stack)
+            d["stack_info"] = stack if type(stack) is str else safe_str(stack)
         if truncated:
-            d[F.TRUNCATED] = True
+            d["truncated"] = True
 
         try:
             raw = self._dumps(d)
         except Exception:
             d = self._careful(d)
             raw = self._dumps(d)
-        if len(raw) > self._budget or truncated:
+        if truncated or len(raw) > self._budget:
             raw = self._fit(d, raw)
         return raw
 
@@ -231,35 +241,52 @@ class JsonFormatter(logging.Formatter):
             msg = f"{safe_str(record.msg)} [unformattable args {safe_str(record.args)}: {safe_str(exc)}]"
         return msg if type(msg) is str else safe_str(msg)
 
+    def _plan_for(self, key: str) -> tuple[str, int]:
+        """How an ``extra=`` key is written: (output key, 0 plain / 1 redacted / 2 URL-scrubbed), memoised."""
+        out_key = F.EXTRA_PREFIX + key if key in self._taken else key
+        action = 0
+        if self._redactor is not None:
+            if self._redactor.is_sensitive(key):
+                action = 1
+            elif key.lower() in URL_KEYS:
+                action = 2
+        plan = (out_key, action)
+        if len(self._plans) < _PLAN_LIMIT:
+            self._plans[key] = plan
+        else:
+            self.plans_uncached += 1
+        return plan
+
     def _add_extras(self, rd: dict[str, Any], d: dict[str, Any]) -> bool:
-        taken = self._taken
-        red = self._redactor
-        known = red.known if red is not None else None
+        plans = self._plans
         max_str = self._max_str
         st: WalkState | None = None
         # filterfalse over the builtin __contains__ runs in C: only the (few) extra keys reach Python code.
         for key in filterfalse(_IS_RECORD_ATTRIBUTE, rd):
+            plan = plans.get(key)
+            out_key, action = plan if plan is not None else self._plan_for(key)
             value = rd[key]
-            out_key = F.EXTRA_PREFIX + key if key in taken else key
-            if red is not None:
-                sensitive = known.get(key)  # type: ignore[union-attr]
-                if sensitive is None:
-                    sensitive = red.is_sensitive(key)
-                if sensitive:
+            if action:
+                if action == 1:
                     d[out_key] = REDACTED
                     continue
+                if type(value) is str:
+                    value = scrub_url(value)
             t = type(value)
             if t is str:
-                if red is not None and key in URL_KEYS:
-                    value = scrub_url(value)
                 if len(value) <= max_str:
                     d[out_key] = value
                     continue
-            elif (t is int and _I64_MIN <= value <= _U64_MAX) or t is bool or value is None:
+            elif (
+                (t is int and _I64_MIN <= value <= _U64_MAX)
+                or (t is float and value - value == 0.0)
+                or t is bool
+                or value is None
+            ):
                 d[out_key] = value
                 continue
             if st is None:
-                st = WalkState(red, max_str)
+                st = WalkState(self._redactor, max_str)
             d[out_key] = to_jsonable(value, st)
         return st is not None and st.truncated
 

@@ -204,3 +204,13 @@ def test_app_that_never_configured_logging_shows_warnings_as_json() -> None:
     assert objs[2]["logger"] == "py.warnings" and "old api" in objs[2]["message"]
     assert len(objs) == 3
     assert "disk at" not in proc.stderr and "old api" not in proc.stderr
+
+
+def test_handler_writes_utf8_even_to_a_non_utf8_stream() -> None:
+    raw = io.BytesIO()
+    ascii_stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    configure_logging(fmt="json", stream=ascii_stream)
+    logging.getLogger("app").warning("zoë ☃ %s", "😀")
+    ascii_stream.flush()
+    [line] = raw.getvalue().splitlines()
+    assert strict_loads(line)["message"] == "zoë ☃ 😀"
