@@ -236,20 +236,29 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             for name, cmd, env in servers:
                 ready: list[float] = []
                 rates: list[float] = []
+                cpu_us: list[float] = []
                 for _ in range(1 if quick else 3):
                     seconds, proc, port = time_to_first_response(cmd, env, tmp)
                     ready.append(seconds)
                     try:
+                        import psutil
+
+                        server = psutil.Process(proc.pid)
+                        before = server.cpu_times()
                         out = subprocess.run([py, "client.py", str(port), str(total), str(concurrency)],
                                              env=_clean_env(), cwd=tmp, capture_output=True, text=True,
                                              timeout=600, check=True)
+                        after = server.cpu_times()
                         rates.append(float(out.stdout.strip()))
+                        used = (after.user + after.system) - (before.user + before.system)
+                        cpu_us.append(used / (total + 50) * 1e6)
                     finally:
                         proc.kill()
                         proc.wait(10)
                     sink.reset()
                 rows.append({"kind": "ready", "name": name, "seconds": statistics.median(ready)})
-                rows.append({"kind": "throughput", "name": name, "rps": statistics.median(rates)})
+                rows.append({"kind": "throughput", "name": name, "rps": statistics.median(rates),
+                             "cpu_us": statistics.median(cpu_us)})
         finally:
             sink.stop()
     return rows
@@ -274,12 +283,14 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
         if r["kind"] == "ready":
             ratio = f"{r['seconds'] / adot_ready['seconds']:.2f}" if adot_ready else "n/a"
             out.append(f"| {r['name']} | {r['seconds'] * 1000:.0f} | {ratio} |")
-    out += ["", "| aiohttp app: requests/s | req/s | × uninstrumented | × ADOT |", "|---|---:|---:|---:|"]
+    out += ["", "| aiohttp app | req/s | × uninstrumented | × ADOT | server CPU µs/request | × ADOT |",
+            "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["kind"] == "throughput":
             vs_plain = f"{r['rps'] / plain_rps['rps']:.2f}" if plain_rps else "n/a"
             vs_adot = f"{r['rps'] / adot_rps['rps']:.2f}" if adot_rps else "n/a"
-            out.append(f"| {r['name']} | {r['rps']:.0f} | {vs_plain} | {vs_adot} |")
+            cpu_vs = f"{r['cpu_us'] / adot_rps['cpu_us']:.2f}" if adot_rps else "n/a"
+            out.append(f"| {r['name']} | {r['rps']:.0f} | {vs_plain} | {vs_adot} | {r['cpu_us']:.0f} | {cpu_vs} |")
     out += ["", "× ADOT is against ADOT limited to the same instrumentations (its dependencies install ~45; the",
             "rest are disabled through OTEL_PYTHON_DISABLED_INSTRUMENTATIONS). Targets: start-up ≤ 0.6× ADOT's,",
             "requests/s ≥ 1.1× ADOT's."]

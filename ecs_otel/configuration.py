@@ -301,7 +301,14 @@ def _setup_metrics(config: Configuration) -> None:
         endpoints.append((name, exporter, endpoint))
         config.exporters.append(exporter)
     install_cardinality_limit(settings.metric_cardinality_limit)
-    provider = MeterProvider(resource=config.resource, metric_readers=readers, shutdown_on_exit=False)
+    kwargs: dict[str, Any] = {}
+    if not settings.environ.get("OTEL_METRICS_EXEMPLAR_FILTER", "").strip():
+        # Exemplars cost ~20 % of every measurement and the sidecar's EMF/Prometheus outputs drop
+        # them: off unless asked for (OTEL_METRICS_EXEMPLAR_FILTER=trace_based).
+        from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
+
+        kwargs["exemplar_filter"] = AlwaysOffExemplarFilter()
+    provider = MeterProvider(resource=config.resource, metric_readers=readers, shutdown_on_exit=False, **kwargs)
     metrics.set_meter_provider(provider)
     config.meter_provider = provider
     if readers:
