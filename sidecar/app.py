@@ -32,7 +32,6 @@ from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.queue import LATENCY, ExporterQueue
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
-from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
 from sidecar.settings import SidecarSettings
 from sidecar.signals import Signal
@@ -70,7 +69,7 @@ class Sidecar:
         self.chain_names: dict[Signal, list[str]] = {}
         self.scrapers: list[Any] = []
         self._scraper_tasks: list[asyncio.Task[None]] = []
-        self.receivers: list[OtlpHttpReceiver | OtlpGrpcReceiver] = []
+        self.receivers: list[Any] = []  # OtlpHttpReceiver, OtlpGrpcReceiver
         self.budget: MemoryBudget | None = None
         self.status_server: StatusServer | None = None
         self._process = psutil.Process()
@@ -131,6 +130,8 @@ class Sidecar:
         self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", self.chains, self.telemetry), host=s.receiver_host,
                                                port=s.otlp_http_port, max_body_bytes=s.max_request_bytes, token=token))
         if s.otlp_grpc_port >= 0:
+            from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver  # grpc costs ~10 MB: only when enabled
+
             self.receivers.append(OtlpGrpcReceiver(Ingest("otlp_grpc", self.chains, self.telemetry),
                                                    host=s.receiver_host, port=s.otlp_grpc_port,
                                                    max_body_bytes=s.max_request_bytes, token=token))
