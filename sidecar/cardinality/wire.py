@@ -10,6 +10,7 @@ unknown wire types) returns ``None`` and the caller falls back to the protobuf A
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 
 #: Tag byte of the ``attributes`` field per data-point kind (field number << 3 | wire type 2).
@@ -18,7 +19,7 @@ ATTRIBUTE_TAG = {"sum": 0x3A, "gauge": 0x3A, "summary": 0x3A, "histogram": 0x4A,
 ONLY_FLAGS_AFTER = frozenset({"sum", "gauge", "summary"})
 
 
-def _varint(b: bytes, i: int) -> tuple[int, int]:
+def read_varint(b: bytes, i: int) -> tuple[int, int]:
     shift = value = 0
     while True:
         c = b[i]
@@ -30,45 +31,76 @@ def _varint(b: bytes, i: int) -> tuple[int, int]:
 
 
 #: Leading fixed64 fields of a NumberDataPoint (start, time, as_double, as_int): skipped in one C call.
+_DOUBLE = struct.Struct("<d")
 FIXED_PREFIX = re.compile(rb"(?:[\x11\x19\x21\x31].{8})*", re.DOTALL)
 
 
-def attribute_bytes(b: bytes, tag: int, rest_is_flags: bool) -> bytes | None:
-    """The serialized ``attributes`` entries (tags included) of a serialized data point."""
+def attribute_span(b: bytes, tag: int, rest_is_flags: bool) -> tuple[int, int] | None:
+    """Where the ``attributes`` entries (tags included) of a serialized data point start and end.
+
+    ``None`` only for bytes that are not a well-formed message.
+    """
     n = len(b)
     i = FIXED_PREFIX.match(b).end()  # type: ignore[union-attr]
-    if rest_is_flags and i < n and b[i] == tag:
-        return b[i:]
     try:
         while i < n:
-            t = b[i]
-            if t == tag:
+            if b[i] == tag:
                 break
-            if t >= 0x80:
-                return None
+            t, i = read_varint(b, i)
             wt = t & 7
             if wt == 1:
-                i += 9
+                i += 8
             elif wt == 5:
-                i += 5
+                i += 4
             elif wt == 0:
-                _, i = _varint(b, i + 1)
+                _, i = read_varint(b, i)
             elif wt == 2:
-                length, i = _varint(b, i + 1)
+                length, i = read_varint(b, i)
                 i += length
             else:
                 return None
         else:
-            return b""
+            return (n, n)
         if rest_is_flags:
-            return b[i:]  # a trailing ``flags`` field becomes part of the key, harmlessly
+            return (i, n)  # a trailing ``flags`` field becomes part of the key, harmlessly
         j = i
         while j < n and b[j] == tag:
-            length, j = _varint(b, j + 1)
+            length, j = read_varint(b, j + 1)
             j += length
-        return b[i:j]
+        return (i, j)
     except IndexError:
         return None
+
+
+_HEAD_INT = struct.Struct("<xQxQxq")
+_HEAD_DOUBLE = struct.Struct("<xQxQxd")
+
+
+def fixed_fields(b: bytes) -> tuple[int, int, int | None, float | None]:
+    """(start, time, as_int, as_double) from the fixed64 fields at the head of a NumberDataPoint."""
+    if len(b) >= 27 and b[0] == 0x11 and b[9] == 0x19:  # the usual layout: one struct call
+        t = b[18]
+        if t == 0x31:
+            start, time, v = _HEAD_INT.unpack_from(b)
+            return start, time, v, None
+        if t == 0x21:
+            start, time, d = _HEAD_DOUBLE.unpack_from(b)
+            return start, time, None, d
+    start = time = 0
+    as_int: int | None = None
+    as_double: float | None = None
+    end = FIXED_PREFIX.match(b).end()  # type: ignore[union-attr]
+    for j in range(0, end, 9):
+        t = b[j]
+        if t == 0x31:
+            as_int = int.from_bytes(b[j + 1 : j + 9], "little", signed=True)
+        elif t == 0x21:
+            as_double = _DOUBLE.unpack_from(b, j + 1)[0]
+        elif t == 0x19:
+            time = int.from_bytes(b[j + 1 : j + 9], "little")
+        else:
+            start = int.from_bytes(b[j + 1 : j + 9], "little")
+    return start, time, as_int, as_double
 
 
 def varint_bytes(n: int) -> bytes:
@@ -98,16 +130,16 @@ def rewrite_string_values(
             if ab[i] != tag:
                 out.append(ab[i:])  # trailing non-attribute fields (flags)
                 break
-            length, j = _varint(ab, i + 1)
+            length, j = read_varint(ab, i + 1)
             end = j + length
             if ab[j] == 0x0A:
-                klen, k = _varint(ab, j + 1)
+                klen, k = read_varint(ab, j + 1)
                 key = ab[k : k + klen]
                 p = k + klen
                 if key in keys and p < end and ab[p] == 0x12:
-                    vlen, q = _varint(ab, p + 1)
+                    vlen, q = read_varint(ab, p + 1)
                     if q + vlen == end and vlen and ab[q] == 0x0A:
-                        slen, r = _varint(ab, q + 1)
+                        slen, r = read_varint(ab, q + 1)
                         if r + slen == end:
                             text = ab[r:end].decode("utf-8", "replace")
                             new = rewrite(key.decode(), text)

@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    AGGREGATION_TEMPORALITY_CUMULATIVE,
+    ExponentialHistogramDataPoint,
+    HistogramDataPoint,
+    NumberDataPoint,
+    SummaryDataPoint,
+)
 
 from sidecar.cardinality.normalize import URL_KEYS, Normalizer
 from sidecar.cardinality.overflow import CumulativeOverflow, fold_delta, overflow_attribute
@@ -44,7 +50,9 @@ from sidecar.cardinality.wire import (
     ATTRIBUTE_TAG,
     FIXED_PREFIX,
     ONLY_FLAGS_AFTER,
-    attribute_bytes,
+    attribute_span,
+    fixed_fields,
+    read_varint,
     rewrite_string_values,
     varint_bytes,
 )
@@ -62,6 +70,57 @@ SELF_METRIC_TOP = 10
 #: Attribute sets remembered per metric with their rewritten form (rules + normalisation).
 REWRITE_CACHE = 8192
 _MISS = object()
+
+
+POINT_CLASS: dict[str, Any] = {
+    "sum": NumberDataPoint,
+    "gauge": NumberDataPoint,
+    "histogram": HistogramDataPoint,
+    "exponential_histogram": ExponentialHistogramDataPoint,
+    "summary": SummaryDataPoint,
+}
+
+
+def _fold_numbers(kind: str, points: list[bytes]) -> bytes:
+    """Delta sums added up, or the latest gauge value, read straight from the serialized points."""
+    out = NumberDataPoint()
+    if kind == "gauge":
+        latest = max(points, key=lambda b: fixed_fields(b)[1])
+        out.MergeFromString(latest)
+        del out.attributes[:]
+        del out.exemplars[:]
+        out.attributes.append(overflow_attribute())
+        return out.SerializeToString()
+    start = time_ns = 0
+    total_int = 0
+    total_double = 0.0
+    doubles = False
+    first = True
+    for b in points:
+        s, t, as_int, as_double = fixed_fields(b)
+        if as_int is None and as_double is None:  # value after exemplars: outside the fixed head
+            p = NumberDataPoint.FromString(b)
+            kind_of = p.WhichOneof("value")
+            as_int = p.as_int if kind_of == "as_int" else None
+            as_double = p.as_double if kind_of == "as_double" else None
+        if first or s < start:
+            start = s
+        if t > time_ns:
+            time_ns = t
+        first = False
+        if as_int is not None:
+            total_int += as_int
+        elif as_double is not None:
+            total_double += as_double
+            doubles = True
+    out.start_time_unix_nano = start
+    out.time_unix_nano = time_ns
+    if doubles:
+        out.as_double = total_double + total_int
+    else:
+        out.as_int = total_int
+    out.attributes.append(overflow_attribute())
+    return out.SerializeToString()
 
 
 def _key_needles(keys: frozenset[str]) -> re.Pattern[bytes] | None:
@@ -241,63 +300,79 @@ class CardinalityProcessor(Processor):
         return table
 
     def _metric(self, name: str, kind: str, data: Any, sk: int, now: float) -> None:
+        """Walk the serialized points of one metric; rebuild them only if something changed."""
         table = self._table(name)
         rules = self.rules.for_metric(name) if self.rules else None
         needles = self._needles
-        rewrite = table.rewrite
         tag = ATTRIBUTE_TAG[kind]
         flags_only = kind in ONLY_FLAGS_AFTER
-        norm_key_bytes = self._norm_key_bytes
-        normalize = self.normalizer.value
         seen = table.seen
         limit = table.limit
         max_total = self.settings.max_total_series
-        overflowed: list[tuple[int, int, Any]] | None = None
-        dps = data.data_points
         prefix = FIXED_PREFIX.match
-        for i, dp in enumerate(dps):
-            raw = dp.SerializeToString()
-            at = prefix(raw).end()  # type: ignore[union-attr]
-            if flags_only and at < len(raw) and raw[at] == tag:
-                ab = raw[at:]  # the common case, without a call
+        body = data.SerializeToString()
+        n = len(body)
+        i = 0
+        points: list[bytes] = []
+        overflowed: list[tuple[int, bytes]] | None = None
+        changed = False
+        while i < n and body[i] == 0x0A:  # ``data_points`` (field 1) come first
+            c = body[i + 1]
+            if c < 0x80:
+                length, i = c, i + 2
             else:
-                ab = attribute_bytes(raw, tag, flags_only)  # type: ignore[assignment]
-                if ab is None:  # pragma: no cover - protobuf wrote something unexpected
-                    ab = self._slow_attribute_bytes(dp, tag, flags_only)
+                length, i = read_varint(body, i + 1)
+            dpb = body[i : i + length]
+            i += length
+            at = prefix(dpb).end()  # type: ignore[union-attr]
+            end = len(dpb)
+            if not (flags_only and at < end and dpb[at] == tag):
+                span = attribute_span(dpb, tag, flags_only)
+                at, end = span if span is not None else (0, end)
+            ab = dpb[at:end]
             if rules is not None:
-                final = rewrite.get(ab, _MISS)
+                final = table.rewrite.get(ab, _MISS)
                 if final is _MISS:
-                    final = self._rewrite(dp, rules, ab, tag, flags_only)
-                    if len(rewrite) >= REWRITE_CACHE:
-                        rewrite.clear()
-                    rewrite[ab] = final
-                elif final is not None:
-                    del dp.attributes[:]
-                    dp.MergeFromString(final)
+                    final = self._rewrite(POINT_CLASS[kind].FromString(dpb), rules, ab, tag, flags_only)
+                    if len(table.rewrite) >= REWRITE_CACHE:
+                        table.rewrite.clear()
+                    table.rewrite[ab] = final
                 if final is not None:
-                    ab = final
+                    dpb = dpb[:at] + final + dpb[end:]  # type: ignore[operator]
+                    ab = final  # type: ignore[assignment]
+                    changed = True
             elif needles is not None and self._needs_rewrite(needles, ab, needles.search(ab)):
-                new = rewrite_string_values(ab, tag, norm_key_bytes, normalize)
+                new = rewrite_string_values(ab, tag, self._norm_key_bytes, self.normalizer.value)
                 if new is not None:
-                    del dp.attributes[:]
-                    dp.MergeFromString(new)
+                    dpb = dpb[:at] + new + dpb[end:]
                     ab = new
+                    changed = True
             key = hash((sk, ab))
             if key in seen:
                 seen[key] = now
+                points.append(dpb)
                 continue
             if (len(seen) >= limit or self._total_series >= max_total) and now - table.last_sweep >= SWEEP_INTERVAL_S:
                 table.last_sweep = now
                 self._expire_table(table, now - self.settings.expiry_s)
             if len(seen) < limit and self._total_series < max_total:
-                table.admit(key, now, tuple((kv.key, value_text(kv.value)) for kv in dp.attributes))
+                attrs = POINT_CLASS[kind].FromString(ab).attributes
+                table.admit(key, now, tuple((kv.key, value_text(kv.value)) for kv in attrs))
                 self._total_series += 1
+                points.append(dpb)
                 continue
             if overflowed is None:
                 overflowed = []
-            overflowed.append((i, key, dp))
+            overflowed.append((key, dpb))
+            changed = True
+        if not changed:
+            return
         if overflowed:
-            self._fold(table, kind, data, overflowed, sk, now)
+            extra = self._fold(table, kind, data, overflowed, sk, now)
+            if extra is not None:
+                points.append(extra)
+        del data.data_points[:]
+        data.MergeFromString(b"".join([b"\x0a" + varint_bytes(len(p)) + p for p in points]))
 
     def _needs_rewrite(self, needles: re.Pattern[bytes], ab: bytes, m: re.Match[bytes] | None) -> bool:
         """Whether a URL-like value in ``ab`` would change; answered from a cache for values seen before."""
@@ -317,11 +392,10 @@ class CardinalityProcessor(Processor):
             m = needles.search(ab, start)
         return False
 
-    def _rewrite(self, dp: Any, rules: MetricRules | None, before: bytes, tag: int, flags_only: bool) -> bytes | None:
+    def _rewrite(self, dp: Any, rules: MetricRules, before: bytes, tag: int, flags_only: bool) -> bytes | None:
         """Apply rules and normalisation through the protobuf API; the new attribute bytes, or None if unchanged."""
         attrs = dp.attributes
-        if rules is not None:
-            rules.apply(attrs)
+        rules.apply(attrs)
         norm_keys = self._norm_keys
         if norm_keys:
             normalize = self.normalizer.value
@@ -330,17 +404,13 @@ class CardinalityProcessor(Processor):
                     v = kv.value
                     text = v.string_value
                     if text:
-                        n = normalize(kv.key, text)
-                        if n != text:
-                            v.string_value = n
-        after = attribute_bytes(dp.SerializeToString(), tag, flags_only)
-        if after is None:  # pragma: no cover
-            after = self._slow_attribute_bytes(dp, tag, flags_only)
+                        new = normalize(kv.key, text)
+                        if new != text:
+                            v.string_value = new
+        raw = dp.SerializeToString()
+        span = attribute_span(raw, tag, flags_only)
+        after = raw[span[0] : span[1]] if span is not None else b""
         return None if after == before else after
-
-    @staticmethod
-    def _slow_attribute_bytes(dp: Any, tag: int, flags_only: bool) -> bytes:
-        return b"".join(bytes([tag]) + varint_bytes(kv.ByteSize()) + kv.SerializeToString() for kv in dp.attributes)
 
     def _expire_table(self, table: SeriesTable, older_than: float) -> None:
         admitted, tracked = table.expire(older_than)
@@ -358,27 +428,24 @@ class CardinalityProcessor(Processor):
             if not table.seen and not table.cumulative:
                 del self._tables[name]
 
-    def _fold(self, table: SeriesTable, kind: str, data: Any, overflowed: list[tuple[int, int, Any]], sk: int,
-              now: float) -> None:
-        dps = data.data_points
-        points = [dp for _, _, dp in overflowed]
-        n = len(points)
+    def _fold(self, table: SeriesTable, kind: str, data: Any, overflowed: list[tuple[int, bytes]], sk: int,
+              now: float) -> bytes | None:
+        """The serialized overflow point for ``overflowed`` points (``None`` when nothing could be folded)."""
+        n = len(overflowed)
         table.overflow_points += n
         self._m_overflow.inc(n)
-        holder = type(data)()
-        out = holder.data_points.add()
-        emitted = 1
         cumulative = kind == "summary" or (
             kind != "gauge" and data.aggregation_temporality == AGGREGATION_TEMPORALITY_CUMULATIVE
         )
-        if kind == "gauge":
-            latest = max(points, key=lambda p: p.time_unix_nano)
-            out.CopyFrom(latest)
-            del out.attributes[:]
-            del out.exemplars[:]
-            out.attributes.append(overflow_attribute())
-        elif not cumulative:
-            unfolded = fold_delta(kind, points, out)
+        if kind in ("sum", "gauge") and not cumulative:
+            out = _fold_numbers(kind, [dpb for _, dpb in overflowed])
+            self._m_folded.inc(n - 1)
+            return out
+        cls = POINT_CLASS[kind]
+        out_point = cls()
+        emitted = 1
+        if not cumulative:
+            unfolded = fold_delta(kind, [cls.FromString(dpb) for _, dpb in overflowed], out_point)
             if unfolded:
                 self._m_dropped.inc(unfolded, reason="incompatible_buckets")
         elif kind == "exponential_histogram":
@@ -390,10 +457,14 @@ class CardinalityProcessor(Processor):
                 monotonic = kind != "sum" or data.is_monotonic
                 ov = table.cumulative[sk] = CumulativeOverflow(kind, monotonic)
             dropped = 0
-            for _, key, p in overflowed:
+            int_sum = kind == "sum"
+            for key, dpb in overflowed:
                 if not ov.tracks(key) and self._tracked_overflow >= self.settings.overflow_state_limit:
                     dropped += 1
                     continue
+                p = cls.FromString(dpb)
+                if int_sum and p.WhichOneof("value") != "as_int":
+                    int_sum = False
                 before = len(ov.series)
                 if not ov.add(key, p, now):
                     dropped += 1
@@ -402,24 +473,11 @@ class CardinalityProcessor(Processor):
             if dropped:
                 self._m_dropped.inc(dropped, reason="overflow_state_full_or_incompatible")
             if ov.total:
-                int_sum = kind == "sum" and all(p.WhichOneof("value") == "as_int" for p in points)
-                ov.write(out, int_sum)
+                ov.write(out_point, int_sum and all(float(v).is_integer() for v in ov.total))
             else:
                 emitted = 0
         self._m_folded.inc(n - emitted)
-        # Rebuild the point list: kept points in their order, then the overflow point.
-        skip = {i for i, _, _ in overflowed}
-        if len(skip) < len(dps):
-            kept = type(data)()
-            kept.data_points.extend(dp for i, dp in enumerate(dps) if i not in skip)
-            if emitted:
-                kept.data_points.append(out)
-            del dps[:]
-            dps.extend(kept.data_points)
-        else:
-            del dps[:]
-            if emitted:
-                dps.append(out)
+        return out_point.SerializeToString() if emitted else None
 
     # -- report ----------------------------------------------------------------------------------
 

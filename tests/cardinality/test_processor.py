@@ -225,3 +225,22 @@ def test_resources_are_separate_series_and_mixed_batches_keep_order() -> None:
     assert [value(dp) for dp in dps1] == [1, 2, 3 + 4] and is_overflow(dps1[2])
     dps2 = second.scope_metrics[0].metrics[0].sum.data_points
     assert [value(dp) for dp in dps2] == [40] and is_overflow(dps2[0])  # the limit is per metric, over resources
+
+
+def test_points_with_exemplars_and_mixed_value_types_fold_exactly() -> None:
+    proc, _ = make(limit=1)
+    req = ExportMetricsServiceRequest()
+    m = req.resource_metrics.add().scope_metrics.add().metrics.add(name="mixed")
+    m.sum.aggregation_temporality = AGGREGATION_TEMPORALITY_DELTA
+    for i in range(4):
+        dp = m.sum.data_points.add(start_time_unix_nano=10 + i, time_unix_nano=100 + i)
+        if i % 2:
+            dp.as_double = 0.5
+        else:
+            dp.as_int = 3
+        dp.exemplars.add(as_int=1, time_unix_nano=5)  # written between the value fields
+        dp.attributes.add(key="k", value={"string_value": f"v{i}"})
+    first, overflow = data_points(proc.process(Signal.METRICS, req))
+    assert first.as_int == 3 and len(first.exemplars) == 1  # admitted points pass untouched
+    assert overflow.as_double == 0.5 + 3 + 0.5  # the three overflowed points
+    assert overflow.start_time_unix_nano == 11 and overflow.time_unix_nano == 103 and is_overflow(overflow)
