@@ -17,6 +17,8 @@ preload_app = True
 # ECS sends SIGTERM and waits stopTimeout (30 s by default) before SIGKILL: finish requests first,
 # leaving ECS_OTEL_SHUTDOWN_TIMEOUT (5 s by default) for the telemetry flush.
 graceful_timeout = 20
+# gunicorn 23+ opens a control socket under $HOME; a container with a read-only root has no use for it.
+control_socket_disable = True
 # gunicorn's access log duplicates the server spans; the app's JSON logs carry the trace ids.
 accesslog = None
 
