@@ -103,14 +103,17 @@ class KeyRedactor:
     __call__ = is_sensitive
 
 
-def _param_pattern(params: Iterable[str]) -> re.Pattern[str]:
+def query_param_pattern(params: Iterable[str]) -> re.Pattern[str]:
+    """A pattern for :func:`scrub_url` matching the values of the named query parameters (case-insensitive).
+
+    A parameter starts the string (``url.query``), or follows ``?``, ``&`` or ``;``, or whitespace (a URL
+    inside a log message). Its value runs to the next separator, fragment, whitespace or quote.
+    """
     names = "|".join(re.escape(p) for p in params)
-    # A parameter starts the string (url.query), or follows '?', '&' or ';'. Its value runs to the next
-    # separator or fragment.
-    return re.compile(rf"(^|[?&;])({names})=([^&;#]*)", re.IGNORECASE)
+    return re.compile(rf"(^|[?&;\s])({names})=([^&;#\s\"]*)", re.IGNORECASE)
 
 
-_QUERY_PARAM_RE = _param_pattern(SENSITIVE_QUERY_PARAMS)
+_QUERY_PARAM_RE = query_param_pattern(SENSITIVE_QUERY_PARAMS)
 _USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@]*)@")
 
 
@@ -197,6 +200,7 @@ __all__ = [
     "URL_REDACTED",
     "KeyRedactor",
     "is_url_key",
+    "query_param_pattern",
     "redact_mapping",
     "scrub_url",
 ]

@@ -23,6 +23,7 @@ from itertools import filterfalse
 from typing import Any
 
 from ecs_otel.logging import fields as F
+from ecs_otel.logging.access import ACCESS_LOGGERS, access_fields
 from ecs_otel.logging.correlation import TraceCorrelation
 from ecs_otel.logging.encoder import (
     WalkState,
@@ -33,7 +34,12 @@ from ecs_otel.logging.encoder import (
     stdlib_dumps,
     to_jsonable,
 )
-from ecs_otel.redaction import REDACTED, URL_KEYS, KeyRedactor, scrub_url
+from ecs_otel.redaction import (
+    REDACTED,
+    URL_KEYS,
+    KeyRedactor,
+    scrub_url,
+)
 
 DEFAULT_MAX_BYTES = 16384
 """The awslogs driver (Docker's 16 KiB line buffer) splits longer lines into several CloudWatch events."""
@@ -84,7 +90,9 @@ class JsonFormatter(logging.Formatter):
     see :func:`ecs_otel.logging.fields.ecs_log_context`), ``static_fields`` (more constant top-level
     fields), ``redact`` (default on) and ``deny_list`` (replaces the default list), ``max_bytes`` (line
     cap including the newline; default ``ECS_OTEL_LOG_MAX_BYTES`` or 16384), ``encoder`` (``auto``,
-    ``orjson``, ``stdlib``). ``fmt``/``datefmt``/``style`` are accepted for compatibility and ignored.
+    ``orjson``, ``stdlib``), ``access_fields`` (default on: uvicorn/gunicorn access records also get
+    ``http.request.method``, ``url.path``, ``http.response.status_code``, ``client.address``...).
+    ``fmt``/``datefmt``/``style`` are accepted for compatibility and ignored.
 
     ``extra=`` fields go to the top level; one whose key equals a key the formatter writes itself is
     written as ``extra.<key>`` instead. Counters: ``truncated_records``, ``format_errors``, ``plans_uncached``
@@ -107,6 +115,7 @@ class JsonFormatter(logging.Formatter):
         max_bytes: int | None = None,
         encoder: str = "auto",
         trace_correlation: bool = True,
+        access_fields: bool = True,
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(datefmt=datefmt)
@@ -116,6 +125,7 @@ class JsonFormatter(logging.Formatter):
         self._max_str = self._max_bytes  # a longer string cannot fit anyway: cut before encoding it
         self._redactor: KeyRedactor | None = KeyRedactor(deny_list) if redact else None
         self._trace = TraceCorrelation() if trace_correlation else None
+        self._access_fields = access_fields
         self._ts: tuple[int, str] = (-1, "")
         self._plans: dict[str, tuple[str, int]] = {}
         self.truncated_records = 0
@@ -214,6 +224,8 @@ class JsonFormatter(logging.Formatter):
             tf = trace_fields()
             if tf is not None:
                 d.update(tf)
+        if name in ACCESS_LOGGERS and self._access_fields:
+            self._add_access(record, d)
         rd = record.__dict__
         if len(rd) > _PLAIN_RECORD_SIZE and self._add_extras(rd, d):
             truncated = True
@@ -240,6 +252,17 @@ class JsonFormatter(logging.Formatter):
         except Exception as exc:  # wrong %-args: keep the template and the args rather than lose the line
             msg = f"{safe_str(record.msg)} [unformattable args {safe_str(record.args)}: {safe_str(exc)}]"
         return msg if type(msg) is str else safe_str(msg)
+
+    def _add_access(self, record: logging.LogRecord, d: dict[str, Any]) -> None:
+        fields = access_fields(record.name, record.args)
+        if not fields:
+            return
+        if self._redactor is not None:
+            d["message"] = scrub_url(d["message"])  # the request line carries the query string
+            if "url.query" in fields:
+                fields["url.query"] = scrub_url(fields["url.query"])
+        for key, value in fields.items():
+            d[key] = value if type(value) is not str or len(value) <= self._max_str else value[: self._max_str]
 
     def _plan_for(self, key: str) -> tuple[str, int]:
         """How an ``extra=`` key is written: (output key, 0 plain / 1 redacted / 2 URL-scrubbed), memoised."""

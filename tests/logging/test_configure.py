@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import logging
@@ -151,11 +152,51 @@ def test_retrofit_gunicorn_loggers() -> None:
     assert logging.getLogger("gunicorn.error").propagate
     glog.error("worker %s died", 7)
     glog.info("booting")
-    assert [(o["logger"], o["message"]) for o in lines(out)] == [
+    glog.access(GunicornResponse(), GunicornRequest(), GUNICORN_ENVIRON, datetime.timedelta(milliseconds=12))
+    got = lines(out)
+    assert [(o["logger"], o["message"]) for o in got[:2]] == [
         ("gunicorn.error", "worker 7 died"),
         ("gunicorn.error", "booting"),
     ]
+    access = got[2]
+    assert access["logger"] == "gunicorn.access"
+    assert '"GET /pay?token=REDACTED&page=2 HTTP/1.1" 201' in access["message"]
+    assert access["http.request.method"] == "GET"
+    assert access["url.path"] == "/pay"
+    assert access["url.query"] == "token=REDACTED&page=2"
+    assert access["http.response.status_code"] == 201
+    assert access["client.address"] == "10.0.0.9"
+    assert access["network.protocol.version"] == "1.1"
+    assert access["user_agent.original"] == "curl/8"
+    assert access["http.server.request.duration"] == 0.012
+    assert "hunter" not in out.getvalue()
     assert retrofit_server_loggers() == []  # nothing left to change: idempotent
+
+
+class GunicornRequest:
+    headers = [("USER-AGENT", "curl/8")]
+    method = "GET"
+    path = "/pay"
+    query = "token=hunter2&page=2"
+    uri = "/pay?token=hunter2&page=2"
+    version = (1, 1)
+
+
+class GunicornResponse:
+    status = "201 Created"
+    response_length = 2
+    sent = 2
+    headers: list[tuple[str, str]] = []
+
+
+GUNICORN_ENVIRON = {
+    "REMOTE_ADDR": "10.0.0.9",
+    "RAW_URI": "/pay?token=hunter2&page=2",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "QUERY_STRING": "token=hunter2&page=2",
+    "PATH_INFO": "/pay",
+    "REQUEST_METHOD": "GET",
+}
 
 
 def test_dict_config_after_configure_is_retrofitted() -> None:
@@ -167,12 +208,19 @@ def test_dict_config_after_configure_is_retrofitted() -> None:
 
     logging.config.dictConfig(LOGGING_CONFIG)  # what uvicorn.Config does when started from a script
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 1)
-    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "1.2.3.4:5", "GET", "/", "1.1", 200)
-    got = [(o["logger"], o["message"]) for o in lines(out)]
-    assert got == [
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "1.2.3.4:5", "POST", "/s3?X-Amz-Signature=abc&x=1", "1.1", 503
+    )
+    objs = lines(out)
+    assert [(o["logger"], o["message"]) for o in objs] == [
         ("uvicorn.error", "Started server process [1]"),
-        ("uvicorn.access", '1.2.3.4:5 - "GET / HTTP/1.1" 200'),
+        ("uvicorn.access", '1.2.3.4:5 - "POST /s3?X-Amz-Signature=REDACTED&x=1 HTTP/1.1" 503'),
     ]
+    access = objs[1]
+    assert (access["client.address"], access["client.port"]) == ("1.2.3.4", 5)
+    assert (access["http.request.method"], access["url.path"]) == ("POST", "/s3")
+    assert access["url.query"] == "X-Amz-Signature=REDACTED&x=1"
+    assert access["http.response.status_code"] == 503
     assert "color_message" not in out.getvalue()
 
 

@@ -202,5 +202,6 @@ def test_uvicorn_lines_become_json_once() -> None:
     assert len(started) == 1  # written once: uvicorn's handler removed, propagation to our root handler
     assert len(access) == 2  # /work and /quit
     assert '"GET /work HTTP/1.1" 200' in access[0]["message"]
+    assert access[0]["http.response.status_code"] == 200 and access[0]["url.path"] == "/work"
     assert all(o["service"] == "svc-under-test" for o in lines)
     assert "INFO:" not in err and "uvicorn" not in err.lower()  # uvicorn's own text handlers are gone

@@ -87,6 +87,8 @@ def test_default_deny_list_is_the_documented_one() -> None:
         ("/p?password=&q=token=x", "/p?password=REDACTED&q=token=x"),  # value of q is left alone
         ("/p?mytoken=1&token2=3", "/p?mytoken=1&token2=3"),  # whole parameter names only
         ("mailto:someone@example.com", "mailto:someone@example.com"),  # no '//' authority: not user-info
+        ('"GET /a?sig=s1 HTTP/1.1" 200', '"GET /a?sig=REDACTED HTTP/1.1" 200'),  # a URL inside text
+        ("retry with token=abc now", "retry with token=REDACTED now"),
     ],
 )
 def test_scrub_url(url: str, expected: str) -> None:
