@@ -133,3 +133,26 @@ def test_sdk_disabled_turns_everything_off(tmp_path, sink):
     assert "PROVIDER ProxyTracerProvider" in proc.stdout
     assert "PATCHED False" in proc.stdout
     assert sink.received("traces") == []
+
+
+THREADS_APP = """
+import threading
+import ecs_otel
+results = []
+barrier = threading.Barrier(8)
+def go():
+    barrier.wait()
+    results.append(ecs_otel.configure())
+threads = [threading.Thread(target=go) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("SAME", len({id(r) for r in results}) == 1 and len(results) == 8, flush=True)
+print("SPAN_THREADS", sum(1 for t in threading.enumerate() if "Span" in t.name), flush=True)
+"""
+
+
+def test_concurrent_configure_sets_up_once(tmp_path, sink):
+    proc = run([sys.executable, str(write_script(tmp_path, THREADS_APP))], base_env(sink, OTEL_METRICS_EXPORTER="none"))
+    assert proc.returncode == 0, proc.stderr
+    assert "SAME True" in proc.stdout and "SPAN_THREADS 1" in proc.stdout
+    assert "Overriding" not in proc.stderr

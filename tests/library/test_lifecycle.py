@@ -141,3 +141,46 @@ def test_hanging_metadata_endpoint_bounds_import(tmp_path, sink, ecs_emulator):
     assert took < 1.0 + 0.3, proc.stdout
     assert "TASK False" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+PARTIAL_APP = """
+import ecs_otel.auto
+from ecs_otel.configuration import current
+attrs = current().resource.attributes
+print("CONTAINER", attrs.get("container.name"), flush=True)
+print("TASK_ARN", attrs.get("aws.ecs.task.arn"), flush=True)
+print("SERVICE", attrs.get("service.name"), flush=True)
+"""
+
+
+def test_slow_metadata_keeps_what_arrived_in_time(tmp_path, sink, ecs_emulator):
+    # Each document takes 0.7 s: the container document fits in the 1 s budget, the task document does not.
+    ecs_emulator.set_fault("slow", delay_s=0.7)
+    env = base_env(sink, ecs_emulator, ECS_OTEL_METADATA_TIMEOUT="1.0", OTEL_METRICS_EXPORTER="none",
+                   OTEL_TRACES_EXPORTER="none", ECS_OTEL_INSTRUMENTATION="false", ECS_OTEL_LOGGING="false")
+    proc = run([sys.executable, str(write_script(tmp_path, PARTIAL_APP))], env)
+    assert proc.returncode == 0, proc.stderr
+    container = next(line.split(maxsplit=1)[1] for line in proc.stdout.splitlines() if line.startswith("CONTAINER"))
+    assert container != "None"  # kept
+    assert "TASK_ARN None" in proc.stdout  # what did not arrive is simply absent
+    assert f"SERVICE {container}" in proc.stdout  # no family: the container name names the service
+    assert "Traceback" not in proc.stderr
+
+
+SHUTDOWN_API_APP = """
+import ecs_otel, ecs_otel.auto
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("explicit"):
+    pass
+print("FIRST", ecs_otel.shutdown(timeout_s=3), flush=True)
+print("SECOND", ecs_otel.shutdown(timeout_s=3), flush=True)
+"""
+
+
+def test_explicit_shutdown_flushes_and_is_idempotent(tmp_path, sink):
+    env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_METRICS_EXPORTER="none")
+    proc = run([sys.executable, str(write_script(tmp_path, SHUTDOWN_API_APP))], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "FIRST True" in proc.stdout and "SECOND True" in proc.stdout
+    spans = resource_spans(sink.received("traces"))
+    assert [s["name"] for _, s in spans] == ["explicit"]  # already there when shutdown() returned
