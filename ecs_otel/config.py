@@ -268,3 +268,12 @@ class Settings:
                     value = tuple(v for v in value if v and v != "none")
             values[key] = value
         return cls(**values)
+
+
+def settings_table(settings: tuple[LibrarySetting, ...] = LIBRARY_SETTINGS) -> str:
+    """The README's Markdown table for ``settings`` (``python -c 'from ecs_otel.config import *; …'``)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in settings:
+        default = f"`{s.default}`" if s.default else "(unset)"
+        rows.append(f"| `{s.name}` | {default} | {s.help} |")
+    return "\n".join(rows)

@@ -61,3 +61,11 @@ def test_cardinality_limit_folds_new_series_into_overflow():
     assert cardinality.overflowed_measurements() - before == 16
     assert sum(p.value for p in points) == 26  # nothing lost
     cardinality.install(2000)
+
+
+def test_settings_table_lists_every_setting():
+    from ecs_otel.config import settings_table
+
+    table = settings_table()
+    assert all(f"`{s.name}`" in table for s in LIBRARY_SETTINGS)
+    assert settings_table(OTEL_SETTINGS).count("\n") == len(OTEL_SETTINGS) + 1
