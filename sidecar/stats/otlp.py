@@ -85,6 +85,26 @@ def key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
     return [KeyValue(key=k, value=any_value(v)) for k, v in attrs.items() if v is not None]
 
 
+#: Bounded caches of encoded attribute sets: the same resources and interfaces repeat every scrape.
+_CACHE_LIMIT = 1024
+_kv_cache: dict[Any, list[KeyValue]] = {}
+_resource_cache: dict[Any, bytes] = {}
+
+
+def _freeze(attrs: Mapping[str, Any]) -> Any:
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items())
+
+
+def cached_key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
+    key = _freeze(attrs)
+    kvs = _kv_cache.get(key)
+    if kvs is None:
+        if len(_kv_cache) >= _CACHE_LIMIT:
+            _kv_cache.clear()
+        kvs = _kv_cache[key] = key_values(attrs)
+    return kvs
+
+
 class MetricWriter:
     """Adds points to one ``ScopeMetrics``, one ``Metric`` per name (created on first use)."""
 
@@ -92,41 +112,50 @@ class MetricWriter:
         self._scope = scope
         self._time_ns = time_ns
         self._start_ns = start_ns
-        self._by_name: dict[str, Metric] = {}
+        self._by_name: dict[str, tuple[Any, bool]] = {}
 
-    def _metric(self, name: str) -> Metric:
-        m = self._by_name.get(name)
-        if m is None:
+    def _points(self, name: str) -> tuple[Any, bool]:
+        entry = self._by_name.get(name)
+        if entry is None:
             unit, kind, desc = METRICS.get(name, ("1", "gauge", ""))
-            m = self._scope.metrics.add(name=name, unit=unit, description=desc)
+            m: Metric = self._scope.metrics.add(name=name, unit=unit, description=desc)
             if kind == "counter":
                 m.sum.aggregation_temporality = AGGREGATION_TEMPORALITY_CUMULATIVE
                 m.sum.is_monotonic = True
+                entry = (m.sum.data_points, True)
             else:
                 m.gauge.SetInParent()
-            self._by_name[name] = m
-        return m
+                entry = (m.gauge.data_points, False)
+            self._by_name[name] = entry
+        return entry
 
     def point(self, name: str, value: float | int | None, attrs: Mapping[str, Any] | None = None) -> None:
         """Add a point unless ``value`` is ``None`` (unknown values are left out, never sent as 0)."""
         if value is None:
             return
-        m = self._metric(name)
-        dp: NumberDataPoint = (m.sum if m.WhichOneof("data") == "sum" else m.gauge).data_points.add()
-        dp.time_unix_nano = self._time_ns
-        if m.WhichOneof("data") == "sum":
-            dp.start_time_unix_nano = self._start_ns
+        dps, cumulative = self._points(name)
+        dp: NumberDataPoint
         if isinstance(value, int) and not isinstance(value, bool):
-            dp.as_int = value
+            dp = dps.add(time_unix_nano=self._time_ns, as_int=value)
         else:
-            dp.as_double = float(value)
+            dp = dps.add(time_unix_nano=self._time_ns, as_double=float(value))
+        if cumulative:
+            dp.start_time_unix_nano = self._start_ns
         if attrs:
-            dp.attributes.extend(key_values(attrs))
+            dp.attributes.extend(cached_key_values(attrs))
 
 
 def _resource(request: ExportMetricsServiceRequest, attrs: Mapping[str, Any]) -> ScopeMetrics:
     rm: ResourceMetrics = request.resource_metrics.add()
-    rm.resource.attributes.extend(key_values(attrs))
+    key = _freeze(attrs)
+    encoded = _resource_cache.get(key)
+    if encoded is None:
+        if len(_resource_cache) >= _CACHE_LIMIT:
+            _resource_cache.clear()
+        rm.resource.attributes.extend(key_values(attrs))
+        _resource_cache[key] = rm.resource.SerializeToString()
+    else:
+        rm.resource.MergeFromString(encoded)
     scope = rm.scope_metrics.add()
     scope.scope.name = SCOPE_NAME
     return scope
