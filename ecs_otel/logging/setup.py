@@ -89,9 +89,20 @@ def _our_handler(root: logging.Logger) -> JsonStreamHandler | None:
 
 
 def _infrastructure(handler: logging.Handler) -> bool:
-    """Handlers that are not the application's choice of output (OTLP export, pytest's capture)."""
+    """Handlers that are not the application's choice of output (OTLP export, the library's own, pytest's)."""
+    if getattr(handler, "_ecs_otel", False):
+        return True
     module = type(handler).__module__
     return module.startswith(("opentelemetry.", "_pytest."))
+
+
+def _superseded_fallback(handler: logging.Handler) -> bool:
+    """The library's last-resort stderr handler (``ecs_otel.configuration``): ours replaces it."""
+    return (
+        getattr(handler, "_ecs_otel", False)
+        and not getattr(handler, "ecs_otel_managed", False)
+        and type(handler) is logging.StreamHandler
+    )
 
 
 def configure_logging(
@@ -160,6 +171,8 @@ def configure_logging(
             )
         else:
             formatter = TextFormatter()
+        for old in [h for h in root.handlers if _superseded_fallback(h)]:
+            root.removeHandler(old)
         handler = _our_handler(root)
         had_app_handlers = any(h is not handler and not _infrastructure(h) for h in root.handlers)
         if handler is None:

@@ -262,3 +262,18 @@ def test_handler_writes_utf8_even_to_a_non_utf8_stream() -> None:
     ascii_stream.flush()
     [line] = raw.getvalue().splitlines()
     assert strict_loads(line)["message"] == "zoë ☃ 😀"
+
+
+def test_library_fallback_stderr_handler_is_replaced_not_duplicated() -> None:
+    root = logging.getLogger()
+    fallback = logging.StreamHandler(io.StringIO())
+    fallback._ecs_otel = True  # type: ignore[attr-defined]  # how ecs_otel.configuration marks its own
+    root.addHandler(fallback)
+    root.setLevel(logging.WARNING)
+    out = io.StringIO()
+    configure_logging(fmt="json", stream=out)
+    assert fallback not in root.handlers
+    assert root.level == logging.INFO  # the fallback was not the application's configuration
+    logging.getLogger("app").warning("once")
+    assert fallback.stream.getvalue() == ""
+    assert [o["message"] for o in lines(out)] == ["once"]
