@@ -1,7 +1,7 @@
 """The last consumer of a signal's chain: one batch, handed to every exporter's queue.
 
-The batch object is shared by the queues (exporters treat batches as read-only), so a
-second exporter costs a reference, not a copy. The global memory budget is checked here,
+The batch is encoded once here and the bytes are shared by the queues, so a second exporter
+costs a reference, not a copy. The global memory budget is checked here,
 before anything is counted: a refused batch raises :class:`BackPressure` and the client retries.
 """
 
@@ -37,8 +37,8 @@ class FanOut:
         if not self.queues:
             self._unrouted.inc(items, signal=signal.value)
             return
-        encoded = batch.SerializeToString() if any(q.wants_encoded for q in self.queues) else None
-        size = len(encoded) if encoded is not None else batch.ByteSize()
+        encoded = batch.SerializeToString()  # once, shared by every queue
+        size = len(encoded)
         try:
             self.budget.check(size * len(self.queues))
         except Exception as exc:

@@ -2,9 +2,9 @@
 
 The limit defaults to 80 % of the container's memory limit, read from the cgroup (v2
 ``memory.max``, v1 ``memory.limit_in_bytes``) or the task metadata's container limit, else
-256 MiB. Two guards use it: the encoded bytes waiting in all queues together (decoded
-protobuf objects take a few times their wire size, so queued wire bytes may use a third of
-the limit), and the process's resident memory, sampled at most every 50 ms.
+256 MiB. Two guards use it: the encoded bytes waiting in all queues together (queues hold
+wire bytes, so half the limit leaves room for the interpreter, batches being decoded or
+exported, and buffers), and the process's resident memory, sampled at most every 50 ms.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class MemoryBudget:
     """Shared by every queue: refuses new data (``BackPressure``) once the limit is reached."""
 
     #: Share of the limit that queued wire bytes may take.
-    QUEUED_SHARE = 1 / 3
+    QUEUED_SHARE = 1 / 2
     _SAMPLE_EVERY_S = 0.05
 
     def __init__(self, limit_bytes: int, read_rss: Callable[[], int] | None = None) -> None:

@@ -25,7 +25,7 @@ from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.retry import Backoff
 from sidecar.selftelemetry import Registry
 from sidecar.settings import PipelineSettings
-from sidecar.signals import Signal, resource_entries
+from sidecar.signals import Signal
 
 RECEIVED = "ecs_otel_sidecar_exporter_received_items_total"
 EXPORTED = "ecs_otel_sidecar_exporter_exported_items_total"
@@ -44,8 +44,8 @@ log = logging.getLogger("ecs_otel.sidecar.pipeline")
 
 @dataclass(slots=True)
 class _Entry:
-    #: The batch, or its encoding for an exporter that takes encoded requests (see ``EncodedExporter``).
-    batch: Message | bytes
+    #: The batch's encoding (wire bytes are the most compact form, and merge by concatenation).
+    batch: bytes
     items: int
     size: int
     enqueued: float
@@ -62,9 +62,9 @@ class _Batch:
 class EncodedExporter(Protocol):
     """Optional fast path: an exporter that can send an already encoded ``Export*ServiceRequest``.
 
-    Concatenated encodings of one message type are a valid encoding of their merge, so the
-    queue then merges batches by joining bytes instead of copying messages, and holds each
-    queued batch at its wire size.
+    Queues hold encoded requests and merge them by concatenation (a valid encoding of the
+    merged message); an exporter with this method gets those bytes as they are, skipping the
+    decode that ``export`` needs and the encode it then does.
     """
 
     async def export_encoded(self, signal: Signal, body: bytes) -> ExportOutcome: ...
@@ -145,10 +145,7 @@ class ExporterQueue:
         if not self.has_room(items, size):
             self._drop(items, "queue_full")
             return False
-        if self.wants_encoded:
-            payload: Message | bytes = batch.SerializeToString() if encoded is None else encoded
-        else:
-            payload = batch
+        payload = batch.SerializeToString() if encoded is None else encoded
         self._entries.append(_Entry(payload, items, size, asyncio.get_running_loop().time()))
         self._items += items
         self._bytes += size
@@ -234,16 +231,10 @@ class ExporterQueue:
         self._bytes -= size
         self._inflight_items += items
         self._inflight_bytes += size
-        message: Message | bytes
-        if len(taken) == 1:
-            message = first.batch
-        elif self.wants_encoded:
-            message = b"".join(entry.batch for entry in taken)  # type: ignore[misc]
-        else:
-            message = self.signal.new_batch()
-            target = resource_entries(self.signal, message)
-            for entry in taken:
-                target.extend(resource_entries(self.signal, entry.batch))
+        # Entries hold encoded requests: concatenating encodings of one message type encodes their merge,
+        # so merging costs a join, and an exporter without the encoded fast path gets one parse per batch.
+        body = first.batch if len(taken) == 1 else b"".join(entry.batch for entry in taken)  # type: ignore[misc]
+        message: Message | bytes = body if self.wants_encoded else self.signal.request_type.FromString(body)
         return _Batch(message, items, size, first.enqueued)
 
     async def _send(self, batch: _Batch) -> None:

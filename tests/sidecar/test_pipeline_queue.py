@@ -267,7 +267,7 @@ async def test_invariant_holds_at_every_instant_under_random_faults() -> None:
 @in_loop
 async def test_fanout_shares_batches_and_memory_limit_raises_backpressure_before_counting() -> None:
     t = Registry()
-    budget = MemoryBudget(3000, read_rss=lambda: 0)  # a third (1000 bytes) may be queued
+    budget = MemoryBudget(2000, read_rss=lambda: 0)  # half (1000 bytes) may be queued
     a, b = ScriptedExporter(delay_s=1), ScriptedExporter(delay_s=1)
     qa = ExporterQueue(a, "a", Signal.TRACES, PipelineSettings(), t, budget, ExporterHealth("a"))
     qb = ExporterQueue(b, "b", Signal.TRACES, PipelineSettings(), t, budget, ExporterHealth("b"))
