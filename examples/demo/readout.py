@@ -109,7 +109,7 @@ class RouteStats:
     max_ms: float
 
 
-def _status(span: Span) -> int:
+def http_status(span: Span) -> int:
     code = span.attributes.get("http.response.status_code", span.attributes.get("http.status_code", 0))
     return int(code) if isinstance(code, int) else 0
 
@@ -123,7 +123,7 @@ def route_stats(all_spans: list[Span]) -> list[RouteStats]:
     rows = []
     for route, group in by_route.items():
         ms = [s.ms for s in group]
-        rows.append(RouteStats(route, len(group), sum(1 for s in group if s.error or _status(s) >= 500),
+        rows.append(RouteStats(route, len(group), sum(1 for s in group if s.error or http_status(s) >= 500),
                                percentile(ms, 0.5), percentile(ms, 0.95), max(ms)))
     return sorted(rows, key=lambda r: -r.count)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _describe(span: readout.Span) -> str:
         else:
             url = a.get("url.full") or a.get("http.url") or ""
             detail = str(url)
-    status = readout._status(span)
+    status = readout.http_status(span)
     if status:
         detail = f"{detail} → {status}".strip()
     return detail
@@ -192,8 +193,6 @@ def logs_section(run: DemoRun) -> str:
     newest = readout.newest_json_lines(path, 3)
     exported = readout.log_record_count(run.out_dir)
     lines = [heading(f"Newest app log lines (JSON on stdout; {exported:,} records also exported over OTLP)")]
-    import json
-
     lines += [f"  {json.dumps(obj, separators=(',', ':'))}" for obj in newest] or ["  (no JSON log lines)"]
     return "\n".join(lines)
 
@@ -222,18 +221,29 @@ def files_section(out_dir: Path) -> str:
     return "\n".join([heading("Output files (left in place)"), table(["file", "bytes"], rows)])
 
 
+def _safely(title: str, build: Callable[[], str]) -> str:
+    """A section, or one line saying why it could not be built: the summary never ends in a traceback."""
+    try:
+        return build()
+    except Exception as exc:  # a malformed file or a half-written output must not hide the other sections
+        return f"{heading(title)}\n  (could not summarise: {type(exc).__name__}: {exc})"
+
+
 def render(run: DemoRun) -> str:
-    spans = readout.spans(run.out_dir)
+    try:
+        spans = readout.spans(run.out_dir)
+    except Exception:
+        spans = []
     service = spans[0].service if spans else "ecs-otel-demo"
     parts = [
-        requests_section(run),
-        routes_section(spans),
-        trace_section(spans),
-        cardinality_section(run, readout.metric_series(run.out_dir, service)),
-        stats_section(run),
-        logs_section(run),
-        pipeline_section(run),
-        files_section(run.out_dir),
+        _safely("Load", lambda: requests_section(run)),
+        _safely("Spans per route", lambda: routes_section(spans)),
+        _safely("Sample trace", lambda: trace_section(spans)),
+        _safely("Metric series", lambda: cardinality_section(run, readout.metric_series(run.out_dir, service))),
+        _safely("ECS task stats", lambda: stats_section(run)),
+        _safely("Newest app log lines", lambda: logs_section(run)),
+        _safely("Sidecar pipeline", lambda: pipeline_section(run)),
+        _safely("Output files", lambda: files_section(run.out_dir)),
         f"\nDone in {run.seconds:.1f} s; every process the demo started (pids "
         f"{', '.join(str(p) for p in run.pids.values())}) has exited.",
     ]

@@ -118,3 +118,22 @@ def test_demo_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     assert proc.returncode == 130, "".join(seen) + out + err
     assert "interrupted" in out and "Traceback" not in out + err
     assert all(_gone(p) for p in pids)
+
+
+def test_summary_of_missing_or_damaged_output_says_so_without_a_traceback(tmp_path: Path) -> None:
+    from examples.demo.load import LoadResult
+    from examples.demo.run import DemoRun
+    from examples.demo.summary import render
+
+    out = tmp_path / "demo-output"
+    (out / "logs").mkdir(parents=True)
+    (out / "metrics.jsonl").write_text('{"resourceMetrics": [\n')  # cut off mid-write
+    run = DemoRun(out_dir=out, status_url="http://127.0.0.1:13133/", status_port_is_default=True,
+                  load=LoadResult(), cardinality=None, self_metrics="", status=None, final_counts=[],
+                  seconds=1.0, pids={"sidecar": 1})
+    text = render(run)
+    assert "(no server spans reached the sidecar)" in text
+    assert "(no complete trace in the output)" in text
+    assert "Metric series\n" in text and "(could not summarise: " in text
+    assert "(no JSON log lines)" in text
+    assert "Traceback" not in text
