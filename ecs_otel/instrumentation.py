@@ -64,6 +64,12 @@ def _logging_kwargs() -> dict[str, Any]:
 #: Extra keyword arguments for particular instrumentors' ``instrument()``.
 INSTRUMENT_KWARGS: dict[str, Callable[[], dict[str, Any]]] = {"logging": _logging_kwargs}
 
+#: Instrumentors activated with the first library instrumentor rather than at start-up. The
+#: logging one only stamps ``otelTraceID`` on records (ecs_otel's JSON lines carry trace ids
+#: themselves); it runs at start-up when OTEL_PYTHON_LOG_CORRELATION=true asks for it.
+DEFERRED = frozenset({"logging"})
+_deferred: list[Callable[[], None]] = []
+
 _lock = threading.RLock()
 _handled: dict[str, str] = {}  # entry-point name → "instrumented" | "armed" | "skipped" | "failed" | "disabled"
 
@@ -172,9 +178,28 @@ def _module_findable(module: str) -> bool:
     return False
 
 
+def _wanted_now(name: str) -> bool:
+    import os
+
+    if name == "logging":
+        return os.environ.get("OTEL_PYTHON_LOG_CORRELATION", "").strip().lower() == "true" or \
+            "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION" in os.environ
+    return True
+
+
+def _run_deferred() -> None:
+    with _lock:
+        pending = list(_deferred)
+        _deferred.clear()
+    for activate in pending:
+        activate()
+
+
 def _activate(entry_point: Any, skip_dep_check: bool = False, **kwargs: Any) -> None:
     """Dependency check, load, instrument: one warning (never a traceback) when anything fails."""
     name = entry_point.name
+    if name not in DEFERRED:
+        _run_deferred()
     try:
         if not skip_dep_check:
             from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
@@ -213,6 +238,13 @@ def handle_entry_point(entry_point: Any, disabled: Iterable[str] = (), **kwargs:
             return
         _handled[name] = "pending"
     module = _target_module(name)
+    if name in DEFERRED and not _wanted_now(name):
+        # Process-wide instrumentors nobody asked for explicitly ride along with the first library
+        # instrumentor that activates (which loads the same instrumentation base modules anyway).
+        with _lock:
+            _handled[name] = "armed"
+            _deferred.append(lambda: _activate(entry_point, **kwargs))
+        return
     if module is not None and not _module_findable(module):
         # The instrumented library is not installed: loading the instrumentor would only cost time
         # (and may import unrelated libraries, as aiobotocore's does with botocore).
