@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,42 +12,12 @@ from sidecar.config import ConfigError, load_settings
 from sidecar.context import SidecarContext
 from sidecar.scrapers.ecs_stats import EcsStatsScraper
 from sidecar.signals import Signal
-from tests.conftest import ROOT
-
-
-class Emulator:
-    def __init__(self, tmp: Path, *args: str) -> None:
-        port_file = tmp / "emulator.port"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ecs_otel.emulator", "--port", "0", "--port-file", str(port_file), *args],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 20
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"emulator did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
-            time.sleep(0.05)
-        self.base = f"http://127.0.0.1:{int(port_file.read_text())}"
-        self.uri = self.control()["uri"]
-
-    def control(self, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + "/__control", data=data, method="POST" if data else "GET")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read() or b"{}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+from tests.support.emulator import EmulatorProcess
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    emu = Emulator(tmp_path, "--scenario", "fargate-cgroupv1")
+def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    emu = EmulatorProcess(tmp_path, "--scenario", "fargate-cgroupv1")
     try:
         yield emu
     finally:
@@ -80,11 +45,11 @@ def _scraper(uri: str, **env: str) -> tuple[EcsStatsScraper, SidecarContext]:
     return EcsStatsScraper(settings, ctx), ctx
 
 
-def test_first_scrape_is_immediate(emulator: Emulator) -> None:
+def test_first_scrape_is_immediate(emulator: EmulatorProcess) -> None:
     asyncio.run(_first_scrape_is_immediate(emulator))
 
 
-async def _first_scrape_is_immediate(emulator: Emulator) -> None:
+async def _first_scrape_is_immediate(emulator: EmulatorProcess) -> None:
     scraper, ctx = _scraper(emulator.uri, ECS_OTEL_STATS_INTERVAL="3600")
     rec = Recorder()
     scraper.consumer = rec
@@ -106,19 +71,19 @@ async def _first_scrape_is_immediate(emulator: Emulator) -> None:
     assert ctx.telemetry.counter("ecs_otel_sidecar_scrapes_total", "").get(scraper="ecs_stats", outcome="ok") == 1
 
 
-def test_hanging_endpoint_is_bounded_by_the_timeout(emulator: Emulator) -> None:
+def test_hanging_endpoint_is_bounded_by_the_timeout(emulator: EmulatorProcess) -> None:
     asyncio.run(_hanging_endpoint(emulator))
 
 
-async def _hanging_endpoint(emulator: Emulator) -> None:
+async def _hanging_endpoint(emulator: EmulatorProcess) -> None:
     scraper, ctx = _scraper(emulator.uri, ECS_OTEL_STATS_TIMEOUT="0.5")
-    emulator.control({"fault": "hang"})
+    emulator.set_fault("hang")
     request = await asyncio.wait_for(scraper.scrape_once(), 20)
     errors = ctx.telemetry.counter("ecs_otel_sidecar_scrape_errors_total", "")
     assert errors.total(reason="timeout") >= 1
     assert request is not None and "process.memory.usage" in _names(request)  # self metrics survive
     assert "ecs.task.memory.utilized" not in _names(request)
-    emulator.control({"fault": None})
+    emulator.set_fault(None)
     request = await asyncio.wait_for(scraper.scrape_once(), 20)
     assert request is not None and "ecs.task.memory.utilized" in _names(request)
 
