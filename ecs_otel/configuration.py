@@ -223,6 +223,16 @@ def _service_name_in_resource_attributes(env: Any) -> str | None:
 
 # -- signals -----------------------------------------------------------------------------------------
 def _setup_propagators(settings: Settings) -> None:
+    if "opentelemetry.propagate" not in sys.modules:
+        # opentelemetry.propagate resolves OTEL_PROPAGATORS through entry points when first imported,
+        # and raises (for good: every later import raises again) on a name it cannot find, such as
+        # `xray` when only ecs_otel provides it. Import it with the variable hidden; ours replaces it.
+        saved = os.environ.pop("OTEL_PROPAGATORS", None)
+        try:
+            import opentelemetry.propagate  # noqa: F401
+        finally:
+            if saved is not None:
+                os.environ["OTEL_PROPAGATORS"] = saved
     from opentelemetry.propagate import set_global_textmap
 
     from ecs_otel.tracing.propagator import build_propagator

@@ -78,3 +78,23 @@ def test_inject_round_trip():
 def test_malformed_headers_are_ignored(bad):
     ctx = XRayPropagator().extract({"X-Amzn-Trace-Id": bad})
     assert not trace.get_current_span(ctx).get_span_context().is_valid
+
+
+def test_otel_propagators_naming_xray_works_without_the_upstream_package(tmp_path):
+    """A name opentelemetry.propagate cannot resolve (as `xray` is when opentelemetry-propagator-aws-xray is
+    not installed) would make every import of opentelemetry.propagate raise; here it is one warning."""
+    import subprocess
+    import sys
+
+    from tests.library.conftest import base_env, write_script
+
+    app = ("import ecs_otel.auto\nfrom opentelemetry.propagate import get_global_textmap\n"
+           "print(sorted(get_global_textmap().fields))\n")
+    env = base_env(None, OTEL_PROPAGATORS="tracecontext,xray,notinstalled", OTEL_TRACES_EXPORTER="none",
+                   OTEL_METRICS_EXPORTER="none")
+    proc = subprocess.run([sys.executable, str(write_script(tmp_path, app))], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "x-amzn-trace-id" in proc.stdout.lower() and "traceparent" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("notinstalled") == 1
