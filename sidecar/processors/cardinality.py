@@ -164,6 +164,10 @@ class CardinalityProcessor(Processor):
             200_000, help="Live series over all metrics together (a memory bound); new ones overflow beyond it.",
             env="ECS_OTEL_METRIC_CARDINALITY_MAX_SERIES",
         )
+        max_metrics: int = setting(
+            10_000, help="Metric names tracked at once (a memory bound); points of further names pass unlimited "
+            "(counted as untracked) until silent names expire.",
+        )
         overflow_state_limit: int = setting(
             100_000, help="Overflowed cumulative series tracked to fold their increases exactly; "
             "points of further ones are dropped (counted).",
@@ -226,6 +230,10 @@ class CardinalityProcessor(Processor):
             "ecs_otel_sidecar_cardinality_dropped_points_total",
             "Data points dropped because they could not be folded exactly.", ("reason",),
         )
+        self._m_untracked = t.counter(
+            "ecs_otel_sidecar_cardinality_untracked_points_total",
+            "Data points passed without a series limit because max_metrics names were already tracked.",
+        )
         self._m_normalized = t.counter(
             "ecs_otel_sidecar_cardinality_normalized_values_total", "Attribute values and span names normalised."
         )
@@ -287,9 +295,11 @@ class CardinalityProcessor(Processor):
         if now - self._last_report >= REPORT_INTERVAL_S:
             self.refresh_report()
 
-    def _table(self, name: str) -> SeriesTable:
+    def _table(self, name: str) -> SeriesTable | None:
         table = self._tables.get(name)
         if table is None:
+            if len(self._tables) >= self.settings.max_metrics:
+                return None
             limit = self.settings.limit
             for pattern, n in self.settings.limits.items():
                 if pattern == name or fnmatch.fnmatchcase(name, pattern):
@@ -302,6 +312,9 @@ class CardinalityProcessor(Processor):
     def _metric(self, name: str, kind: str, data: Any, sk: int, now: float) -> None:
         """Walk the serialized points of one metric; rebuild them only if something changed."""
         table = self._table(name)
+        if table is None:
+            self._m_untracked.inc(len(data.data_points))
+            return
         rules = self.rules.for_metric(name) if self.rules else None
         needles = self._needles
         tag = ATTRIBUTE_TAG[kind]

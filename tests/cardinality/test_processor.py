@@ -244,3 +244,13 @@ def test_points_with_exemplars_and_mixed_value_types_fold_exactly() -> None:
     assert first.as_int == 3 and len(first.exemplars) == 1  # admitted points pass untouched
     assert overflow.as_double == 0.5 + 3 + 0.5  # the three overflowed points
     assert overflow.start_time_unix_nano == 11 and overflow.time_unix_nano == 103 and is_overflow(overflow)
+
+
+def test_metric_names_beyond_max_metrics_pass_untracked() -> None:
+    proc, ctx = make(limit=1, max_metrics=2)
+    for name in ("a", "b", "c"):
+        points = [number_point([kv("k", str(i))], 1) for i in range(5)]
+        dps = data_points(proc.process(Signal.METRICS, sum_request(name, points)))
+        assert len(dps) == (2 if name != "c" else 5), name  # c is not tracked: passed as is
+    assert ctx.telemetry.counter("ecs_otel_sidecar_cardinality_untracked_points_total", "").get() == 5
+    assert len(proc._tables) == 2
