@@ -56,6 +56,9 @@ class DemoRun:
     final_counts: list[dict[str, Any]]
     seconds: float
     pids: dict[str, int]
+    #: The sidecar's ``prometheus`` exporter: where it was scraped and what it said.
+    prometheus_url: str = ""
+    prometheus_text: str = ""
 
 
 def _clean_env() -> dict[str, str]:
@@ -142,7 +145,7 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
         # The sidecar and the shop start side by side (each takes a few seconds to import): the shop
         # gets the sidecar's OTLP port up front, and its exporter retries until the sidecar listens.
         status_default = _port_free(STATUS_PORT)
-        otlp_port = _free_port()
+        otlp_port, prometheus_port = _free_port(), _free_port()
         sidecar = Child("sidecar", ["-m", "sidecar", "--ports-file", str(log_dir / "sidecar.ports")], {
             **base_env,
             "ECS_CONTAINER_METADATA_URI_V4": uris["ecs-otel-sidecar"],
@@ -150,7 +153,8 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
             "ECS_OTEL_OTLP_GRPC_PORT": "0",
             "ECS_OTEL_STATUS_PORT": str(STATUS_PORT if status_default else 0),
             "ECS_OTEL_TRACES_EXPORTERS": "file,debug",
-            "ECS_OTEL_METRICS_EXPORTERS": "file,debug",
+            "ECS_OTEL_METRICS_EXPORTERS": "file,debug,prometheus",
+            "ECS_OTEL_PROMETHEUS_PORT": str(prometheus_port),
             "ECS_OTEL_LOGS_EXPORTERS": "file,debug",
             "ECS_OTEL_FILE_PATH": str(out_dir),
             "ECS_OTEL_STATS_INTERVAL": "2",
@@ -197,8 +201,10 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
         cardinality_raw = _get(status_url + "cardinality")
         metrics_raw = _get(status_url + "metrics") or b""
         status_raw = _get(status_url + "status.json")
+        prometheus_url = f"http://127.0.0.1:{prometheus_port}/metrics"
+        prometheus_raw = _get(prometheus_url) or b""
         for name, raw in (("cardinality.json", cardinality_raw), ("status.json", status_raw),
-                          ("self-metrics.prom", metrics_raw)):
+                          ("self-metrics.prom", metrics_raw), ("prometheus.prom", prometheus_raw)):
             if raw:
                 (out_dir / name).write_bytes(raw)
         done = _step("stopping the sidecar (flushes the files)")
@@ -210,6 +216,8 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
             self_metrics=metrics_raw.decode(errors="replace"),
             status=json.loads(status_raw) if status_raw else None,
             final_counts=final_counts,
+            prometheus_url=prometheus_url,
+            prometheus_text=prometheus_raw.decode(errors="replace"),
             seconds=time.monotonic() - started,
             pids={c.name: c.pid for c in children},
         )

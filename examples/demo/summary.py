@@ -207,6 +207,11 @@ def pipeline_section(run: DemoRun) -> str:
         lines.append(table(["signal", "exporter", "received", "exported", "dropped", "queued"], rows))
     else:
         lines.append("  (the sidecar did not log its final counts; see demo-output/logs/sidecar.stderr.log)")
+    if run.prometheus_text:
+        series = [line for line in run.prometheus_text.splitlines() if line and not line.startswith("#")]
+        orders = sum(1 for line in series if line.startswith("shop_orders"))
+        lines.append(f"\n  Prometheus scrape endpoint: {run.prometheus_url}  ({len(series):,} samples, "
+                     f"{orders} of them shop_orders*; saved as demo-output/prometheus.prom)")
     where = "the default port" if run.status_port_is_default else "13133 was taken, so a free port"
     lines.append(f"\n  status page: {run.status_url}  ({where}; it lived while the demo ran —")
     lines.append("  DEMO_SECONDS=300 make demo keeps it up for five minutes)")

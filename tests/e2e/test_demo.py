@@ -65,6 +65,9 @@ def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Pat
     assert row, out
     before, after, limit = map(int, row.groups())
     assert before > limit and after == limit + 1
+    prom = re.search(r"Prometheus scrape endpoint: http://127\.0\.0\.1:\d+/metrics  \(([\d,]+) samples, (\d+) of them "
+                     r"shop_orders", out)
+    assert prom and int(prom.group(1).replace(",", "")) > 0 and int(prom.group(2)) == after, out
     # ECS task stats with real numbers, the newest app logs, the status page, the pipeline counts.
     assert re.search(r"^\s+task \(total\)\s+[\d.]+ vCPU\s+[\d.]+ MiB", out, re.M), out
     assert re.search(r"^\s+app\s+[\d.]+ vCPU\s+[\d.]+ MiB", out, re.M), out
@@ -90,6 +93,7 @@ def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Pat
     logs = _decode_lines(output / "logs.jsonl", ExportLogsServiceRequest)
     assert sum(len(sl.log_records) for b in logs for rl in b.resource_logs for sl in rl.scope_logs) > 0
     assert (output / "logs" / "shop.stdout.log").stat().st_size > 0
+    assert "shop_orders_total{" in (output / "prometheus.prom").read_text()
 
 
 def test_demo_ctrl_c_stops_every_process(tmp_path: Path) -> None:
