@@ -75,7 +75,7 @@ class EcsStatsScraper(Scraper):
         self.process = ProcessMetrics() if settings.process_metrics else None
         t = context.telemetry
         self._scrapes = t.counter(
-            "ecs_otel_sidecar_scrapes_total", "Scrapes attempted, by outcome (ok, partial, failed).",
+            "ecs_otel_sidecar_scrapes_total", "Scrapes attempted, by outcome (ok, partial, failed, error).",
             ("scraper", "outcome"),
         )
         self._errors = t.counter(
@@ -100,7 +100,13 @@ class EcsStatsScraper(Scraper):
             next_at = loop.time()
             try:
                 while True:
-                    await self.scrape_once()
+                    try:
+                        await self.scrape_once()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # a bug or an unforeseen document must not end the scraping
+                        self._scrapes.inc(scraper=self.name, outcome="error")
+                        _log.exception("ECS stats scrape failed")
                     next_at += self.settings.interval_s
                     now = loop.time()
                     if next_at < now:  # fell behind (slow endpoint): skip missed ticks, don't burst
