@@ -95,3 +95,22 @@ def test_interval_of_one_second_accepted_below_refused() -> None:
     with pytest.raises(ConfigError):
         EcsStatsScraper(EcsStatsScraper.Settings(interval_s=0.5), ctx)
     assert EcsStatsScraper.Settings().interval_s == 20.0
+
+
+def test_http_errors_and_malformed_documents_are_counted_not_fatal(emulator: EmulatorProcess) -> None:
+    async def scenario() -> None:
+        scraper, ctx = _scraper(emulator.uri)
+        errors = ctx.telemetry.counter("ecs_otel_sidecar_scrape_errors_total", "")
+        for fault, reason in (("500", "http_500"), ("malformed", "malformed")):
+            emulator.set_fault(fault)
+            request = await asyncio.wait_for(scraper.scrape_once(), 20)
+            assert request is not None and "ecs.task.memory.utilized" not in _names(request)
+            assert errors.total(reason=reason) >= 1, fault
+        emulator.set_fault(None)
+        request = await asyncio.wait_for(scraper.scrape_once(), 20)
+        assert request is not None and "ecs.task.memory.utilized" in _names(request)
+        scrapes = ctx.telemetry.counter("ecs_otel_sidecar_scrapes_total", "")
+        assert scrapes.get(scraper="ecs_stats", outcome="failed") == 2
+        assert scrapes.get(scraper="ecs_stats", outcome="ok") == 1
+
+    asyncio.run(scenario())
