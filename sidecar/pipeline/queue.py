@@ -45,7 +45,7 @@ log = logging.getLogger("ecs_otel.sidecar.pipeline")
 @dataclass(slots=True)
 class _Entry:
     #: The batch's encoding (wire bytes are the most compact form, and merge by concatenation).
-    batch: bytes
+    body: bytes
     items: int
     size: int
     enqueued: float
@@ -53,7 +53,7 @@ class _Entry:
 
 @dataclass(slots=True)
 class _Batch:
-    message: Message | bytes
+    body: bytes
     items: int
     size: int
     oldest: float
@@ -231,25 +231,32 @@ class ExporterQueue:
         self._bytes -= size
         self._inflight_items += items
         self._inflight_bytes += size
-        # Entries hold encoded requests: concatenating encodings of one message type encodes their merge,
-        # so merging costs a join, and an exporter without the encoded fast path gets one parse per batch.
-        body = first.batch if len(taken) == 1 else b"".join(entry.batch for entry in taken)  # type: ignore[misc]
-        message: Message | bytes = body if self.wants_encoded else self.signal.request_type.FromString(body)
-        return _Batch(message, items, size, first.enqueued)
+        # Entries hold encoded requests: concatenating encodings of one message type encodes their merge.
+        body = first.body if len(taken) == 1 else b"".join(entry.body for entry in taken)
+        return _Batch(body, items, size, first.enqueued)
 
     async def _send(self, batch: _Batch) -> None:
         loop = asyncio.get_running_loop()
         self._batches.inc(**self._labels)
         attempt = 0
+        message: Message | None = None
+        if not self.wants_encoded:
+            # One decode per batch, however many requests were merged into it.
+            try:
+                message = self.signal.request_type.FromString(batch.body)
+            except Exception as exc:
+                log.error("cannot decode a queued batch", extra={"exporter": self.name, "error": repr(exc)})
+                self._drop(batch.items, "export_failed")
+                return
         try:
             while True:
                 attempt += 1
                 started = loop.time()
                 try:
-                    if isinstance(batch.message, bytes):
-                        outcome = await self.exporter.export_encoded(self.signal, batch.message)  # type: ignore[attr-defined]
+                    if message is None:
+                        outcome = await self.exporter.export_encoded(self.signal, batch.body)  # type: ignore[attr-defined]
                     else:
-                        outcome = await self.exporter.export(self.signal, batch.message)
+                        outcome = await self.exporter.export(self.signal, message)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # an exporter bug must not kill the worker
