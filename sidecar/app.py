@@ -126,6 +126,7 @@ class Sidecar:
             scraper.consumer = _ScraperIngest(Ingest(f"scraper_{name}", {Signal.METRICS: self.chains[Signal.METRICS]},
                                                      self.telemetry))
             self.scrapers.append(scraper)
+        self._validate_unused_sections()
         token = BearerToken(s.receiver_token)
         self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", self.chains, self.telemetry), host=s.receiver_host,
                                                port=s.otlp_http_port, max_body_bytes=s.max_request_bytes, token=token))
@@ -136,6 +137,15 @@ class Sidecar:
                                                    host=s.receiver_host, port=s.otlp_grpc_port,
                                                    max_body_bytes=s.max_request_bytes, token=token))
         self.telemetry.on_collect(self._collect)
+
+    def _validate_unused_sections(self) -> None:
+        """A typo in the table of a component that is not wired in yet must still stop the start."""
+        used = {("exporters", n) for n in self.exporters} | {("scrapers", n) for n in self._scraper_names()}
+        used |= {("processors", n) for names in self.chain_names.values() for n in names}
+        for kind, sections in self.config.components.items():
+            for name in sections:
+                if (kind, name) not in used:
+                    build_settings(kind, name, component_class(kind, name), self.config, self.env)
 
     def _default_exporters(self) -> list[str]:
         return ["otlp"] if self.env.get("ECS_OTEL_OTLP_ENDPOINT") else ["debug"]

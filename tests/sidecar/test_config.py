@@ -107,6 +107,13 @@ def test_bad_config_process_exits_2_naming_the_key(tmp_path: Path) -> None:
                                       "ECS_OTEL_OTLP_GRPC_PORT": "0"})
     assert result.returncode == 2, result.stderr
     assert "exporters.otlp.endpointt" in result.stderr
+    path.write_text("[exporters.file]\nno_such_key = 1\n")  # a table for an exporter that is not wired in
+    result = run_sidecar_command([], {"ECS_OTEL_SIDECAR_CONFIG": str(path), "ECS_OTEL_TRACES_EXPORTERS": "none",
+                                      "ECS_OTEL_METRICS_EXPORTERS": "none", "ECS_OTEL_LOGS_EXPORTERS": "none",
+                                      "ECS_OTEL_STATUS_PORT": "0", "ECS_OTEL_OTLP_HTTP_PORT": "0",
+                                      "ECS_OTEL_OTLP_GRPC_PORT": "0"})
+    assert result.returncode == 2, result.stderr
+    assert "exporters.file.no_such_key" in result.stderr
 
 
 def test_validate_config_command(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 from pathlib import Path
 
 import grpc
@@ -95,7 +96,8 @@ def test_backend_down_longer_than_the_queue_allows_gives_exact_drop_counts(otlp_
     assert {n.split("-")[0] for n in got} == {f"d{i:02d}" for i in range(10)}  # the first ten requests
 
 
-def test_sigterm_flushes_queued_data_and_exits_0(otlp_sink: SinkProcess, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_flushes_queued_data_and_exits_0(otlp_sink: SinkProcess, tmp_path: Path, stop_signal: int) -> None:
     sidecar = SidecarProcess(tmp_path, base_env(otlp_sink, ECS_OTEL_BATCH_TIMEOUT="5"))
     try:
         for i in range(4):
@@ -103,6 +105,7 @@ def test_sigterm_flushes_queued_data_and_exits_0(otlp_sink: SinkProcess, tmp_pat
         m = sidecar.metrics()
         assert m.get_value("ecs_otel_sidecar_exporter_queued_items", exporter="otlp", signal="traces") == 20
         assert not delivered(otlp_sink, "f0")  # still waiting for the 5 s batch timeout
+        sidecar.send_signal(stop_signal)
     finally:
         code, _, err = sidecar.terminate(timeout=30)
     assert code == 0, err[-3000:]
