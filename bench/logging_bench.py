@@ -22,7 +22,7 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 
 from ecs_otel.logging import JsonFormatter
-from ecs_otel.logging.correlation import TraceCorrelation
+from ecs_otel.logging.correlation import TraceCorrelation, as_dict
 
 MESSAGE = "user %s checked out basket %d"
 ARGS = ("alice", 1234)
@@ -43,15 +43,33 @@ class NullStream:
         pass
 
 
+class TraceFields:
+    """The current span's trace_id/span_id/xray_trace_id/trace_sampled as a dict, memoised per span like
+    ours, so the peers pay no more than ecs_otel does for correlation."""
+
+    def __init__(self) -> None:
+        self._trace = TraceCorrelation()
+        self._last: tuple[Any, dict[str, Any]] = (None, {})
+
+    def __call__(self) -> dict[str, Any] | None:
+        fields = self._trace()
+        if fields is None:
+            return None
+        last = self._last
+        if last[0] is not fields:
+            last = self._last = (fields, as_dict(fields))
+        return last[1]
+
+
 class TraceFilter(logging.Filter):
-    """Adds trace_id/span_id/xray_trace_id/trace_sampled to records for the peers (same cache as ours)."""
+    """Adds the trace fields to records for the peers that format through the logging module."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._trace = TraceCorrelation()
+        self._fields = TraceFields()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        fields = self._trace()
+        fields = self._fields()
         if fields is not None:
             record.__dict__.update(fields)
         return True
@@ -137,7 +155,7 @@ def setup_structlog_stdlib() -> Callable[[], None]:
 def setup_structlog_native() -> Callable[[], None]:
     import structlog
 
-    trace = TraceCorrelation()
+    trace = TraceFields()
 
     def add_trace(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
         fields = trace()

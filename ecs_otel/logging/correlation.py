@@ -12,7 +12,8 @@ from opentelemetry.trace import INVALID_SPAN, get_current_span
 
 from ecs_otel.logging.fields import SPAN_ID, TRACE_ID, TRACE_SAMPLED, XRAY_TRACE_ID
 
-TraceFields = dict[str, str | bool]
+TraceFields = tuple[str, str, str, bool]
+"""(trace_id, span_id, xray_trace_id, trace_sampled)."""
 
 
 def xray_trace_id(trace_id_hex: str) -> str:
@@ -22,12 +23,12 @@ def xray_trace_id(trace_id_hex: str) -> str:
 
 def trace_fields_for(trace_id: int, span_id: int, sampled: bool) -> TraceFields:
     tid = format(trace_id, "032x")
-    return {
-        TRACE_ID: tid,
-        SPAN_ID: format(span_id, "016x"),
-        XRAY_TRACE_ID: xray_trace_id(tid),
-        TRACE_SAMPLED: sampled,
-    }
+    return (tid, format(span_id, "016x"), xray_trace_id(tid), bool(sampled))
+
+
+def as_dict(fields: TraceFields) -> dict[str, str | bool]:
+    """The fields under their log keys."""
+    return dict(zip((TRACE_ID, SPAN_ID, XRAY_TRACE_ID, TRACE_SAMPLED), fields, strict=True))
 
 
 class TraceCorrelation:

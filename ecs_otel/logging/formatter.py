@@ -213,17 +213,26 @@ class JsonFormatter(logging.Formatter):
         if sec != ts_sec:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
             self._ts = (sec, prefix)
-        d: dict[str, Any] = {
-            "timestamp": prefix + _MS_SUFFIX[int((created - sec) * 1000)],
-            "level": level,
-            "logger": name,
-            "message": msg,
-        }
         trace_fields = self._trace
-        if trace_fields is not None:
-            tf = trace_fields()
-            if tf is not None:
-                d.update(tf)
+        tf = trace_fields() if trace_fields is not None else None
+        if tf is None:
+            d: dict[str, Any] = {
+                "timestamp": prefix + _MS_SUFFIX[int((created - sec) * 1000)],
+                "level": level,
+                "logger": name,
+                "message": msg,
+            }
+        else:
+            d = {
+                "timestamp": prefix + _MS_SUFFIX[int((created - sec) * 1000)],
+                "level": level,
+                "logger": name,
+                "message": msg,
+                "trace_id": tf[0],
+                "span_id": tf[1],
+                "xray_trace_id": tf[2],
+                "trace_sampled": tf[3],
+            }
         if name in ACCESS_LOGGERS and self._access_fields:
             self._add_access(record, d)
         rd = record.__dict__

@@ -6,7 +6,6 @@ import logging
 import time
 
 from ecs_otel.logging.correlation import TraceCorrelation
-from ecs_otel.logging.fields import SPAN_ID, TRACE_ID
 
 DEFAULT_TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
@@ -27,7 +26,7 @@ class TextFormatter(logging.Formatter):
         fields = self._trace()
         if fields is None:
             return text
-        suffix = f" trace_id={fields[TRACE_ID]} span_id={fields[SPAN_ID]}"
+        suffix = f" trace_id={fields[0]} span_id={fields[1]}"
         if "\n" in text:  # keep the ids on the first line, next to the message
             head, _, rest = text.partition("\n")
             return f"{head}{suffix}\n{rest}"
