@@ -224,14 +224,13 @@ def retrofit_server_loggers(names: Iterable[str] = SERVER_LOGGERS) -> list[str]:
         logger = existing.get(name)
         if not isinstance(logger, logging.Logger):
             continue
+        std = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
         streams = [
             h
             for h in logger.handlers
-            if type(h) is logging.StreamHandler or (
-                isinstance(h, logging.StreamHandler)
-                and not isinstance(h, logging.FileHandler)
-                and getattr(h, "stream", None) in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
-            )
+            if isinstance(h, logging.StreamHandler)
+            and not isinstance(h, logging.FileHandler)
+            and getattr(h, "stream", None) in std
         ]
         for h in streams:
             logger.removeHandler(h)

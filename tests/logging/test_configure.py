@@ -277,3 +277,18 @@ def test_library_fallback_stderr_handler_is_replaced_not_duplicated() -> None:
     logging.getLogger("app").warning("once")
     assert fallback.stream.getvalue() == ""
     assert [o["message"] for o in lines(out)] == ["once"]
+
+
+def test_retrofit_keeps_handlers_that_do_not_write_to_stdout_or_stderr(tmp_path: Path) -> None:
+    access = logging.getLogger("uvicorn.access")
+    to_file = logging.FileHandler(tmp_path / "access.log")
+    to_other = logging.StreamHandler(io.StringIO())
+    to_stderr = logging.StreamHandler(sys.stderr)
+    access.handlers[:] = [to_file, to_other, to_stderr]
+    access.propagate = False
+    try:
+        configure_logging(fmt="json", stream=io.StringIO())
+        assert access.handlers == [to_file, to_other]
+        assert access.propagate
+    finally:
+        to_file.close()
