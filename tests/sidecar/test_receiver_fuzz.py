@@ -61,7 +61,7 @@ async def _send_all(cases: list[tuple[str, bytes, str | None]], signal: str) -> 
     return statuses
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=st.lists(bodies, min_size=1, max_size=8), signal=st.sampled_from(["traces", "metrics", "logs"]))
 def test_arbitrary_bodies_get_a_client_error_or_success(cases, signal) -> None:  # type: ignore[no-untyped-def]
     statuses = asyncio.run(_send_all(cases, signal))
