@@ -30,8 +30,9 @@ DEFAULT_SECONDS = 20.0
 STATUS_PORT = 13133
 START_TIMEOUT_S = 30.0
 #: Seconds kept at the end for the app's last flush, the sidecar's batch and its shutdown.
-TAIL_S = 2.5
+TAIL_S = 3.0
 MIN_LOAD_S = 2.0
+DRAIN_TIMEOUT_S = 3.0
 #: The sidecar's cardinality limit for the demo's high-cardinality metric, low enough to be visible.
 ORDERS_SERIES_LIMIT = 10
 _FOREIGN = ("ECS_OTEL_", "OTEL_", "ECS_CONTAINER_METADATA", "AWS_")
@@ -94,6 +95,18 @@ def _final_counts(sidecar_log: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict) and record.get("message") == "sidecar stopped":
             return list(record.get("final_counts") or [])
     return []
+
+
+def _wait_drained(status_url: str, timeout_s: float) -> None:
+    """Until no exporter queue holds items (the sidecar's batch timeout is 1 s), or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        raw = _get(status_url + "status.json", timeout_s=2.0)
+        if raw is None:
+            return
+        if all(q.get("queued", 0) == 0 for q in json.loads(raw).get("queues", [])):
+            return
+        time.sleep(0.1)
 
 
 def _get(url: str, timeout_s: float = 5.0) -> bytes | None:
@@ -198,6 +211,7 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
         # The shop's exit flush ends with the sidecar's 200s: from here on everything is in its queues.
         done = _step("stopping the shop (flushes its telemetry)")
         done(f"exit {shop.stop()}")
+        _wait_drained(status_url, DRAIN_TIMEOUT_S)  # so the Prometheus endpoint holds the shop's last export
         cardinality_raw = _get(status_url + "cardinality")
         metrics_raw = _get(status_url + "metrics") or b""
         status_raw = _get(status_url + "status.json")
