@@ -148,8 +148,6 @@ def _convert(value: Any, st: WalkState, depth: int) -> Any:
         return to_jsonable(value.value, st, depth)
     if isinstance(value, str):
         return _clip(str.__str__(value), st)
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, int):
         v = int(value)
         return v if _I64_MIN <= v <= _U64_MAX else _bigint(v)
@@ -266,10 +264,6 @@ def _stdlib_encode(value: Any) -> str:
 def stdlib_dumps(value: Any) -> bytes:
     """Pure-stdlib twin of ``orjson.dumps`` for JSON-model values (same bytes)."""
     return _stdlib_encode(value).encode("utf-8")
-
-
-def orjson_available() -> bool:
-    return _orjson is not None
 
 
 def get_dumps(name: str = "auto") -> Callable[[Any], bytes]:
