@@ -30,9 +30,11 @@ from sidecar.pipeline.fanout import FanOut
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.queue import LATENCY, ExporterQueue
+from sidecar.pipeline.stage import BATCHES, DURATION, stage
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
+from sidecar.selftelemetry import Histogram, Metric
 from sidecar.settings import SidecarSettings
 from sidecar.signals import Signal
 from sidecar.status.server import StatusServer
@@ -114,8 +116,7 @@ class Sidecar:
                 if name not in settings_cache:
                     settings_cache[name] = build_settings("processors", name, cls, self.config, self.env)
                 proc = cls(settings_cache[name], self.context)
-                proc.next = head
-                head = proc
+                head = stage(name, proc, signal, head, self.telemetry)
                 names.insert(0, name)
                 self.processors.append(proc)
             self.chains[signal] = head
@@ -257,17 +258,18 @@ class Sidecar:
 
     def snapshot(self) -> dict[str, Any]:
         ok, reasons = self.health()
-        latency = self.telemetry.histogram(LATENCY, "")
+        latency = self.telemetry.find(LATENCY)
         queues = []
         for q in self.queues:
             snap = q.snapshot()
             labels = {"signal": q.signal.value, "exporter": q.name}
-            snap["latency"] = {"p50": latency.quantile(0.5, **labels), "p99": latency.quantile(0.99, **labels)}
+            snap["latency"] = ({"p50": latency.quantile(0.5, **labels), "p99": latency.quantile(0.99, **labels)}
+                               if isinstance(latency, Histogram) else {"p50": None, "p99": None})
             snap["failed_persistently"] = self.health_of[q.name].failed_persistently()
             queues.append(snap)
-        requests = self.telemetry.counter(REQUESTS, "")
-        accepted = self.telemetry.counter(ACCEPTED, "")
-        refused = self.telemetry.counter(REFUSED, "")
+        requests = self.telemetry.counter(REQUESTS, "", ("receiver", "signal", "outcome"))
+        accepted = self.telemetry.counter(ACCEPTED, "", ("receiver", "signal"))
+        refused = self.telemetry.counter(REFUSED, "", ("receiver", "signal", "reason"))
         receiver_names = [r.name for r in self.receivers] + [f"scraper_{sc.name}" for sc in self.scrapers]
         receivers = []
         for rname in receiver_names:
@@ -277,6 +279,18 @@ class Sidecar:
                                   "accepted": accepted.get(receiver=rname, signal=sig.value),
                                   "refused": refused.total(receiver=rname, signal=sig.value),
                                   "requests": by_outcome})
+        duration = self.telemetry.find(DURATION)
+        batches = self.telemetry.find(BATCHES)
+        processors = []
+        for sig in Signal:
+            for name in self.chain_names.get(sig, []):
+                labels = {"signal": sig.value, "processor": name}
+                processors.append({
+                    "processor": name, "signal": sig.value,
+                    "batches": batches.get(**labels) if isinstance(batches, Metric) else 0,
+                    "duration": {"p50": duration.quantile(0.5, **labels), "p99": duration.quantile(0.99, **labels)}
+                    if isinstance(duration, Histogram) else {"p50": None, "p99": None},
+                })
         cpu = self._process.cpu_times()
         return {
             "version": VERSION,
@@ -291,6 +305,7 @@ class Sidecar:
                                      "exporters": [q.name for q in self.queues if q.signal is sig]}
                          for sig in Signal},
             "receivers": receivers,
+            "processors": processors,
             "queues": queues,
             "process": {"rss_bytes": self._process.memory_info().rss,
                         "cpu_seconds": cpu.user + cpu.system,

@@ -142,6 +142,10 @@ class Registry:
             m = self._metrics[name] = make()
         return m
 
+    def find(self, name: str) -> Metric | Histogram | None:
+        """The metric called ``name`` if something registered it (never creates one)."""
+        return self._metrics.get(name)
+
     def metrics(self) -> dict[str, Metric | Histogram]:
         for fn in self._collectors:
             fn()

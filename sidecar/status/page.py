@@ -21,6 +21,7 @@ PAGE = """<!doctype html>
 <div id="health" class="muted">loading…</div>
 <h2>Pipeline</h2><div id="pipeline"></div>
 <h2>Receivers</h2><table id="receivers"></table>
+<h2>Processors</h2><table id="processors"></table>
 <h2>Exporter queues</h2><table id="queues"></table>
 <h2>Process</h2><table id="process"></table>
 <h2>Components</h2><pre id="components" class="box"></pre>
@@ -44,6 +45,8 @@ async function refresh(){
   p.appendChild(f);}
  table("receivers",["receiver","signal","accepted items","refused items","requests"],
   s.receivers.map(r=>[r.receiver,r.signal,r.accepted,r.refused,Object.entries(r.requests).map(([k,v])=>k+": "+v).join(", ")]));
+ table("processors",["processor","signal","batches","time per batch p50/p99"],
+  (s.processors||[]).map(p=>[p.processor,p.signal,p.batches,ms(p.duration.p50)+" / "+ms(p.duration.p99)]));
  table("queues",["exporter","signal","received","exported","dropped","queued","fill","retried","latency p50/p99","recent failures"],
   s.queues.map(q=>[q.exporter,q.signal,q.received,q.exported,drops(q.dropped),q.queued,bar(q.fill),q.retried,
    ms(q.latency.p50)+" / "+ms(q.latency.p99),q.recent_failures+"/"+q.recent_attempts]));

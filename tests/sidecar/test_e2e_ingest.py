@@ -245,11 +245,14 @@ def test_status_endpoints(stack) -> None:  # type: ignore[no-untyped-def]
     assert snap["pipeline"]["metrics"]["processors"] == ["enrich", "redaction", "cardinality"]
     assert snap["pipeline"]["traces"]["processors"] == ["enrich", "redaction"]
     (queue,) = [q for q in snap["queues"] if q["signal"] == "traces"]
+    (redaction,) = [p for p in snap["processors"] if p["signal"] == "traces" and p["processor"] == "redaction"]
+    assert redaction["batches"] >= 1 and redaction["duration"]["p99"] is not None
     assert {"received", "exported", "dropped", "queued", "fill", "latency"} <= set(queue)
     assert sidecar.get("/cardinality")[0] == 200  # published by the cardinality processor
     text = sidecar.get("/metrics")[1].decode()
     for name in ("ecs_otel_sidecar_exporter_latency_seconds_bucket", "ecs_otel_sidecar_process_cpu_seconds_total",
-                 "ecs_otel_sidecar_exporter_queued_items", "ecs_otel_sidecar_receiver_requests_total"):
+                 "ecs_otel_sidecar_exporter_queued_items", "ecs_otel_sidecar_receiver_requests_total",
+                 "ecs_otel_sidecar_processor_duration_seconds_bucket"):
         assert name in text
 
 

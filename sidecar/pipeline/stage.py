@@ -1,0 +1,54 @@
+"""A processor in the chain, timed and counted, so the status page can show what each one costs.
+
+DESIGN.md promises that processors add at most about a second; this is where that is
+measured (``ecs_otel_sidecar_processor_duration_seconds``) rather than assumed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from google.protobuf.message import Message
+
+from sidecar.pipeline.consumer import Consumer
+from sidecar.processors.base import Processor
+from sidecar.selftelemetry import Registry
+from sidecar.signals import Signal
+
+DURATION = "ecs_otel_sidecar_processor_duration_seconds"
+BATCHES = "ecs_otel_sidecar_processor_batches_total"
+DROPPED_BATCHES = "ecs_otel_sidecar_processor_dropped_batches_total"
+_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+def stage(name: str, processor: Any, signal: Signal, next_consumer: Consumer, telemetry: Registry) -> Consumer:
+    """The consumer to put in the chain for ``processor``; ``processor.next`` is set either way."""
+    processor.next = next_consumer
+    if type(processor).consume is not Processor.consume:
+        return processor  # it runs its own consume: time it as a whole would include downstream, so don't
+    return TimedStage(name, processor, signal, next_consumer, telemetry)
+
+
+class TimedStage:
+    def __init__(self, name: str, processor: Processor, signal: Signal, next_consumer: Consumer,
+                 telemetry: Registry) -> None:
+        self.processor = processor
+        self.next = next_consumer
+        self._labels = {"signal": signal.value, "processor": name}
+        labels = ("signal", "processor")
+        self._duration = telemetry.histogram(DURATION, "Time a processor spent on one batch.", labels, _BUCKETS)
+        self._batches = telemetry.counter(BATCHES, "Batches a processor handled.", labels)
+        self._dropped = telemetry.counter(DROPPED_BATCHES, "Batches a processor dropped whole.", labels)
+        self._batches.inc(0, **self._labels)
+        self._dropped.inc(0, **self._labels)
+
+    async def consume(self, signal: Signal, batch: Message) -> None:
+        started = time.perf_counter()
+        out = self.processor.process(signal, batch)
+        self._duration.observe(time.perf_counter() - started, **self._labels)
+        self._batches.inc(**self._labels)
+        if out is None:
+            self._dropped.inc(**self._labels)
+            return
+        await self.next.consume(signal, out)
