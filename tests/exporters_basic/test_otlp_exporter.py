@@ -188,3 +188,48 @@ def test_partial_success_is_parsed(encoding: str) -> None:
 
     outcome = asyncio.run(go())
     assert outcome.ok and outcome.rejected == 3 and outcome.reason == "3 spans too old"
+
+
+def test_queue_uses_encoded_fast_path_and_counts_partial_success() -> None:
+    """Through a real pipeline queue: wire bytes are the gzipped queued request, and a partial
+    success's rejected spans are dropped as ``rejected`` while the rest count as exported."""
+    from sidecar.pipeline.health import ExporterHealth
+    from sidecar.pipeline.memory import MemoryBudget
+    from sidecar.pipeline.queue import DROPPED, EXPORTED, QUEUED, RECEIVED, ExporterQueue
+    from sidecar.settings import PipelineSettings
+
+    response = ExportTraceServiceResponse()
+    response.partial_success.rejected_spans = 4
+    response.partial_success.error_message = "4 spans too old"
+    batch = spans.traces(20)
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with RawServer(
+            responses=[(200, response.SerializeToString(), "application/x-protobuf")]
+        ) as server:
+            exp = make(server.url, compression="gzip")
+            assert callable(getattr(exp, "export_encoded", None))
+            exp.export = None  # type: ignore[assignment,method-assign]  # the fast path must not need it
+            telemetry = exp.context.telemetry
+            settings = PipelineSettings(batch_timeout_s=0.01, export_concurrency=1)
+            queue = ExporterQueue(exp, "otlp", Signal.TRACES, settings, telemetry,
+                                  MemoryBudget(1 << 34, read_rss=lambda: 0), ExporterHealth("otlp"))
+            assert queue.wants_encoded
+            await exp.start()
+            queue.start()
+            try:
+                assert queue.offer(batch, 20, batch.ByteSize())
+                await queue.close(asyncio.get_running_loop().time() + 10)
+            finally:
+                await exp.shutdown(0)
+            return telemetry.metrics(), server.requests
+
+    m, requests = asyncio.run(go())
+    (req,) = requests
+    assert req.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(req.body) == batch.SerializeToString()
+    labels = {"signal": "traces", "exporter": "otlp"}
+    assert m[RECEIVED].get(**labels) == 20
+    assert m[EXPORTED].get(**labels) == 16
+    assert m[DROPPED].get(reason="rejected", **labels) == 4
+    assert m[QUEUED].get(**labels) == 0
