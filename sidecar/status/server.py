@@ -1,11 +1,16 @@
-"""The status server: ``/healthz``, ``/metrics``, ``/status.json``, ``/cardinality`` and the status page ``/``.
+"""The status server: ``/healthz``, ``/metrics``, ``/status.json``, ``/history.json``, ``/cardinality`` and ``/``.
 
 It reads the running sidecar through :class:`StatusSource` only, so it can be started (and
-tested) against anything that answers those two questions.
+tested) against anything that answers those questions. Two optional attributes widen what it
+shows: ``scrapers`` (their consumer is wrapped in a :class:`~sidecar.status.history.HistoryTap`
+on start, before any scrape runs, so the page can chart ECS task stats) and ``processors`` (a
+``cardinality`` processor is asked for its report at request time, not its last 5-second copy).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -13,7 +18,13 @@ from aiohttp import web
 
 from sidecar.receivers.listen import listening_socket
 from sidecar.selftelemetry import Registry
+from sidecar.status.drops import drops_by_reason
+from sidecar.status.history import HistoryTap, StatsHistory
 from sidecar.status.page import PAGE
+
+#: A fresh cardinality report is built at most this often, however many pages poll.
+CARDINALITY_MIN_AGE_S = 0.5
+JSON = "application/json"
 
 
 class StatusSource(Protocol):
@@ -31,19 +42,23 @@ class StatusServer:
         self.source = source
         self.host = host
         self.port = port
+        self.history = StatsHistory(source.telemetry)
         self._runner: web.AppRunner | None = None
+        self._cardinality: tuple[float, Any] = (float("-inf"), None)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/status.json", self.status_json)
+        app.router.add_get("/history.json", self.history_json)
         app.router.add_get("/cardinality", self.cardinality)
         app.router.add_get("/", self.page)
         app.router.add_get("/favicon.ico", lambda _: web.Response(status=204))
         return app
 
     async def start(self) -> None:
+        self._tap_scrapers()
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         sock = listening_socket("status server", self.host, self.port, 128)
@@ -55,10 +70,35 @@ class StatusServer:
             await self._runner.cleanup()
             self._runner = None
 
+    def _tap_scrapers(self) -> None:
+        scrapers: Sequence[Any] = getattr(self.source, "scrapers", ())
+        for scraper in scrapers:
+            consumer = getattr(scraper, "consumer", None)
+            if consumer is not None and not isinstance(consumer, HistoryTap):
+                scraper.consumer = HistoryTap(consumer, self.history)
+
+    def fresh_cardinality(self) -> Any:
+        """The cardinality report as of now (at most ``CARDINALITY_MIN_AGE_S`` old), or None without the processor.
+
+        Built on the event loop, like the processor's own work, so it never races a batch.
+        """
+        at, report = self._cardinality
+        now = time.monotonic()
+        if report is not None and now - at < CARDINALITY_MIN_AGE_S:
+            return report
+        reports = [p.report() for p in getattr(self.source, "processors", ())
+                   if getattr(p, "name", None) == "cardinality" and callable(getattr(p, "report", None))]
+        if reports:  # one instance per signal it is wired into; the metrics one tracks the series
+            report = max(reports, key=lambda r: (r.get("metrics_tracked", 0), r.get("series_total", 0)))
+        else:
+            report = self.source.component_status("cardinality")
+        self._cardinality = (now, report)
+        return report
+
     async def healthz(self, request: web.Request) -> web.Response:
         ok, reasons = self.source.health()
         body = {"status": "healthy" if ok else "unhealthy", "reasons": reasons}
-        return web.Response(status=200 if ok else 503, body=orjson.dumps(body), content_type="application/json")
+        return web.Response(status=200 if ok else 503, body=orjson.dumps(body), content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -67,16 +107,27 @@ class StatusServer:
         )
 
     async def status_json(self, request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps(self.source.snapshot(), default=str), content_type="application/json")
+        """The source's snapshot plus ``history``, ``drops`` and a fresh ``cardinality`` (added keys only)."""
+        snap = dict(self.source.snapshot())
+        snap["history"] = self.history.snapshot()
+        snap["drops"] = drops_by_reason(self.source.telemetry)
+        snap["cardinality"] = self.fresh_cardinality()
+        return web.Response(body=orjson.dumps(snap, default=str), content_type=JSON,
+                            headers={"Cache-Control": "no-store"})
+
+    async def history_json(self, request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(self.history.snapshot()), content_type=JSON,
+                            headers={"Cache-Control": "no-store"})
 
     async def cardinality(self, request: web.Request) -> web.Response:
-        data = self.source.component_status("cardinality")
+        data = self.fresh_cardinality()
         if data is None:
             return web.Response(status=404, body=orjson.dumps({"error": "no cardinality processor running"}),
-                                content_type="application/json")
-        return web.Response(body=orjson.dumps(data, default=str), content_type="application/json")
+                                content_type=JSON)
+        return web.Response(body=orjson.dumps(data, default=str), content_type=JSON,
+                            headers={"Cache-Control": "no-store"})
 
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html", charset="utf-8",
                             headers={"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
-                                     "script-src 'unsafe-inline'"})
+                                     "script-src 'unsafe-inline'", "Cache-Control": "no-store"})

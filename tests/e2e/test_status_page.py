@@ -1,8 +1,11 @@
-"""The sidecar's status page in a real headless Chromium: it loads from the sidecar alone (no CDN),
-shows the traffic an OpenTelemetry SDK sent, and leaves a screenshot in test-output/."""
+"""The sidecar's status page in a real headless Chromium: it loads from the sidecar alone (no CDN,
+no script errors), shows the traffic an OpenTelemetry SDK sent on every pipeline stage, ranks a
+metric with too many attribute sets in its cardinality list, charts ECS task stats scraped from
+the emulator every second, and leaves a screenshot in test-output/."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,9 @@ from tests.support.emulator import EmulatorProcess
 from tests.support.sidecar import SidecarProcess
 
 SPANS = 25
+USERS = 40  # attribute sets of the high-cardinality metric, twice the limit below
+LIMIT = 20
+WIDE_METRIC = "test.user_requests"
 
 
 @pytest.fixture
@@ -28,6 +34,7 @@ def sidecar_with_stats(tmp_path: Path, ecs_emulator: EmulatorProcess) -> Iterato
     sidecar = SidecarProcess(tmp_path, {
         "ECS_CONTAINER_METADATA_URI_V4": ecs_emulator.uris["ecs-otel-sidecar"],
         "ECS_OTEL_STATS_INTERVAL": "1",
+        "ECS_OTEL_METRIC_CARDINALITY_LIMIT": str(LIMIT),
         "ECS_OTEL_TRACES_EXPORTERS": "file",
         "ECS_OTEL_METRICS_EXPORTERS": "file",
         "ECS_OTEL_LOGS_EXPORTERS": "file",
@@ -49,54 +56,105 @@ def _send_traffic(sidecar: SidecarProcess) -> None:
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     try:
         tracer = tracer_provider.get_tracer("status-page-test")
-        counter = meter_provider.get_meter("status-page-test").create_counter("test.requests")
+        meter = meter_provider.get_meter("status-page-test")
+        counter = meter.create_counter("test.requests")
+        wide = meter.create_counter(WIDE_METRIC)
         for i in range(SPANS):
             with tracer.start_as_current_span(f"request {i % 3}"):
                 counter.add(1, {"route": f"/r{i % 3}"})
+        for u in range(USERS):
+            wide.add(1, {"user.id": f"user-{u}", "region": "eu" if u % 2 else "us"})
         assert meter_provider.force_flush(10_000)
     finally:
         tracer_provider.shutdown()
         meter_provider.shutdown()
 
 
-def _cells(page: ChromiumPage, table_id: str) -> list[list[str]]:
-    return page.page.eval_on_selector_all(
-        f"#{table_id} tr", "rows => rows.map(r => Array.from(r.children, c => c.textContent.trim()))")
+def _counter(page: ChromiumPage, stage: str, name: str, signal: str, counter: str) -> float:
+    value = page.page.get_attribute(
+        f'[data-stage="{stage}"][data-name="{name}"][data-signal="{signal}"] [data-counter="{counter}"]', "data-value")
+    return float(value or 0)
 
 
-def test_status_page_shows_live_counters(sidecar_with_stats: SidecarProcess, chromium_page: ChromiumPage) -> None:
+def test_status_page_shows_live_pipeline_cardinality_and_stats(
+    sidecar_with_stats: SidecarProcess, chromium_page: ChromiumPage
+) -> None:
     sidecar = sidecar_with_stats
     _send_traffic(sidecar)
+    # /cardinality is built on request: right after the export returned, not up to 5 s later.
+    status, body = sidecar.get("/cardinality")
+    assert status == 200
+    top = {t["metric"]: t for t in json.loads(body)["top"]}
+    assert top[WIDE_METRIC]["series"] == LIMIT and top[WIDE_METRIC]["overflow_points"] > 0
     sidecar.wait_metrics(lambda m: m.total("ecs_otel_sidecar_exporter_exported_items_total", signal="traces") >= SPANS)
 
     page = chromium_page.page
     response = page.goto(sidecar.status_url + "/", wait_until="load")
     assert response is not None and response.status == 200
     assert page.title() == "ecs-otel sidecar"
-    # The page polls /status.json; wait until it has rendered the traffic.
-    page.wait_for_function(
-        """n => Array.from(document.querySelectorAll('#receivers tr')).some(r =>
-             r.children[0]?.textContent === 'otlp_http' && r.children[1]?.textContent === 'traces'
-             && Number(r.children[2]?.textContent) >= n)""", arg=SPANS, timeout=20_000)
-    assert re.match(r"healthy · up \d+ s", page.inner_text("#health"))
 
-    receivers = {(r[0], r[1]): r for r in _cells(chromium_page, "receivers")[1:]}
-    assert int(receivers[("otlp_http", "traces")][2]) >= SPANS
-    assert int(receivers[("otlp_http", "metrics")][2]) > 0
-    assert int(receivers[("scraper_ecs_stats", "metrics")][2]) > 0  # ECS task stats flowing
+    # Pipeline diagram: every stage of the traces line counts the spans the SDK sent.
     page.wait_for_function(
-        """n => Array.from(document.querySelectorAll('#queues tr')).some(r =>
-             r.children[0]?.textContent === 'file' && r.children[1]?.textContent === 'traces'
-             && Number(r.children[3]?.textContent) >= n)""", arg=SPANS, timeout=20_000)
-    queues = {(r[0], r[1]): r for r in _cells(chromium_page, "queues")[1:]}
-    head = _cells(chromium_page, "queues")[0]
-    traces = dict(zip(head, queues[("file", "traces")], strict=True))
-    assert int(traces["received"]) >= SPANS and int(traces["exported"]) >= SPANS and traces["dropped"] == "0"
-    flow = page.inner_text("#pipeline")
-    for word in ("otlp_http", "enrich", "file"):
-        assert word in flow
+        """n => Number(document.querySelector('[data-stage="exporter"][data-name="file"][data-signal="traces"]'
+             + ' [data-counter="exported"]')?.dataset.value) >= n""", arg=SPANS, timeout=20_000)
+    assert _counter(chromium_page, "receiver", "otlp_http", "traces", "accepted") >= SPANS
+    assert _counter(chromium_page, "receiver", "otlp_http", "metrics", "accepted") > 0
+    assert _counter(chromium_page, "receiver", "scraper_ecs_stats", "metrics", "accepted") > 0
+    for proc in ("enrich", "redaction"):
+        assert _counter(chromium_page, "processor", proc, "traces", "processed") >= 1
+    assert _counter(chromium_page, "processor", "cardinality", "metrics", "processed") >= 1
+    assert _counter(chromium_page, "exporter", "file", "traces", "dropped") == 0
+    assert _counter(chromium_page, "exporter", "file", "traces", "queued") >= 0
+    latency = page.inner_text('[data-stage="exporter"][data-name="file"][data-signal="traces"] [data-counter="latency_p99"]')
+    assert re.fullmatch(r"[\d.]+ m?s", latency), latency
+    assert page.locator('[data-stage="exporter"] .bar').count() == 3  # one queue fill bar per signal's exporter
+    assert re.fullmatch(r"healthy", page.inner_text("#health"))
+    assert re.fullmatch(r"up \d+[smhd].*", page.inner_text("#uptime"))
+
+    # Cardinality top list: the wide metric, at its limit, overflowing, driven by user.id.
+    row = page.locator("#cardinality tr", has=page.locator(f'[data-metric="{WIDE_METRIC}"]'))
+    row.wait_for(timeout=10_000)
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1].startswith(f"{LIMIT} / {LIMIT}") and int(cells[2]) > 0
+    assert cells[3].startswith(f"user.id ({LIMIT})")
+
+    # ECS task stats: the task and each emulated container get charts with several scraped points.
+    page.wait_for_function(
+        """() => { const svgs = document.querySelectorAll('[data-group="task"] svg.spark');
+                   return svgs.length === 4 && Array.from(svgs).every(s => Number(s.dataset.points) >= 3); }""",
+        timeout=20_000)
+    for container in ("app", "ecs-otel-sidecar"):
+        charts = page.locator(f'[data-group="{container}"][data-kind="container"] svg.spark')
+        assert charts.count() >= 2  # CPU and memory at least
+        assert int(charts.first.get_attribute("data-points") or 0) >= 2
+        assert page.locator(f'[data-group="{container}"] [data-series="cpu_vcpu"] polyline').count() == 1
+    assert re.fullmatch(r"[\d.]+ MiB", page.inner_text('[data-group="task"] [data-series="memory_mib"] .val'))
+
+    # Drops by reason: nothing was lost, and the table says so.
+    assert "nothing dropped" in page.inner_text("#drops")
 
     shot = chromium_page.screenshot("status-page")
     assert shot.stat().st_size > 10_000
     assert chromium_page.refused_requests == [], "the page must be self-contained (no CDN)"
     assert chromium_page.page_errors == [] and chromium_page.console_errors == []
+
+
+def test_status_json_keeps_its_shape_and_adds_history(sidecar_with_stats: SidecarProcess) -> None:
+    """Other tools read /status.json: the page's additions are new keys, the old ones stay."""
+    sidecar = sidecar_with_stats
+    sidecar.wait_metrics(lambda m: m.total("ecs_otel_sidecar_scrapes_total", outcome="ok") >= 2)
+    snap = sidecar.status()
+    for key in ("version", "uptime_s", "health", "pipeline", "receivers", "processors", "queues", "process",
+                "components"):
+        assert key in snap
+    history = snap["history"]
+    groups = {g["name"]: g for g in history["groups"]}
+    assert set(groups) >= {"task", "app", "ecs-otel-sidecar"}
+    task = groups["task"]["series"]
+    assert set(task) == {"cpu_vcpu", "memory_mib", "network_rx_bps", "network_tx_bps"}
+    assert len(task["memory_mib"]) >= 2 and all(v > 0 for _, v in task["memory_mib"])
+    times = [t for t, _ in task["memory_mib"]]
+    assert times == sorted(times) and times[-1] > times[0]
+    status, body = sidecar.get("/history.json")
+    assert status == 200 and {g["name"] for g in json.loads(body)["groups"]} >= {"task"}
+    assert isinstance(snap["drops"], list) and snap["cardinality"]["limit"] == LIMIT
