@@ -43,7 +43,7 @@ section{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 .nname{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .kvs{display:flex;flex-wrap:wrap;gap:1px 10px;font-size:12px}
 .kv{white-space:nowrap;color:var(--muted)} .kv b{color:var(--fg);font-weight:500;font-variant-numeric:tabular-nums}
-.kv b.hot{color:var(--bad)} .kv .rate{color:var(--accent);margin-left:3px}
+.kv b.hot,span.over{color:var(--bad)} .kv .rate{color:var(--accent);margin-left:3px}
 .bar{display:inline-block;width:70px;height:7px;background:#0b1016;border:1px solid var(--line);border-radius:4px;
  vertical-align:middle;overflow:hidden}
 .bar>i{display:block;height:100%;background:var(--accent)} .bar.warn>i{background:var(--warn)} .bar.bad>i{background:var(--bad)}
@@ -51,9 +51,9 @@ section{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 table{border-collapse:collapse;width:100%;font-size:12px}
 th,td{padding:3px 8px;text-align:right;border-bottom:1px solid var(--line);white-space:nowrap}
 th{color:var(--muted);font-weight:500;text-align:right} td:first-child,th:first-child{text-align:left}
-td.l,th.l{text-align:left;white-space:normal} tr:last-child td{border-bottom:0}
+td.l,th.l{text-align:left;white-space:normal;overflow-wrap:anywhere} tr:last-child td{border-bottom:0}
 td{font-variant-numeric:tabular-nums}
-.tag{display:inline-block;background:var(--panel2);border:1px solid var(--line);border-radius:4px;padding:0 5px;
+.tag{display:inline-block;white-space:nowrap;background:var(--panel2);border:1px solid var(--line);border-radius:4px;padding:0 5px;
  margin:1px 3px 1px 0}
 /* stats charts */
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:10px}
@@ -66,6 +66,7 @@ svg.spark .line{fill:none;stroke-width:1.5}
 .cpu .line{stroke:var(--cpu)} .cpu .area{fill:var(--cpu)} .mem .line{stroke:var(--mem)} .mem .area{fill:var(--mem)}
 .rx .line{stroke:var(--rx)} .rx .area{fill:var(--rx)} .tx .line{stroke:var(--tx)} .tx .area{fill:var(--tx)}
 svg.spark .area{opacity:.18}
+h2.sub{margin-top:14px}
 details summary{cursor:pointer;color:var(--muted)}
 pre{background:#0b1016;border:1px solid var(--line);border-radius:6px;padding:8px;overflow:auto;max-height:360px;
  font-size:11px}
@@ -79,14 +80,12 @@ pre{background:#0b1016;border:1px solid var(--line);border-radius:6px;padding:8p
 <section><h2>ECS task stats <span class="muted" id="stats-note"></span></h2><div id="stats" class="cards"></div></section>
 <div class="grid2">
  <section><h2>Cardinality · top metrics by series</h2><div id="card-summary" class="muted"></div>
-  <table id="cardinality"></table></section>
+  <table id="cardinality"></table><div id="card-more" class="muted"></div></section>
  <section><h2>Drops by reason</h2><table id="drops"></table>
-  <h2 style="margin-top:12px">Export queues · latency</h2><table id="queues"></table></section>
+  <h2 class="sub">Processors · time per batch</h2><table id="processors"></table></section>
 </div>
-<div class="grid2">
- <section><h2>Receivers</h2><table id="receivers"></table></section>
- <section><h2>Processors</h2><table id="processors"></table></section>
-</div>
+<section><h2>Export queues · latency</h2><table id="queues"></table></section>
+<section><h2>Receivers <span class="muted" id="receivers-note"></span></h2><table id="receivers"></table></section>
 <section><details><summary>Components (raw state)</summary><pre id="components"></pre></details></section>
 <script>
 "use strict";
@@ -103,6 +102,8 @@ function bytes(v){if(v==null) return "–"; const u=["B","KiB","MiB","GiB"]; let
  return (i?v.toFixed(1):Math.round(v))+" "+u[i];}
 function dur(s){s=Math.floor(s); const d=Math.floor(s/86400),h=Math.floor(s%86400/3600),m=Math.floor(s%3600/60),x=s%60;
  return d?d+"d "+h+"h":h?h+"h "+m+"m":m?m+"m "+x+"s":x+"s";}
+function dotted(text,attrs,cls){const s=el("span",null,cls,attrs); String(text).split(".").forEach((part,i)=>{
+ if(i){s.appendChild(document.createTextNode(".")); s.appendChild(el("wbr"));} s.appendChild(document.createTextNode(part));}); return s;}
 function sum(o){return Object.values(o||{}).reduce((a,b)=>a+b,0);}
 function bar(f){const cls=f>=0.9?"bar bad":f>=0.6?"bar warn":"bar"; const b=el("span","",cls); const i=el("i");
  i.style.width=Math.min(100,Math.max(f>0?2:0,Math.round(f*100)))+"%"; b.appendChild(i); b.title=(f*100).toFixed(1)+"% full"; return b;}
@@ -171,24 +172,27 @@ function renderStats(h){
  $("stats-note").textContent=h?"· last "+h.samples+" samples"+(h.dropped_groups?" · "+h.dropped_groups+" containers not recorded (limit "+h.max_groups+")":""):"";
  if(!groups.length){host.appendChild(el("div","no ECS task stats yet (the ecs_stats scraper runs when ECS_CONTAINER_METADATA_URI_V4 is set)","muted")); return;}
  groups.forEach(g=>{const card=el("div","","card",{"data-group":g.name,"data-kind":g.kind});
-  const h3=el("h3",g.name); h3.appendChild(el("small"," · "+g.kind)); card.appendChild(h3);
   let t0=Infinity,t1=-Infinity; Object.values(g.series).forEach(ps=>ps.forEach(p=>{if(p[0]<t0)t0=p[0]; if(p[0]>t1)t1=p[0];}));
+  const h3=el("h3",g.name); h3.appendChild(el("small"," · "+g.kind+(t1>t0?" · last "+dur(t1-t0):""))); card.appendChild(h3);
   CHARTS.forEach(([key,label,cls,fmt])=>{const ps=g.series[key]; if(!ps) return;
    const row=el("div","","row",{"data-series":key}); row.appendChild(el("span",label,"what"));
    const holder=el("div"); holder.innerHTML=spark(ps,t0,t1,cls,fmt); row.appendChild(holder);
    row.appendChild(el("span",ps.length?fmt(ps[ps.length-1][1]):"–","val")); card.appendChild(row);});
   host.appendChild(card);});
 }
+const CARD_ROWS=12;
 function renderCardinality(c){
  if(!c){$("card-summary").textContent="no cardinality processor in the metrics chain"; table("cardinality",["metric"],[]); return;}
  $("card-summary").textContent=n(c.metrics_tracked)+" metrics · "+n(c.series_total)+" live series · limit "+n(c.limit)+
   " per metric · overflow points "+n(c.overflow_points_total)+" · dropped "+n(c.dropped_points_total);
- table("cardinality",["<metric","series / limit","overflow pts","<driving attributes"],(c.top||[]).map(t=>{
+ const top=(c.top||[]).slice(0,CARD_ROWS);
+ $("card-more").textContent=(c.top||[]).length>CARD_ROWS?"+ "+((c.top||[]).length-CARD_ROWS)+" more in /cardinality":"";
+ table("cardinality",["<metric","series / limit","overflow pts","<driving attributes"],top.map(t=>{
   const f=t.limit?t.series/t.limit:0; const cell=el("span"); cell.appendChild(el("b",n(t.series),"",{"data-value":t.series}));
   cell.appendChild(document.createTextNode(" / "+n(t.limit)+" ")); cell.appendChild(bar(f));
   const attrs=el("span"); (t.attributes||[]).forEach(a=>attrs.appendChild(el("span",a.key+" ("+a.distinct_values+")","tag")));
   if(!(t.attributes||[]).length) attrs.appendChild(el("span","no attributes","muted"));
-  const name=el("span",t.metric,t.overflowing?"":"",{"data-metric":t.metric}); if(t.overflowing) name.style.color="var(--bad)";
+  const name=dotted(t.metric,{"data-metric":t.metric},t.overflowing?"over":"");
   return [name,cell,t.overflow_points,attrs];}),"no metrics seen yet");
 }
 function renderTables(s){
@@ -197,8 +201,10 @@ function renderTables(s){
  table("queues",["exporter","signal","received","exported","dropped","queued","fill","retried","p50","p99","fails/attempts"],
   (s.queues||[]).map(q=>[q.exporter,q.signal,q.received,q.exported,sum(q.dropped),q.queued,bar(q.fill||0),q.retried,
    ms(q.latency.p50),ms(q.latency.p99),q.recent_failures+"/"+q.recent_attempts]));
- table("receivers",["receiver","signal","accepted","refused","<requests"],(s.receivers||[]).map(r=>[r.receiver,r.signal,
-  r.accepted,r.refused,Object.entries(r.requests).map(([k,v])=>k+": "+v).join(", ")]));
+ const busy=(s.receivers||[]).filter(r=>r.accepted||r.refused||Object.keys(r.requests||{}).length);
+ const idle=(s.receivers||[]).length-busy.length; $("receivers-note").textContent=idle?"· "+idle+" idle receiver/signal pairs hidden":"";
+ table("receivers",["receiver","signal","accepted","refused","<requests by outcome"],busy.map(r=>[r.receiver,r.signal,
+  r.accepted,r.refused,Object.entries(r.requests).map(([k,v])=>k+": "+v).join(", ")]),"no data received yet");
  table("processors",["processor","signal","batches","p50","p99"],(s.processors||[]).map(p=>[p.processor,p.signal,p.batches,
   ms(p.duration.p50),ms(p.duration.p99)]));
 }
