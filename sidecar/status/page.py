@@ -43,7 +43,7 @@ section{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 .nname{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .kvs{display:flex;flex-wrap:wrap;gap:1px 10px;font-size:12px}
 .kv{white-space:nowrap;color:var(--muted)} .kv b{color:var(--fg);font-weight:500;font-variant-numeric:tabular-nums}
-.kv b.hot,span.over{color:var(--bad)} .kv .rate{color:var(--accent);margin-left:3px}
+.kv b.hot,span.over{color:var(--bad)} .kv .rate{color:var(--accent);margin-left:3px} .kv .bar{margin-left:4px}
 .bar{display:inline-block;width:70px;height:7px;background:#0b1016;border:1px solid var(--line);border-radius:4px;
  vertical-align:middle;overflow:hidden}
 .bar>i{display:block;height:100%;background:var(--accent)} .bar.warn>i{background:var(--warn)} .bar.bad>i{background:var(--bad)}
@@ -56,6 +56,7 @@ td{font-variant-numeric:tabular-nums}
 .tag{display:inline-block;white-space:nowrap;background:var(--panel2);border:1px solid var(--line);border-radius:4px;padding:0 5px;
  margin:1px 3px 1px 0}
 /* stats charts */
+.wide{grid-column:1/-1}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:10px}
 .card{background:var(--panel2);border:1px solid var(--line);border-radius:6px;padding:7px 9px}
 .card h3{margin:0 0 4px;font-size:13px;font-weight:600} .card h3 small{color:var(--muted);font-weight:400}
@@ -170,7 +171,7 @@ function renderStats(h){
  const host=$("stats"); host.replaceChildren();
  const groups=(h&&h.groups)||[];
  $("stats-note").textContent=h?"· last "+h.samples+" samples"+(h.dropped_groups?" · "+h.dropped_groups+" containers not recorded (limit "+h.max_groups+")":""):"";
- if(!groups.length){host.appendChild(el("div","no ECS task stats yet (the ecs_stats scraper runs when ECS_CONTAINER_METADATA_URI_V4 is set)","muted")); return;}
+ if(!groups.length){host.appendChild(el("div","no ECS task stats yet (the ecs_stats scraper runs when ECS_CONTAINER_METADATA_URI_V4 is set)","muted wide")); return;}
  groups.forEach(g=>{const card=el("div","","card",{"data-group":g.name,"data-kind":g.kind});
   let t0=Infinity,t1=-Infinity; Object.values(g.series).forEach(ps=>ps.forEach(p=>{if(p[0]<t0)t0=p[0]; if(p[0]>t1)t1=p[0];}));
   const h3=el("h3",g.name); h3.appendChild(el("small"," · "+g.kind+(t1>t0?" · last "+dur(t1-t0):""))); card.appendChild(h3);
@@ -182,7 +183,7 @@ function renderStats(h){
 }
 const CARD_ROWS=12;
 function renderCardinality(c){
- if(!c){$("card-summary").textContent="no cardinality processor in the metrics chain"; table("cardinality",["metric"],[]); return;}
+ if(!c){$("card-summary").textContent="no cardinality processor in the metrics chain"; $("cardinality").replaceChildren(); $("card-more").textContent=""; return;}
  $("card-summary").textContent=n(c.metrics_tracked)+" metrics · "+n(c.series_total)+" live series · limit "+n(c.limit)+
   " per metric · overflow points "+n(c.overflow_points_total)+" · dropped "+n(c.dropped_points_total);
  const top=(c.top||[]).slice(0,CARD_ROWS);
@@ -206,7 +207,7 @@ function renderTables(s){
  table("receivers",["receiver","signal","accepted","refused","<requests by outcome"],busy.map(r=>[r.receiver,r.signal,
   r.accepted,r.refused,Object.entries(r.requests).map(([k,v])=>k+": "+v).join(", ")]),"no data received yet");
  table("processors",["processor","signal","batches","p50","p99"],(s.processors||[]).map(p=>[p.processor,p.signal,p.batches,
-  ms(p.duration.p50),ms(p.duration.p99)]));
+  ms(p.duration.p50),ms(p.duration.p99)]),"no processors");
 }
 let failures=0;
 async function refresh(){

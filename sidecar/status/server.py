@@ -54,7 +54,7 @@ class StatusServer:
         app.router.add_get("/history.json", self.history_json)
         app.router.add_get("/cardinality", self.cardinality)
         app.router.add_get("/", self.page)
-        app.router.add_get("/favicon.ico", lambda _: web.Response(status=204))
+        app.router.add_get("/favicon.ico", self.favicon)
         return app
 
     async def start(self) -> None:
@@ -126,6 +126,9 @@ class StatusServer:
                                 content_type=JSON)
         return web.Response(body=orjson.dumps(data, default=str), content_type=JSON,
                             headers={"Cache-Control": "no-store"})
+
+    async def favicon(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html", charset="utf-8",

@@ -5,10 +5,13 @@ the emulator every second, and leaves a screenshot in test-output/."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -19,6 +22,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from sidecar.selftelemetry import Registry
+from sidecar.status.server import StatusServer
 from tests.support.browser import ChromiumPage
 from tests.support.emulator import EmulatorProcess
 from tests.support.sidecar import SidecarProcess
@@ -158,3 +163,68 @@ def test_status_json_keeps_its_shape_and_adds_history(sidecar_with_stats: Sideca
     status, body = sidecar.get("/history.json")
     assert status == 200 and {g["name"] for g in json.loads(body)["groups"]} >= {"task"}
     assert isinstance(snap["drops"], list) and snap["cardinality"]["limit"] == LIMIT
+
+
+class _TroubledSidecar:
+    """A StatusSource in trouble: an exporter failing persistently, a full queue, items dropped."""
+
+    def __init__(self) -> None:
+        self.telemetry = Registry()
+        self.telemetry.counter("ecs_otel_sidecar_exporter_dropped_items_total", "", ("signal", "exporter", "reason")).inc(
+            7, signal="traces", exporter="otlp", reason="queue_full")
+
+    def health(self) -> tuple[bool, list[str]]:
+        return False, ["exporter otlp failed every attempt in the last 60 s (connection refused)"]
+
+    def component_status(self, key: str) -> Any:
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        queue = {"exporter": "otlp", "signal": "traces", "received": 107, "exported": 0, "dropped": {"queue_full": 7},
+                 "queued": 100, "fill": 0.95, "retried": 40, "recent_attempts": 9, "recent_failures": 9,
+                 "latency": {"p50": 0.25, "p99": 1.0}, "failed_persistently": True}
+        return {"version": "test", "uptime_s": 3725.0, "health": {"healthy": False, "reasons": self.health()[1]},
+                "region": None, "task_attributes": {}, "pipeline": {"traces": {"receivers": ["otlp_http"],
+                                                                             "processors": [], "exporters": ["otlp"]}},
+                "receivers": [{"receiver": "otlp_http", "signal": "traces", "accepted": 107, "refused": 0,
+                               "requests": {"ok": 107}}],
+                "processors": [], "queues": [queue], "components": {},
+                "process": {"rss_bytes": 50 << 20, "cpu_seconds": 1.5, "memory_limit_bytes": 256 << 20,
+                            "queued_bytes": 1 << 20}}
+
+
+@pytest.fixture
+def troubled_status_url() -> Iterator[str]:
+    """A StatusServer over :class:`_TroubledSidecar`, on its own event loop in a thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = StatusServer(_TroubledSidecar(), "127.0.0.1", 0)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_status_page_shows_trouble(troubled_status_url: str, chromium_page: ChromiumPage) -> None:
+    page = chromium_page.page
+    page.goto(troubled_status_url + "/", wait_until="load")
+    page.wait_for_function("() => document.querySelector('#health').textContent.startsWith('unhealthy')",
+                           timeout=10_000)
+    assert "connection refused" in page.inner_text("#health")
+    assert page.inner_text("#uptime") == "up 1h 2m"
+    exporter = page.locator('[data-stage="exporter"][data-name="otlp"][data-signal="traces"]')
+    assert "fail" in (exporter.get_attribute("class") or "")
+    assert exporter.locator('[data-counter="dropped"]').get_attribute("data-value") == "7"
+    assert "bad" in (exporter.locator(".bar").get_attribute("class") or "")  # 95 % full
+    drops = page.locator("#drops tr").all_inner_texts()
+    assert any("exporter_dropped_items" in row and "reason=queue_full" in row and row.rstrip().endswith("7")
+               for row in drops), drops
+    assert "no ECS task stats yet" in page.inner_text("#stats")
+    assert "no cardinality processor" in page.inner_text("#card-summary")
+    chromium_page.screenshot("status-page-trouble")
+    assert chromium_page.page_errors == [] and chromium_page.console_errors == []
