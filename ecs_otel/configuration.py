@@ -95,8 +95,25 @@ def _step(config: Configuration, name: str, fn: Any, *args: Any) -> Any:
         config.timings[name.replace("ECS ", "")] = time.monotonic() - started
 
 
+def _already_configured_elsewhere() -> str | None:
+    """Name of the TracerProvider someone else installed (another distro/configurator), if any."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider) or type(provider).__name__ == "NoOpTracerProvider":
+        return None
+    return f"{type(provider).__module__}.{type(provider).__name__}"
+
+
 def _configure(config: Configuration, instrument: bool) -> None:
     settings = config.settings
+    other = _already_configured_elsewhere()
+    if other is not None:
+        # e.g. opentelemetry-instrument with another configurator: a second pipeline would only
+        # produce "Overriding of current TracerProvider" warnings and duplicate exports.
+        _logger.warning("ecs_otel: OpenTelemetry is already configured (%s); ecs_otel leaves it as it is", other)
+        config.enabled = False
+        return
     _step(config, "ECS metadata", _fetch_metadata, config)
     config.resource = _step(config, "resource", _build_resource, config)
     if config.resource is None:

@@ -156,3 +156,20 @@ def test_concurrent_configure_sets_up_once(tmp_path, sink):
     assert proc.returncode == 0, proc.stderr
     assert "SAME True" in proc.stdout and "SPAN_THREADS 1" in proc.stdout
     assert "Overriding" not in proc.stderr
+
+
+PRECONFIGURED_APP = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+trace.set_tracer_provider(TracerProvider())
+import ecs_otel.auto
+from ecs_otel.configuration import current
+print("ENABLED", current().enabled, flush=True)
+"""
+
+
+def test_someone_elses_provider_is_left_alone(tmp_path, sink):
+    proc = run([sys.executable, str(write_script(tmp_path, PRECONFIGURED_APP))], base_env(sink))
+    assert proc.returncode == 0, proc.stderr
+    assert "ENABLED False" in proc.stdout
+    assert "already configured" in proc.stderr and "Overriding" not in proc.stderr
