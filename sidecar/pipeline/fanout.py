@@ -31,13 +31,18 @@ class FanOut:
         )
 
     async def consume(self, signal: Signal, batch: Message) -> None:
+        await self.consume_encoded(signal, batch, None)
+
+    async def consume_encoded(self, signal: Signal, batch: Message, encoded: bytes | None) -> None:
+        """``consume`` for a caller that may already hold ``batch``'s exact serialization."""
         items = item_count(signal, batch)
         if items == 0:
             return
         if not self.queues:
             self._unrouted.inc(items, signal=signal.value)
             return
-        encoded = batch.SerializeToString()  # once, shared by every queue
+        if encoded is None:
+            encoded = batch.SerializeToString()  # once, shared by every queue
         size = len(encoded)
         try:
             self.budget.check(size * len(self.queues))

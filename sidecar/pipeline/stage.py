@@ -42,9 +42,24 @@ class TimedStage:
         self._dropped = telemetry.counter(DROPPED_BATCHES, "Batches a processor dropped whole.", labels)
         self._batches.inc(0, **self._labels)
         self._dropped.inc(0, **self._labels)
+        # The encoded hand-off: a processor that serialized the batch anyway (redaction screens the
+        # bytes) gives them to the fan-out directly behind it, which would otherwise encode again.
+        # Only with nothing in between, so no later stage can change the batch under those bytes.
+        self._encoded_handoff = callable(getattr(processor, "process_encoded", None)) and callable(
+            getattr(next_consumer, "consume_encoded", None)
+        )
 
     async def consume(self, signal: Signal, batch: Message) -> None:
         started = time.perf_counter()
+        if self._encoded_handoff:
+            out, encoded = self.processor.process_encoded(signal, batch)  # type: ignore[attr-defined]
+            self._duration.observe(time.perf_counter() - started, **self._labels)
+            self._batches.inc(**self._labels)
+            if out is None:
+                self._dropped.inc(**self._labels)
+                return
+            await self.next.consume_encoded(signal, out, encoded)  # type: ignore[attr-defined]
+            return
         out = self.processor.process(signal, batch)
         self._duration.observe(time.perf_counter() - started, **self._labels)
         self._batches.inc(**self._labels)

@@ -251,3 +251,90 @@ def test_unicode_folding_list_is_complete() -> None:
         if not 0xD800 <= c <= 0xDFFF and any(ch.isascii() for ch in chr(c).lower())
     }
     assert found == set(UNICODE_FOLDING_TO_ASCII)
+
+
+def test_redaction_non_ascii_deny_entries_disable_the_screen_and_still_match() -> None:
+    """No byte rule folds Unicode case in general: a non-ASCII entry means every batch is walked."""
+    ctx = SidecarContext()
+    proc = RedactionProcessor(RedactionProcessor.Settings(deny_list=["contraseña"]), ctx)
+    batch = spans.traces(1)
+    span = batch.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.extend([kv("user.CONTRASEÑA", "s"), kv("other", "v")])
+    proc.process(Signal.TRACES, batch)
+    assert attrs(span.attributes)["user.CONTRASEÑA"] == "[REDACTED]"
+    assert attrs(span.attributes)["other"] == "v"
+    screened = ctx.telemetry.counter("ecs_otel_sidecar_redaction_batches_total", "")
+    assert screened.get(signal="traces", result="walked") == 1
+
+
+def test_redaction_screen_never_misses_a_sensitive_key_among_random_bytes() -> None:
+    """Any spelling the rule treats as a deny entry or URL key (case, ``-``/``_``, the Kelvin sign)
+    embedded in arbitrary bytes is seen by the screen, whatever surrounds it."""
+    import random
+
+    from ecs_otel.redaction import DEFAULT_DENY_LIST, URL_KEYS, KeyRedactor
+    from sidecar.processors.redaction import ByteScreen
+
+    redactor = KeyRedactor()
+    screen = ByteScreen.build(redactor.deny_list | URL_KEYS)
+    assert screen.needles is not None
+    rnd = random.Random(5)
+
+    def variant(entry: str) -> str:
+        out = []
+        for ch in entry:
+            choice = rnd.random()
+            if ch == "k" and choice < 0.3:
+                out.append("\u212a")
+            elif ch == "_" and choice < 0.5:
+                out.append("-")
+            elif choice < 0.5:
+                out.append(ch.upper())
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    for _ in range(400):
+        entry = rnd.choice([*DEFAULT_DENY_LIST, *URL_KEYS])
+        key = variant(entry)
+        if entry not in URL_KEYS and rnd.random() < 0.5:
+            key = rnd.choice(["http.request.header.", "app.", "Db."]) + key
+        assert redactor.is_sensitive(key) or key.lower() in URL_KEYS, key
+        data = rnd.randbytes(rnd.randint(0, 40)) + key.encode() + rnd.randbytes(rnd.randint(0, 40))
+        assert screen.may_match(data), key
+
+
+def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
+    """enrich → redaction → fan-out: a clean batch is encoded once (the screen's bytes go to the
+    queues); a redacted one is re-encoded, so the exporter never sees the secret."""
+    from sidecar.pipeline.stage import stage
+    from sidecar.selftelemetry import Registry
+
+    delivered: list[tuple[bytes | None, object]] = []
+
+    class Fan:
+        async def consume(self, signal, batch):  # type: ignore[no-untyped-def]
+            delivered.append((None, batch))
+
+        async def consume_encoded(self, signal, batch, encoded):  # type: ignore[no-untyped-def]
+            delivered.append((encoded, batch))
+
+    ctx = SidecarContext(task_attributes={"aws.ecs.task.id": "abc"})
+    telemetry = Registry()
+    head = stage("redaction", RedactionProcessor(RedactionProcessor.Settings(), ctx), Signal.TRACES, Fan(),
+                 telemetry)
+    head = stage("enrich", EnrichProcessor(EnrichProcessor.Settings(), ctx), Signal.TRACES, head, telemetry)
+
+    clean = spans.traces(3)
+    dirty = spans.traces(1)
+    dirty.resource_spans[0].scope_spans[0].spans[0].attributes.append(kv("db.password", "hunter2"))
+    asyncio.run(head.consume(Signal.TRACES, clean))
+    asyncio.run(head.consume(Signal.TRACES, dirty))
+    (enc_clean, b_clean), (enc_dirty, b_dirty) = delivered
+    assert enc_clean == b_clean.SerializeToString()  # type: ignore[attr-defined]
+    assert b"aws.ecs.task.id" in enc_clean
+    assert enc_dirty is None  # changed by redaction: the fan-out encodes it itself
+    assert b"hunter2" not in b_dirty.SerializeToString()  # type: ignore[attr-defined]
+    screened = ctx.telemetry.counter("ecs_otel_sidecar_redaction_batches_total", "")
+    assert screened.get(signal="traces", result="skipped") == 1
+    assert screened.get(signal="traces", result="walked") == 1
