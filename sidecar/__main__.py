@@ -21,27 +21,62 @@ from sidecar.settings import SidecarSettings
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
 _DESCRIPTION = """\
-ecs-otel sidecar: receives OTLP (HTTP :4318, gRPC :4317 on 127.0.0.1), enriches, redacts and
-controls cardinality, then exports (otlp, xray, cloudwatch, prometheus, debug, file).
-Status on 127.0.0.1:13133: /healthz, /metrics, / (status page).
+ecs-otel sidecar: receives OTLP (HTTP :4318, gRPC :4317 on 127.0.0.1), runs each signal through
+its processors, then exports to one or more backends. Status on 127.0.0.1:13133: /healthz,
+/metrics (Prometheus text), / (status page).
+
+Components (names as used in configuration):
+  exporters   otlp, xray, cloudwatch, prometheus, debug, file
+  processors  enrich       adds the ECS task's attributes the app did not set
+              redaction    replaces secrets (password, token, authorization, ...) by [REDACTED]
+                           and scrubs credentials out of URLs
+              cardinality  bounds series per metric; the excess is folded into an overflow series
+  scrapers    ecs_stats    task and container CPU, memory, network and disk from the task metadata
 
 Configuration: ECS_OTEL_SIDECAR_CONFIG (a TOML file path, or TOML text) with [sidecar],
 [pipeline], [exporters.<name>], [processors.<name>], [scrapers.<name>] tables; ECS_OTEL_*
 environment variables override the file. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
 """
 
+_EPILOG = """\
+main environment variables:
+  ECS_OTEL_TRACES_EXPORTERS   exporters for traces, comma-separated (e.g. otlp,debug)
+  ECS_OTEL_METRICS_EXPORTERS  exporters for metrics
+  ECS_OTEL_LOGS_EXPORTERS     exporters for logs
+  ECS_OTEL_OTLP_ENDPOINT      base URL of the otlp exporter's backend (/v1/<signal> is appended)
+  ECS_OTEL_RECEIVER_HOST      address the OTLP receivers listen on (default 127.0.0.1; 0.0.0.0 in bridge mode)
+  ECS_OTEL_STATUS_PORT        port of the status server (default 13133)
+  ECS_OTEL_SIDECAR_CONFIG     TOML file path or TOML text; ECS_OTEL_* variables win over it
+
+example:
+  ECS_OTEL_TRACES_EXPORTERS=otlp ECS_OTEL_OTLP_ENDPOINT=http://collector:4318 ecs-otel-sidecar
+  ecs-otel-sidecar validate-config sidecar.toml
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ecs-otel-sidecar", description=_DESCRIPTION,
+    p = argparse.ArgumentParser(prog="ecs-otel-sidecar", description=_DESCRIPTION, epilog=_EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    run = sub.add_parser("run", help="run the sidecar until SIGTERM/SIGINT (the default command)")
+    run = sub.add_parser(
+        "run", help="run the sidecar until SIGTERM/SIGINT (the default command)",
+        description="Run the sidecar: listen for OTLP, process and export until SIGTERM/SIGINT, then flush "
+        "the queues within ECS_OTEL_SHUTDOWN_TIMEOUT and exit 0.",
+    )
     run.add_argument("--ports-file", type=Path,
                      help="write the bound ports as JSON here once listening (useful with port 0)")
-    hc = sub.add_parser("healthcheck", help="exit 0 when the running sidecar's /healthz says healthy, else 1")
+    hc = sub.add_parser(
+        "healthcheck", help="exit 0 when the running sidecar's /healthz says healthy, else 1",
+        description="Query the running sidecar's /healthz (for a task definition's healthCheck, no curl "
+        "needed): exit 0 when healthy, 1 when unhealthy or unreachable.",
+    )
     hc.add_argument("--url", help="health URL (default: http://127.0.0.1:$ECS_OTEL_STATUS_PORT/healthz)")
     hc.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer (default 3)")
-    vc = sub.add_parser("validate-config", help="check a TOML configuration file (plus env overrides); exit 0 or 2")
+    vc = sub.add_parser(
+        "validate-config", help="check a TOML configuration file (plus env overrides); exit 0 or 2",
+        description="Load FILE with the same ECS_OTEL_* overrides the sidecar would apply and build every "
+        "component it names, without listening; prints what it checked.",
+    )
     vc.add_argument("file", type=Path, help="TOML file to check")
     return p
 

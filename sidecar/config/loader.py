@@ -9,6 +9,7 @@ that silently does nothing is the worst kind of configuration bug.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -31,7 +32,9 @@ def load_settings(cls: type[T], table: Mapping[str, Any] | None, env: Mapping[st
     for key in table:
         if key not in fields:
             known = ", ".join(sorted(fields))
-            raise ConfigError(_join(prefix, key), f"one of the keys {known}", None)
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+            expected = f"a known key, did you mean {close[0]}? (keys: {known})" if close else f"one of the keys {known}"
+            raise ConfigError(_join(prefix, key), expected, None)
     values: dict[str, Any] = {}
     for name, f in fields.items():
         env_name = f.metadata.get(ENV)

@@ -130,3 +130,13 @@ def test_validate_config_command(tmp_path: Path) -> None:
     help_result = run_sidecar_command(["--help"], {})
     assert help_result.returncode == 0
     assert "healthcheck" in help_result.stdout and "validate-config" in help_result.stdout
+
+
+def test_unknown_key_suggests_the_closest_known_one() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"ECS_OTEL_SIDECAR_CONFIG": '[sidecar]\ntraces_exporter = ["debug"]\n'})
+    assert info.value.key == "sidecar.traces_exporter"
+    assert "did you mean traces_exporters?" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config({"ECS_OTEL_SIDECAR_CONFIG": "[pipeline]\nzzz = 1\n"})
+    assert info.value.key == "pipeline.zzz" and "did you mean" not in str(info.value)
