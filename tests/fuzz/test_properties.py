@@ -1,0 +1,95 @@
+"""Hypothesis property tests over the fuzz targets' properties, with a bounded number of examples."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ecs_otel.logging import JsonFormatter
+from sidecar import otlp_json
+from sidecar.signals import Signal
+from tests.fuzz.provider import ByteReader
+from tests.fuzz.targets import (
+    LOG_MAX_BYTES,
+    TARGETS,
+    check_body,
+    check_log_line,
+    check_segments,
+    hits_known_xray_bug,
+    log_record,
+    spans_request,
+)
+
+BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["resourceSpans", "resourceMetrics", "resourceLogs", "scopeSpans", "scopeMetrics",
+                         "scopeLogs", "spans", "logRecords", "metrics", "traceId", "spanId", "name", "kind",
+                         "attributes", "key", "value", "intValue", "doubleValue", "stringValue", "arrayValue",
+                         "values", "gauge", "sum", "dataPoints", "asInt", "asDouble", "body", "resource"]),
+        inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@BOUNDED
+@given(signal=st.sampled_from(list(Signal)), value=json_values)
+def test_otlp_json_bodies_decode_or_are_refused(signal: Signal, value: object) -> None:
+    import json
+
+    check_body(signal, True, "identity", json.dumps(value).encode())
+
+
+@BOUNDED
+@given(signal=st.sampled_from(list(Signal)), raw=st.binary(max_size=400), gz=st.booleans())
+def test_protobuf_bodies_decode_or_are_refused(signal: Signal, raw: bytes, gz: bool) -> None:
+    check_body(signal, False, "gzip" if gz else "identity", gzip.compress(raw) if gz else raw)
+
+
+@BOUNDED
+@given(data=st.binary(min_size=20, max_size=1500))
+def test_valid_requests_survive_both_encodings(data: bytes) -> None:
+    request = spans_request(ByteReader(data), time.time())
+    check_body(Signal.TRACES, False, "identity", request.SerializeToString())
+    check_body(Signal.TRACES, True, "identity", otlp_json.encode(request))
+
+
+@BOUNDED
+@given(data=st.binary(min_size=10, max_size=2000), index_all=st.booleans(), drop=st.booleans())
+def test_every_segment_document_is_valid(data: bytes, index_all: bool, drop: bool) -> None:
+    now = time.time()
+    request = spans_request(ByteReader(data), now)
+    if hits_known_xray_bug(request):  # open findings: see test_regressions.py
+        return
+    docs = check_segments(request, now, index_all_attributes=index_all,
+                          invalid_trace_ids="drop" if drop else "remap")
+    spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    assert len(docs) <= spans
+
+
+@BOUNDED
+@given(data=st.binary(max_size=600))
+def test_every_log_record_is_one_valid_json_line(data: bytes) -> None:
+    check_log_line(JsonFormatter(max_bytes=LOG_MAX_BYTES, service="p"), log_record(ByteReader(data)))
+
+
+@BOUNDED
+@given(message=st.text(), extra=st.dictionaries(st.text(max_size=30), st.text() | st.integers() | st.floats(),
+                                                max_size=8))
+def test_log_lines_from_arbitrary_text(message: str, extra: dict[str, object]) -> None:
+    record = logging.LogRecord("app", logging.WARNING, "f.py", 1, message, (), None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    check_log_line(JsonFormatter(max_bytes=LOG_MAX_BYTES), record)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(TARGETS)), data=st.binary(max_size=800))
+def test_fuzz_targets_on_arbitrary_bytes(name: str, data: bytes) -> None:
+    TARGETS[name](data)
