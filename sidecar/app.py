@@ -31,6 +31,7 @@ from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.queue import LATENCY, ExporterQueue
 from sidecar.pipeline.stage import BATCHES, DURATION, stage
+from sidecar.processors.base import Processor
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
@@ -94,6 +95,9 @@ class Sidecar:
             limit_mib = self.config.pipeline.memory_limit_mib
             self.budget = MemoryBudget(limit_mib * 1024 * 1024 if limit_mib else default_limit_bytes())
         s = self.config.sidecar
+        # One instance per processor name, shared by every signal it handles: a processor's state
+        # (the cardinality report, caches) must not be split or overwritten by a second copy.
+        instances: dict[str, Any] = {}
         for signal in Signal:
             queues: list[ExporterQueue] = []
             configured = s.exporters_for(signal.value)
@@ -107,18 +111,21 @@ class Sidecar:
             self.queues.extend(queues)
             head: Consumer = FanOut(signal, queues, self.budget, self.telemetry)
             names: list[str] = []
-            settings_cache: dict[str, Any] = {}
             for name in reversed(s.processors_for(signal.value)):
                 cls = component_class("processors", name)
                 wanted = getattr(cls, "signals", None)
                 if wanted is not None and signal not in wanted:
                     continue
-                if name not in settings_cache:
-                    settings_cache[name] = build_settings("processors", name, cls, self.config, self.env)
-                proc = cls(settings_cache[name], self.context)
+                # A processor with its own consume() follows ``.next`` itself, so it needs one copy per chain.
+                shared = getattr(cls, "consume", None) is Processor.consume
+                proc = instances.get(name) if shared else None
+                if proc is None:
+                    proc = cls(build_settings("processors", name, cls, self.config, self.env), self.context)
+                    self.processors.append(proc)
+                    if shared:
+                        instances[name] = proc
                 head = stage(name, proc, signal, head, self.telemetry)
                 names.insert(0, name)
-                self.processors.append(proc)
             self.chains[signal] = head
             self.chain_names[signal] = names
         for name in self._scraper_names():

@@ -5,7 +5,7 @@ from __future__ import annotations
 UNITS = {
     "s": "Seconds", "ms": "Milliseconds", "us": "Microseconds", "ns": None,
     "By": "Bytes", "KBy": "Kilobytes", "MBy": "Megabytes", "GBy": "Gigabytes", "TBy": "Terabytes",
-    "KiBy": "Kilobytes", "MiBy": "Megabytes", "GiBy": "Gigabytes", "TiBy": "Terabytes",
+    "KiBy": "Kilobytes", "MiBy": "Megabytes", "KiB": "Kilobytes", "MiB": "Megabytes", "GiB": "Gigabytes", "GiBy": "Gigabytes", "TiBy": "Terabytes",
     "bit": "Bits", "Kbit": "Kilobits", "Mbit": "Megabits", "Gbit": "Gigabits",
     "%": "Percent", "1": None,
     "By/s": "Bytes/Second", "KBy/s": "Kilobytes/Second", "MBy/s": "Megabytes/Second",
