@@ -41,7 +41,8 @@ LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = (
     LibrarySetting(
         "ECS_OTEL_METRIC_CARDINALITY_LIMIT",
         "2000",
-        "Distinct attribute sets kept per metric by the SDK views; extra sets go to the overflow series.",
+        "Distinct attribute sets kept per metric stream in the SDK; measurements for new sets beyond it go to one "
+        "series with `otel.metric.overflow=true`.",
     ),
     LibrarySetting(
         "ECS_OTEL_RECEIVER_TOKEN",
@@ -52,7 +53,7 @@ LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = (
         "ECS_OTEL_SERVICE_NAME_SOURCE",
         "family",
         "Where the default `service.name` comes from when OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES "
-        "set none: `family` (task definition family) or `container` (container name).",
+        "set none: `family` (task definition family) or `container` (container name); off ECS, the program's name.",
     ),
     LibrarySetting(
         "ECS_OTEL_LOGGING",
