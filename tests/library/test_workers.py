@@ -95,12 +95,27 @@ def _check(sink, answered: list[str]) -> None:
     assert all(len(v) == 1 for v in instance_by_pid.values())
     assert len(set().union(*instance_by_pid.values())) == len(instance_by_pid)  # one id per worker
 
+    # Each worker also exports its own runtime metrics, under its own service.instance.id.
+    def metric_pids(reqs):
+        out = {}
+        for r in reqs:
+            for rm in r["body"].get("resourceMetrics", []):
+                res = {a["key"]: next(iter(a["value"].values())) for a in rm["resource"]["attributes"]}
+                names = {m["name"] for sm in rm.get("scopeMetrics", []) for m in sm.get("metrics", [])}
+                if "process.memory.usage" in names:
+                    out[str(int(res["process.pid"]))] = res["service.instance.id"]
+        return out
+
+    got_metrics = sink.wait_for("metrics", lambda r: set(answered) <= set(metric_pids(r)), timeout_s=20)
+    by_pid = metric_pids(got_metrics)
+    assert all(by_pid[pid] in instance_by_pid[pid] for pid in set(answered))
+
 
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
 def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
     write_script(tmp_path, FLASK_APP, "flask_app.py")
     port = free_closed_port()
-    env = base_env(sink, OTEL_METRICS_EXPORTER="none", PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
+    env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--preload", "-w", "2", "-k", worker_class, "--threads", "2",
          "-b", f"127.0.0.1:{port}", "--graceful-timeout", "10", "flask_app:app"],
@@ -118,7 +133,7 @@ def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
 def test_uvicorn_two_workers(tmp_path: Path, sink):
     write_script(tmp_path, ASGI_APP, "asgi_app.py")
     port = free_closed_port()
-    env = base_env(sink, OTEL_METRICS_EXPORTER="none", PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
+    env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "asgi_app:app"],
