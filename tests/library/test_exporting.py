@@ -104,3 +104,16 @@ def test_grpc_exporter_is_built_for_protocol_grpc():
     assert type(exporter).__module__.startswith("opentelemetry.exporter.otlp.proto.grpc")
     assert exporter._timeout == 1.5
     exporter.shutdown()
+
+
+def test_stock_exporter_reads_the_timeout_as_seconds(monkeypatch):
+    """What the specification-following reading above fixes: the stock exporter takes 300 as 300 s."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
+    stock = OTLPSpanExporter()
+    try:
+        assert stock._client._timeout == 300.0
+    finally:
+        stock.shutdown()
+    assert resolve_target("traces", {"OTEL_EXPORTER_OTLP_TIMEOUT": "300"}).timeout_s == 0.3
