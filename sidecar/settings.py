@@ -114,7 +114,10 @@ class PipelineSettings:
         env="ECS_OTEL_QUEUE_MAX_BYTES",
     )
     batch_max_items: int = setting(
-        8192, help="An exporter sends as soon as this many items are waiting.", env="ECS_OTEL_BATCH_MAX_ITEMS"
+        2048,
+        help="An exporter sends as soon as this many items are waiting (2048: ~11 MB less peak RSS "
+        "than 8192 for the same CPU per span in bench/sidecar_vs_rotel.py).",
+        env="ECS_OTEL_BATCH_MAX_ITEMS",
     )
     batch_max_bytes: int = setting(
         4 * 1024 * 1024, help="Upper bound on the encoded size of one export.", env="ECS_OTEL_BATCH_MAX_BYTES"
