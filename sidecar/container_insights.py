@@ -25,6 +25,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 NAMESPACE = "ECS/ContainerInsights"
 #: Log group Container Insights uses for performance events (``{cluster}`` as in the exporter's placeholders).
 LOG_GROUP = "/aws/ecs/containerinsights/{cluster}/performance"
+#: One stream per task, so tasks of a cluster never interleave their sequence of events.
+LOG_STREAM = "{task_id}"
 CPU_UNITS_PER_VCPU = 1024
 
 #: resource attribute → Container Insights dimension. ``ServiceName`` only exists for service tasks.

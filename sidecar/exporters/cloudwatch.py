@@ -10,6 +10,13 @@ Logs (``ECS_OTEL_CLOUDWATCH_LOGS_MODE``): ``otlp`` (default) posts OTLP to
 ``x-aws-log-stream`` headers; ``api`` writes each record as a log event with ``PutLogEvents``.
 
 Log groups the exporter creates get a retention (30 days unless configured).
+
+Container Insights (``ECS_OTEL_CLOUDWATCH_CONTAINER_INSIGHTS``, EMF mode only): the ``ecs_stats``
+metrics of each batch are also written under Container Insights' names, units and dimensions
+(:mod:`sidecar.container_insights`) to its own log group and stream, with a delta table of its
+own. That second output is best effort: it is written only after the regular EMF events were
+accepted, and its failures are counted and logged, never retried, because retrying the batch
+would write the regular events twice.
 """
 
 from __future__ import annotations
@@ -28,10 +35,13 @@ from sidecar.aws_api import AwsApi, AwsApiError
 from sidecar.cloudwatch.batching import Filtered, LogEvent, acceptable
 from sidecar.cloudwatch.delta import CumulativeToDelta
 from sidecar.cloudwatch.emf import EmfBuilder
+from sidecar.cloudwatch.insights import ContainerInsightsEmf
 from sidecar.cloudwatch.log_records import log_events
 from sidecar.cloudwatch.naming import render
 from sidecar.cloudwatch.stream import RETENTION_DAYS, LogStreamWriter, PutResult
 from sidecar.config import ConfigError, setting
+from sidecar.container_insights import LOG_GROUP as CI_LOG_GROUP
+from sidecar.container_insights import LOG_STREAM as CI_LOG_STREAM
 from sidecar.context import SidecarContext
 from sidecar.exporters.base import Exporter, ExportOutcome
 from sidecar.exporters.otlp import OtlpExporter
@@ -122,6 +132,13 @@ class CloudWatchExporter(Exporter):
             help="Logs api mode: one JSON object per record (body, severity, trace ids, attributes) or the body alone.",
             env="ECS_OTEL_CLOUDWATCH_LOGS_FORMAT",
         )
+        container_insights: bool = setting(
+            False,
+            help="EMF mode: also write the ecs_stats metrics under Container Insights names and dimensions "
+            "(namespace ECS/ContainerInsights, log group /aws/ecs/containerinsights/{cluster}/performance). "
+            "Leave the cluster's own Container Insights off, or the same metrics are published twice.",
+            env="ECS_OTEL_CLOUDWATCH_CONTAINER_INSIGHTS",
+        )
         timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_CLOUDWATCH_TIMEOUT")
 
     def __init__(self, settings: CloudWatchExporter.Settings, context: SidecarContext) -> None:
@@ -157,7 +174,8 @@ class CloudWatchExporter(Exporter):
         self.logs_writer = LogStreamWriter(
             self.api, self.log_group, self.log_stream, settings.retention_days, self.logger
         )
-        self.delta = CumulativeToDelta(time.time_ns(), settings.max_series)
+        start_ns = time.time_ns()
+        self.delta = CumulativeToDelta(start_ns, settings.max_series)
         self.emf = EmfBuilder(
             namespace=settings.namespace,
             delta=self.delta,
@@ -167,6 +185,17 @@ class CloudWatchExporter(Exporter):
             metric_names=settings.metric_names,
             histogram_format=settings.histogram_format,
         )
+        self.insights: ContainerInsightsEmf | None = None
+        self.insights_writer: LogStreamWriter | None = None
+        if settings.container_insights and settings.mode == "emf":
+            self.insights = ContainerInsightsEmf(start_ns, settings.max_series)
+            self.insights_writer = LogStreamWriter(
+                self.api,
+                render(CI_LOG_GROUP, task, "exporters.cloudwatch.container_insights", group=True),
+                render(CI_LOG_STREAM, task, "exporters.cloudwatch.container_insights", group=False),
+                settings.retention_days,
+                self.logger,
+            )
         self.metrics_otlp: OtlpExporter | None = None
         self.logs_otlp: OtlpExporter | None = None
         if settings.mode == "otlp":
@@ -175,6 +204,7 @@ class CloudWatchExporter(Exporter):
             headers = {"x-aws-log-group": self.log_group, "x-aws-log-stream": self.log_stream}
             self.logs_otlp = self._otlp("logs", headers)
         self._logs_stream_checked = False
+        self._insights_failing = False
         self._emf_lock = asyncio.Lock()
         t = context.telemetry
         self._events = t.counter(
@@ -197,7 +227,7 @@ class CloudWatchExporter(Exporter):
         series = t.gauge(
             "ecs_otel_sidecar_cloudwatch_delta_series", "Cumulative series remembered for deltas."
         )
-        t.on_collect(lambda: series.set(len(self.delta)))
+        t.on_collect(lambda: series.set(len(self.delta) + (len(self.insights.delta) if self.insights else 0)))
 
     def _otlp(self, service: str, headers: dict[str, str]) -> OtlpExporter:
         exporter = OtlpExporter(
@@ -213,6 +243,11 @@ class CloudWatchExporter(Exporter):
         return exporter
 
     async def start(self) -> None:
+        if self.settings.container_insights and self.insights is None:
+            self.logger.warning(
+                "container_insights is ignored: Container Insights names need mode=emf (mode is %s)",
+                self.settings.mode,
+            )
         await self.api.start()
         for otlp in (self.metrics_otlp, self.logs_otlp):
             if otlp is not None:
@@ -255,16 +290,46 @@ class CloudWatchExporter(Exporter):
 
     async def export_emf(self, batch: ExportMetricsServiceRequest) -> ExportOutcome:
         now_ms = int(time.time() * 1000)
-        stats, delta = self.emf.stats, self.delta
-        before = (stats.baselines, delta.evicted)
-        async with self._emf_lock:  # the delta table is not shared between threads
+        builders = [self.emf] + ([self.insights.emf] if self.insights else [])
+        deltas = [b.delta for b in builders]
+        before = [(b.stats.baselines, d.evicted) for b, d in zip(builders, deltas, strict=True)]
+        async with self._emf_lock:  # the delta tables are not shared between threads
             if batch.ByteSize() > _THREAD_BYTES:
-                events = await asyncio.to_thread(self.emf.build, batch, now_ms)
+                events, insights = await asyncio.to_thread(self._build_emf, batch, now_ms)
             else:
-                events = self.emf.build(batch, now_ms)
-        self._baselines.inc(stats.baselines - before[0])
-        self._evicted.inc(delta.evicted - before[1])
-        return await self._write("metrics", self.metrics_writer, events, now_ms, truncate_large=False)
+                events, insights = self._build_emf(batch, now_ms)
+        for b, d, (baselines, evicted) in zip(builders, deltas, before, strict=True):
+            self._baselines.inc(b.stats.baselines - baselines)
+            self._evicted.inc(d.evicted - evicted)
+        outcome = await self._write("metrics", self.metrics_writer, events, now_ms, truncate_large=False)
+        if insights and self.insights_writer is not None and not outcome.retryable:
+            # After the regular events: a retried batch rebuilds the same deltas (the delta table
+            # remembers the points it has seen), so Container Insights loses nothing by waiting.
+            await self._write_insights(insights, now_ms)
+        return outcome
+
+    def _build_emf(
+        self, batch: ExportMetricsServiceRequest, now_ms: int
+    ) -> tuple[list[LogEvent], list[LogEvent]]:
+        events = self.emf.build(batch, now_ms)
+        insights = self.insights.build(batch, now_ms) if self.insights is not None else []
+        return events, insights
+
+    async def _write_insights(self, events: list[LogEvent], now_ms: int) -> None:
+        assert self.insights_writer is not None
+        outcome = await self._write(
+            "container_insights", self.insights_writer, events, now_ms, truncate_large=False
+        )
+        # One warning per streak of failures (the counters keep the full tally), one line on recovery.
+        if not outcome.ok and not self._insights_failing:
+            self.logger.warning(
+                "Container Insights events not written to %s (counted, not retried): %s",
+                self.insights_writer.group,
+                outcome.reason,
+            )
+        elif outcome.ok and self._insights_failing:
+            self.logger.info("Container Insights events written to %s again", self.insights_writer.group)
+        self._insights_failing = not outcome.ok
 
     async def export_log_events(self, batch: ExportLogsServiceRequest) -> ExportOutcome:
         now_ms = int(time.time() * 1000)
