@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
+from sidecar.stats.otlp import METRICS
+
 NAMESPACE = "ECS/ContainerInsights"
 #: Log group Container Insights uses for performance events (``{cluster}`` as in the exporter's placeholders).
 LOG_GROUP = "/aws/ecs/containerinsights/{cluster}/performance"
@@ -93,6 +95,8 @@ def mapping_table() -> str:
     for m in MAPPINGS.values():
         conv = "×1024 (vCPU → CPU units)" if m.scale == CPU_UNITS_PER_VCPU else (
             "÷1024 (MiB → GiB)" if m.scale != 1 else "as is")
+        if METRICS.get(m.source, ("", "gauge"))[1] == "counter":
+            conv = "cumulative → per-interval delta"
         rows.append(f"| `{m.source}` | `{m.target}` | {conv} |")
     return "\n".join(rows)
 

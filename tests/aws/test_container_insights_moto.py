@@ -27,10 +27,12 @@ from sidecar.container_insights import DIMENSION_SETS, NAMESPACE
 from sidecar.context import SidecarContext
 from sidecar.exporters.base import ExportOutcome
 from sidecar.exporters.cloudwatch import CloudWatchExporter
+from sidecar.selftelemetry import Histogram
 from sidecar.signals import Signal
 from sidecar.stats import StatsCalculator, parse_task_stats
 from sidecar.stats.otlp import build_request
 from tests.aws.emf_schema import validate
+from tests.aws.metrics import app
 from tests.aws.test_cloudwatch_moto import logs_client, read_all
 from tests.stats.fixtures_util import MIB, load
 
@@ -234,6 +236,22 @@ def test_flag_off_writes_no_container_insights_group(aws_env: dict[str, str]) ->
     )
 
 
+def test_app_metrics_alone_create_no_container_insights_group(aws_env: dict[str, str]) -> None:
+    """Only ecs_stats metrics have Container Insights names: an app's batch leaves the group alone."""
+    task = Task()
+    exporter = make(aws_env, task, container_insights=True)
+    with app() as a:
+        a.requests.add(2, {"http.route": "/a"})
+        outcome = run(exporter, lambda: exporter.export(Signal.METRICS, a.collect()))
+    assert outcome.ok, outcome
+    events = [
+        validate(e["message"]) for e in read_all(aws_env, exporter.metrics_group, exporter.metrics_stream)
+    ]
+    assert [e["http.server.requests"] for e in events] == [2]
+    client = logs_client(aws_env)
+    assert client.describe_log_groups(logGroupNamePrefix=ci_group(task))["logGroups"] == []
+
+
 def test_env_variable_turns_it_on() -> None:
     settings = load_settings(
         CloudWatchExporter.Settings,
@@ -290,6 +308,11 @@ def test_container_insights_failure_is_counted_not_retried(
     assert first.ok and second.retryable and third.ok
     assert puts.count(exporter.metrics_group) >= 3
     assert len([r for r in caplog.records if "Container Insights events not written" in r.getMessage()]) == 1
+    events = exporter.context.telemetry.find("ecs_otel_sidecar_cloudwatch_log_events_total")
+    assert events is not None and not isinstance(events, Histogram)
+    assert events.get(kind="container_insights", outcome="failed") == 4  # sample 0: task + 3 containers
+    assert events.get(kind="container_insights", outcome="sent") == 4  # the retried sample 1
+    assert events.get(kind="metrics", outcome="failed") > 0
     ci = [validate(e["message"]) for e in read_all(aws_env, ci_group(task), TASK_ID)]
     # Only the retried second sample arrived, with its storage delta intact despite the earlier attempt.
     writes = [e["ContainerStorageWriteBytes"] for e in ci if e.get("ContainerName") == "ecs-exporter"]
