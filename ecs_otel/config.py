@@ -81,6 +81,24 @@ LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = (
         "300",
         "Seconds between sampling-rule polls for `OTEL_TRACES_SAMPLER=xray` (targets follow X-Ray's own interval).",
     ),
+    # Read by ecs_otel.logging.configure_logging; declared here so the README documents them with the rest.
+    LibrarySetting(
+        "ECS_OTEL_LOG_LEVEL",
+        "",
+        "Levels: `INFO`, or per logger `INFO,botocore=WARNING,myapp.db=DEBUG`. Unset: root at INFO unless the app "
+        "installed a root handler of its own, in which case levels are left alone.",
+    ),
+    LibrarySetting(
+        "ECS_OTEL_LOG_FORMAT",
+        "",
+        "`json` or `text`. Unset: `json` on ECS; outside ECS `text` when stdout is a terminal, else `json`.",
+    ),
+    LibrarySetting(
+        "ECS_OTEL_LOG_MAX_BYTES",
+        "16384",
+        "Longest JSON line, newline included (1024 to 1048576); longer records are cut and marked "
+        '`"truncated": true` (the awslogs driver splits lines over 16 KiB).',
+    ),
 )
 
 OTEL_SETTINGS: tuple[LibrarySetting, ...] = (
