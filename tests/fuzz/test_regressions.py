@@ -21,7 +21,9 @@ def one_span(**fields: object) -> ExportTraceServiceRequest:
         start_time_unix_nano=int(now * 1e9), end_time_unix_nano=int(now * 1e9) + 1000, kind=2)
     span.attributes.add(key="http.request.method").value.string_value = "GET"
     status = fields.pop("status_code", None)
-    if status is not None:
+    if isinstance(status, str):
+        span.attributes.add(key="http.response.status_code").value.string_value = status
+    elif status is not None:
         span.attributes.add(key="http.response.status_code").value.double_value = status  # type: ignore[assignment]
     for k, v in fields.items():
         setattr(span, k, v)
@@ -43,8 +45,9 @@ def test_infinite_status_code_does_not_abort_the_batch() -> None:
 @pytest.mark.xfail(strict=True, raises=TypeError, reason=(
     "sidecar/xray/http_block.py:53 status_code(): int(1e308) is a 1000-bit int that orjson cannot encode "
     "(sidecar/xray/trim.py:19 TypeError), aborting the whole batch"))
-def test_huge_status_code_does_not_abort_the_batch() -> None:
-    check_segments(one_span(status_code=1e308), time.time())
+@pytest.mark.parametrize("status", [1e308, "9" * 30])  # the string: found by atheris (as bytes, hex-encoded)
+def test_huge_status_code_does_not_abort_the_batch(status: float | str) -> None:
+    check_segments(one_span(status_code=status), time.time())
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
@@ -57,3 +60,18 @@ def test_huge_status_code_does_not_abort_the_batch() -> None:
 ])
 def test_ids_of_the_wrong_length_never_make_a_malformed_document(fields: dict[str, bytes]) -> None:
     check_segments(one_span(**fields), time.time())
+
+
+#: Inputs that made a fuzz target fail once (base64), replayed through their target for good.
+FINDINGS = [
+    ("xray_segments", "QYKCAAEAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAC4AAAAbAsHBwcHBwQAAAADBwcHBwUdHR0cAAAAAAAAAAAAAAAAAAAAAAAAAAEE="),
+]
+
+
+@pytest.mark.parametrize(("target", "data"), FINDINGS)
+def test_replay_fuzz_findings(target: str, data: str) -> None:
+    import base64
+
+    from tests.fuzz.targets import TARGETS
+
+    TARGETS[target](base64.b64decode(data))
