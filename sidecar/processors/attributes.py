@@ -48,35 +48,47 @@ def resource_attribute_lists(signal: Signal, batch: Message) -> Iterator[Any]:
 
 def item_attribute_lists(signal: Signal, batch: Message) -> Iterator[Any]:
     """Every repeated ``KeyValue`` field below the resource level: scope, item, event, link, exemplar."""
+    for scope, items in scopes(signal, batch):
+        yield scope.attributes
+        for item in items:
+            yield from attribute_lists_of(signal, item)
+
+
+def scopes(signal: Signal, batch: Message) -> Iterator[tuple[Any, Any]]:
+    """``(scope, items)`` for every scope entry: items are spans, log records or metrics."""
     if signal is Signal.TRACES:
         for rs in batch.resource_spans:  # type: ignore[attr-defined]
             for ss in rs.scope_spans:
-                yield ss.scope.attributes
-                for span in ss.spans:
-                    yield span.attributes
-                    for ev in span.events:
-                        yield ev.attributes
-                    for link in span.links:
-                        yield link.attributes
+                yield ss.scope, ss.spans
     elif signal is Signal.LOGS:
         for rl in batch.resource_logs:  # type: ignore[attr-defined]
             for sl in rl.scope_logs:
-                yield sl.scope.attributes
-                for rec in sl.log_records:
-                    yield rec.attributes
+                yield sl.scope, sl.log_records
     else:
         for rm in batch.resource_metrics:  # type: ignore[attr-defined]
             for sm in rm.scope_metrics:
-                yield sm.scope.attributes
-                for m in sm.metrics:
-                    kind = m.WhichOneof("data")
-                    if kind is None:
-                        continue
-                    for dp in getattr(m, kind).data_points:
-                        yield dp.attributes
-                        # summary points have no exemplars
-                        for ex in getattr(dp, "exemplars", ()):
-                            yield ex.filtered_attributes
+                yield sm.scope, sm.metrics
+
+
+def attribute_lists_of(signal: Signal, item: Message) -> Iterator[Any]:
+    """The repeated ``KeyValue`` fields inside one span (with its events and links), log record or metric."""
+    if signal is Signal.TRACES:
+        yield item.attributes  # type: ignore[attr-defined]
+        for ev in item.events:  # type: ignore[attr-defined]
+            yield ev.attributes
+        for link in item.links:  # type: ignore[attr-defined]
+            yield link.attributes
+    elif signal is Signal.LOGS:
+        yield item.attributes  # type: ignore[attr-defined]
+    else:
+        kind = item.WhichOneof("data")
+        if kind is None:
+            return
+        for dp in getattr(item, kind).data_points:
+            yield dp.attributes
+            # summary points have no exemplars
+            for ex in getattr(dp, "exemplars", ()):
+                yield ex.filtered_attributes
 
 
 def log_bodies(batch: Message) -> Iterator[AnyValue]:

@@ -338,3 +338,28 @@ def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
     screened = ctx.telemetry.counter("ecs_otel_sidecar_redaction_batches_total", "")
     assert screened.get(signal="traces", result="skipped") == 1
     assert screened.get(signal="traces", result="walked") == 1
+
+
+def test_redaction_finds_secrets_on_any_item_of_a_flagged_batch() -> None:
+    """A batch flagged by a harmless value is screened item by item: every secret, wherever it is,
+    is still redacted, and the items without one are left byte-for-byte alone."""
+    proc = RedactionProcessor(RedactionProcessor.Settings(), SidecarContext())
+    batch = spans.traces(60)
+    items = batch.resource_spans[0].scope_spans[0].spans
+    items[0].name = "POST /oauth/token"  # flags the batch, needs no change
+    items[3].attributes.append(kv("db.password", "p3"))
+    items[40].events[0].attributes.append(kv("app.Api-Key", "p40"))
+    items[59].links[0].attributes.append(kv("http.url", "https://u:pw@h/?sig=abc"))
+    untouched = {i: items[i].SerializeToString() for i in range(60) if i not in (3, 40, 59)}
+    proc.process(Signal.TRACES, batch)
+    assert attrs(items[3].attributes)["db.password"] == "[REDACTED]"
+    assert attrs(items[40].events[0].attributes)["app.Api-Key"] == "[REDACTED]"
+    scrubbed = attrs(items[59].links[0].attributes)["http.url"]
+    assert "pw" not in str(scrubbed) and "abc" not in str(scrubbed)
+    assert all(items[i].SerializeToString() == b for i, b in untouched.items())
+
+    logs = spans.logs()
+    rec = logs.resource_logs[0].scope_logs[0].log_records[0]
+    rec.body.kvlist_value.values.append(kv("Authorization", "Bearer x"))
+    proc.process(Signal.LOGS, logs)
+    assert attrs(rec.body.kvlist_value.values)["Authorization"] == "[REDACTED]"
