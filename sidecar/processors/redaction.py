@@ -38,8 +38,9 @@ class ByteScreen:
     ASCII letter it lowers to (its UTF-8 lead bytes are deleted, its last byte mapped). Every key
     the rule changes then shows a needle (a deny-list entry or a URL key) as a plain substring.
     Bytes that fold to no needle character are deleted. All of this is applied to every byte, values
-    and ids included: joining or folding bytes only adds false alarms (a full walk), never misses. ``needles`` is ``None`` when an entry is not ASCII: no byte rule covers
-    Unicode case folding in general, so every batch is walked.
+    and ids included: joining or folding bytes only adds false alarms (a walk), never misses.
+    ``needles`` is ``None`` when an entry is not ASCII: no byte rule covers Unicode case folding in
+    general, so every batch is walked.
     """
 
     table: bytes
