@@ -59,7 +59,9 @@ class SidecarSettings:
         env="ECS_OTEL_LOGS_EXPORTERS",
     )
     traces_processors: list[str] = setting(
-        ["enrich", "redaction"], help="Processor chain for traces, in order (`none` for no processors).",
+        ["enrich", "redaction", "cardinality"],
+        help="Processor chain for traces, in order (`none` for no processors); on traces `cardinality` only "
+        "normalises span names (`GET /users/123` → `GET /users/{id}`).",
         env="ECS_OTEL_TRACES_PROCESSORS",
     )
     metrics_processors: list[str] = setting(
