@@ -56,5 +56,6 @@ def local_memory_limit_bytes(root: Path = Path("/sys/fs/cgroup")) -> int | None:
             value = int(raw)
         except ValueError:
             return None
-        return None if value >= _UNLIMITED_V1 else value
+        # Zero or negative is no usable ceiling either.
+        return value if 0 < value < _UNLIMITED_V1 else None
     return None

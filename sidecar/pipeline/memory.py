@@ -15,33 +15,16 @@ from pathlib import Path
 
 import psutil
 
+from ecs_otel.metadata.cgroup import local_memory_limit_bytes
 from sidecar.pipeline.consumer import BackPressure
 
 FALLBACK_BYTES = 256 * 1024 * 1024
 DEFAULT_FRACTION = 0.8
-_UNLIMITED = 1 << 60
-_CGROUP_FILES = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def container_limit_bytes(cgroup_files: tuple[Path, ...] = _CGROUP_FILES) -> int | None:
-    """The cgroup memory limit of this container, or ``None`` when there is none."""
-    for path in cgroup_files:
-        try:
-            raw = path.read_text().strip()
-        except OSError:
-            continue
-        if raw == "max":
-            return None
-        try:
-            value = int(raw)
-        except ValueError:
-            continue
-        return value if 0 < value < _UNLIMITED else None
-    return None
-
-
-def default_limit_bytes(metadata_limit_mib: int | None = None, cgroup_files: tuple[Path, ...] = _CGROUP_FILES) -> int:
-    limit = container_limit_bytes(cgroup_files)
+def default_limit_bytes(metadata_limit_mib: int | None = None, cgroup_root: Path = _CGROUP_ROOT) -> int:
+    limit = local_memory_limit_bytes(cgroup_root)
     if limit is None and metadata_limit_mib:
         limit = metadata_limit_mib * 1024 * 1024
     if limit is None:

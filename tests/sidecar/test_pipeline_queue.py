@@ -303,13 +303,14 @@ def test_resident_memory_over_the_limit_refuses_new_data() -> None:
 def test_default_limit_is_80_percent_of_the_cgroup_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
     v2 = tmp_path / "memory.max"
     v2.write_text("536870912\n")
-    assert default_limit_bytes(cgroup_files=(v2,)) == int(536870912 * 0.8)
+    assert default_limit_bytes(cgroup_root=tmp_path) == int(536870912 * 0.8)
     v2.write_text("max\n")
-    assert default_limit_bytes(cgroup_files=(v2,)) == 256 * 1024 * 1024
-    assert default_limit_bytes(metadata_limit_mib=512, cgroup_files=(v2,)) == int(512 * 1024 * 1024 * 0.8)
-    v1 = tmp_path / "memory.limit_in_bytes"
-    v1.write_text(str(9223372036854771712))  # cgroup v1 "unlimited"
-    assert default_limit_bytes(cgroup_files=(tmp_path / "absent", v1)) == 256 * 1024 * 1024
+    assert default_limit_bytes(cgroup_root=tmp_path) == 256 * 1024 * 1024
+    assert default_limit_bytes(metadata_limit_mib=512, cgroup_root=tmp_path) == int(512 * 1024 * 1024 * 0.8)
+    v1_root = tmp_path / "v1"
+    (v1_root / "memory").mkdir(parents=True)
+    (v1_root / "memory" / "memory.limit_in_bytes").write_text(str(9223372036854771712))  # cgroup v1 "unlimited"
+    assert default_limit_bytes(cgroup_root=v1_root) == 256 * 1024 * 1024
 
 
 def test_persistent_failure_needs_five_failures_and_no_success_in_a_minute() -> None:
