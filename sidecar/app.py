@@ -33,6 +33,7 @@ from sidecar.pipeline.queue import LATENCY, ExporterQueue
 from sidecar.pipeline.stage import BATCHES, DURATION, stage
 from sidecar.processors.base import Processor
 from sidecar.receivers.auth import BearerToken
+from sidecar.receivers.base import Receiver
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
 from sidecar.selftelemetry import Histogram, Metric
@@ -72,7 +73,7 @@ class Sidecar:
         self.chain_names: dict[Signal, list[str]] = {}
         self.scrapers: list[Any] = []
         self._scraper_tasks: list[asyncio.Task[None]] = []
-        self.receivers: list[Any] = []  # OtlpHttpReceiver, OtlpGrpcReceiver
+        self.receivers: list[Receiver] = []
         self.budget: MemoryBudget | None = None
         self.status_server: StatusServer | None = None
         self._process = psutil.Process()

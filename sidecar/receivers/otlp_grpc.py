@@ -16,8 +16,8 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from sidecar.pipeline.consumer import BackPressure
-from sidecar.receivers.auth import BearerToken
-from sidecar.receivers.ingest import Ingest, PipelineError
+from sidecar.receivers.base import Receiver
+from sidecar.receivers.ingest import PipelineError
 from sidecar.signals import Signal
 
 
@@ -65,17 +65,9 @@ class _LogsService(_Service, logs_service_pb2_grpc.LogsServiceServicer):
     pass
 
 
-class OtlpGrpcReceiver:
+class OtlpGrpcReceiver(Receiver):
     name = "otlp_grpc"
-
-    def __init__(self, ingest: Ingest, *, host: str, port: int, max_body_bytes: int, token: BearerToken) -> None:
-        self.ingest = ingest
-        self.host = host
-        self.port = port
-        self.max_body_bytes = max_body_bytes
-        self.token = token
-        self._server: grpc.aio.Server | None = None
-        self.listening = False
+    _server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
         server = grpc.aio.server(

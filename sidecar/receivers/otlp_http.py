@@ -15,9 +15,9 @@ from google.rpc import status_pb2
 
 from sidecar import otlp_json
 from sidecar.pipeline.consumer import BackPressure
-from sidecar.receivers.auth import BearerToken
+from sidecar.receivers.base import Receiver
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
-from sidecar.receivers.ingest import Ingest, PipelineError
+from sidecar.receivers.ingest import PipelineError
 from sidecar.receivers.listen import listening_socket
 from sidecar.signals import Signal
 
@@ -26,17 +26,9 @@ JSON = "application/json"
 _CHUNK = 64 * 1024
 
 
-class OtlpHttpReceiver:
+class OtlpHttpReceiver(Receiver):
     name = "otlp_http"
-
-    def __init__(self, ingest: Ingest, *, host: str, port: int, max_body_bytes: int, token: BearerToken) -> None:
-        self.ingest = ingest
-        self.host = host
-        self.port = port
-        self.max_body_bytes = max_body_bytes
-        self.token = token
-        self._runner: web.AppRunner | None = None
-        self.listening = False
+    _runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body_bytes)
