@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,30 +262,19 @@ def _setup_traces(config: Configuration) -> None:
     settings = config.settings
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-    from ecs_otel.exporting import LazyExporter, resolve_target
+    from ecs_otel.exporting import LazyExporter
     from ecs_otel.tracing.ids import XRayIdGenerator
     from ecs_otel.tracing.sampling import build_sampler
 
     sampler = build_sampler(settings, config.resource)
     provider = TracerProvider(resource=config.resource, sampler=sampler, id_generator=XRayIdGenerator(),
                               shutdown_on_exit=False)
-    for name in settings.traces_exporter:
-        if name == "otlp":
-            target = resolve_target("traces", settings.environ, settings.receiver_token)
-            exporter: Any = LazyExporter(target)
-            endpoint: str | None = target.endpoint
-        elif name == "console":
-            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-            exporter, endpoint = ConsoleSpanExporter(), None
-        else:
-            _logger.warning("ecs_otel: unknown OTEL_TRACES_EXPORTER %r ignored", name)
-            continue
+    for name, exporter, endpoint in _exporters(config, "traces", settings.traces_exporter, LazyExporter,
+                                               ConsoleSpanExporter):
         processor = BatchSpanProcessor(exporter)
         provider.add_span_processor(processor)
-        config.exporters.append(exporter)
         config.coordinator.add(f"traces-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint)
     trace.set_tracer_provider(provider)
@@ -292,6 +282,28 @@ def _setup_traces(config: Configuration) -> None:
     if hasattr(sampler, "start"):
         sampler.start()
         config.coordinator.on_shutdown(getattr(sampler, "stop", lambda: None))
+
+
+def _exporters(config: Configuration, signal: str, names: Iterable[str], otlp: Callable[[Any], Any],
+               console: Callable[[], Any]) -> Iterator[tuple[str, Any, str | None]]:
+    """Each exporter named in ``OTEL_<SIGNAL>_EXPORTER``, with the endpoint it sends to (``None`` for console).
+
+    Unknown names are warned about and skipped rather than failing the app's start.
+    """
+    from ecs_otel.exporting import resolve_target
+
+    settings = config.settings
+    for name in names:
+        if name == "otlp":
+            target = resolve_target(signal, settings.environ, settings.receiver_token)
+            exporter, endpoint = otlp(target), target.endpoint
+        elif name == "console":
+            exporter, endpoint = console(), None
+        else:
+            _logger.warning("ecs_otel: unknown OTEL_%s_EXPORTER %r ignored", signal.upper(), name)
+            continue
+        config.exporters.append(exporter)
+        yield name, exporter, endpoint
 
 
 def _abort_of(exporter: Any) -> Any:
@@ -305,28 +317,18 @@ def _setup_metrics(config: Configuration) -> None:
     settings = config.settings
     from opentelemetry import metrics
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 
-    from ecs_otel.exporting import lazy_metric_exporter, resolve_target
+    from ecs_otel.exporting import lazy_metric_exporter
     from ecs_otel.metrics.cardinality import install as install_cardinality_limit
 
     readers = []
     endpoints: list[tuple[str, Any, str | None]] = []
-    for name in settings.metrics_exporter:
-        if name == "otlp":
-            target = resolve_target("metrics", settings.environ, settings.receiver_token)
-            exporter: Any = lazy_metric_exporter(target, settings.environ)
-            endpoint: str | None = target.endpoint
-        elif name == "console":
-            from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
-
-            exporter, endpoint = ConsoleMetricExporter(), None
-        else:
-            _logger.warning("ecs_otel: unknown OTEL_METRICS_EXPORTER %r ignored", name)
-            continue
+    for name, exporter, endpoint in _exporters(config, "metrics", settings.metrics_exporter,
+                                               lambda target: lazy_metric_exporter(target, settings.environ),
+                                               ConsoleMetricExporter):
         readers.append(PeriodicExportingMetricReader(exporter))
         endpoints.append((name, exporter, endpoint))
-        config.exporters.append(exporter)
     install_cardinality_limit(settings.metric_cardinality_limit)
     kwargs: dict[str, Any] = {}
     if not settings.environ.get("OTEL_METRICS_EXEMPLAR_FILTER", "").strip():
@@ -358,26 +360,15 @@ def _setup_logs(config: Configuration) -> None:
         return
     from opentelemetry._logs import set_logger_provider
     from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
 
-    from ecs_otel.exporting import LazyExporter, resolve_target
+    from ecs_otel.exporting import LazyExporter
 
     provider = LoggerProvider(resource=config.resource, shutdown_on_exit=False)
-    for name in settings.logs_exporter:
-        if name == "otlp":
-            target = resolve_target("logs", settings.environ, settings.receiver_token)
-            exporter: Any = LazyExporter(target)
-            endpoint: str | None = target.endpoint
-        elif name == "console":
-            from opentelemetry.sdk._logs.export import ConsoleLogExporter
-
-            exporter, endpoint = ConsoleLogExporter(), None
-        else:
-            _logger.warning("ecs_otel: unknown OTEL_LOGS_EXPORTER %r ignored", name)
-            continue
+    for name, exporter, endpoint in _exporters(config, "logs", settings.logs_exporter, LazyExporter,
+                                               ConsoleLogExporter):
         processor = BatchLogRecordProcessor(exporter)
         provider.add_log_record_processor(processor)
-        config.exporters.append(exporter)
         config.coordinator.add(f"logs-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint)
     set_logger_provider(provider)
