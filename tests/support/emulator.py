@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.process import stop_process, wait_for_port_file
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 20.0
 
@@ -42,17 +44,11 @@ class EmulatorProcess:
             stdout=subprocess.DEVNULL,
             stderr=self._log,
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_file.exists():
-            if self.proc.poll() is not None:
-                self._log.close()
-                err = self.log_path.read_text(errors="replace")
-                raise RuntimeError(f"emulator exited with {self.proc.returncode}: {err}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("emulator did not start")
-            time.sleep(0.02)
-        self.port = int(port_file.read_text())
+        try:
+            self.port = int(wait_for_port_file(self.proc, port_file, "emulator", START_TIMEOUT_S, self.log_path))
+        except RuntimeError:
+            self.stop()
+            raise
         self.base_url = f"http://127.0.0.1:{self.port}"
         info = self.control()
         self.uri: str = info["uri"]
@@ -85,13 +81,7 @@ class EmulatorProcess:
         self._call("POST", {"reset_counts": True})
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self._log.close()
 
     def __enter__(self) -> EmulatorProcess:

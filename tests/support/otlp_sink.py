@@ -28,6 +28,8 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict, Parse
 
+from tests.support.process import stop_process, wait_for_port_file
+
 SIGNALS = {"traces", "metrics", "logs"}
 
 
@@ -106,12 +108,11 @@ class SinkProcess:
             cwd=Path(__file__).resolve().parents[2],
         )
         deadline = time.monotonic() + 20
-        while not port_file.exists() or not port_file.read_text():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError("otlp sink did not start")
-            time.sleep(0.02)
-        self.port = int(port_file.read_text())
+        try:
+            self.port = int(wait_for_port_file(self.proc, port_file, "otlp sink", 20))
+        except RuntimeError:
+            self.stop()
+            raise
         self.url = f"http://127.0.0.1:{self.port}"
         self._wait_ready(deadline)
 
@@ -152,13 +153,7 @@ class SinkProcess:
         raise AssertionError(f"timed out waiting for {signal}; last saw {len(got)} requests")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def spans(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

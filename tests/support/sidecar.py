@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.process import stop_process, wait_for_port_file
+
 ROOT = Path(__file__).resolve().parents[2]
 MetricKey = tuple[str, frozenset[tuple[str, str]]]
 _LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
@@ -92,16 +94,12 @@ class SidecarProcess:
             self.wait_started(start_timeout_s)
 
     def wait_started(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.ports_file.exists():
-            if self.proc.poll() is not None:
-                code, _out, err = self.terminate()
-                raise RuntimeError(f"sidecar exited with {code} before listening:\n{err[-4000:]}")
-            if time.monotonic() > deadline:
-                self.terminate()
-                raise RuntimeError("sidecar did not start in time")
-            time.sleep(0.02)
-        self.ports = json.loads(self.ports_file.read_text())
+        try:
+            text = wait_for_port_file(self.proc, self.ports_file, "sidecar", timeout_s, self.stderr_path)
+        except RuntimeError:
+            self.terminate()
+            raise
+        self.ports = json.loads(text)
 
     @property
     def http_url(self) -> str:
@@ -147,13 +145,7 @@ class SidecarProcess:
         """SIGTERM, wait (then SIGKILL); returns (exit code, stdout, stderr). Safe to call twice."""
         if self._exit is not None:
             return self._exit
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        stop_process(self.proc, timeout)
         self._out.close()
         self._err.close()
         self._exit = (self.proc.returncode, self.stdout_path.read_text(errors="replace"),
