@@ -18,7 +18,6 @@ of the first pass (each batch released once processed). Throughput is given per 
 
 from __future__ import annotations
 
-import argparse
 import gc
 import time
 import tracemalloc
@@ -29,6 +28,7 @@ import psutil
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_DELTA
 
+from bench import report
 from sidecar.cardinality.overflow import fold_delta
 from sidecar.cardinality.wire import varint_bytes as vb
 from sidecar.context import SidecarContext
@@ -172,24 +172,16 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| case | points in | points out | points per CPU s | × baseline | points/s (wall) | CPU s "
-        "| peak MiB (tracemalloc) | RSS Δ MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['case']} | {r['points']:,} | {r['points_out']:,} | {r['points_per_cpu_s']:,} "
-            f"| {r.get('vs_baseline', '')} | {r['points_per_s']:,} | {r['cpu_s']} | {r['peak_mib']} | {r['rss_delta_mib']} |"
-        )
-    return "\n".join(lines)
+    return report.markdown_table(
+        ("case", "points in", "points out", "points per CPU s", "× baseline", "points/s (wall)", "CPU s",
+         "peak MiB (tracemalloc)", "RSS Δ MiB"),
+        ((r["case"], f"{r['points']:,}", f"{r['points_out']:,}", f"{r['points_per_cpu_s']:,}", r.get("vs_baseline", ""),
+          f"{r['points_per_s']:,}", r["cpu_s"], r["peak_mib"], r["rss_delta_mib"]) for r in rows),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 points instead of 1,000,000")
-    args = parser.parse_args(argv)
-    print(to_markdown(run(quick=args.quick)))
+    report.main(__doc__, run, to_markdown, argv, quick_help="100,000 points instead of 1,000,000")
 
 
 if __name__ == "__main__":

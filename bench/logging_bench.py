@@ -12,7 +12,6 @@ Run: ``python -m bench.logging_bench [--quick]``. ``run(quick)`` returns the row
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from bench import report
 from ecs_otel.logging import JsonFormatter
 from ecs_otel.logging.correlation import TraceCorrelation, as_dict
 
@@ -257,22 +257,14 @@ def measure(n: int, rounds: int) -> list[dict[str, Any]]:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| formatter | records/s | × python-json-logger | × stdlib text |",
-        "|---|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['name']} | {row['records_per_s']:,} | {row['vs_python_json_logger']} | {row['vs_stdlib_text']} |"
-        )
-    return "\n".join(lines)
+    return report.markdown_table(
+        ("formatter", "records/s", "× python-json-logger", "× stdlib text"),
+        ((r["name"], f"{r['records_per_s']:,}", r["vs_python_json_logger"], r["vs_stdlib_text"]) for r in rows),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer records per round (smoke run)")
-    args = parser.parse_args(argv)
-    print(to_markdown(run(quick=args.quick)))
+    report.main(__doc__, run, to_markdown, argv, quick_help="fewer records per round (smoke run)")
 
 
 if __name__ == "__main__":

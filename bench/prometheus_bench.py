@@ -16,7 +16,6 @@ Run: ``python -m bench.prometheus_bench [--quick]``. ``run(quick)`` returns the 
 
 from __future__ import annotations
 
-import argparse
 import gc
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
+from bench import report
 from sidecar.prometheus import Renderer, SeriesStore
 
 FAMILIES = 100
@@ -216,23 +216,16 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| exporter | case | series | ms | × peer (faster) | points/s |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['case']} | {r['series']:,} | {r.get('ms', '')} | {r.get('vs_peer', '')} "
-            f"| {format(r['points_per_s'], ',') if 'points_per_s' in r else ''} |"
-        )
-    return "\n".join(lines)
+    return report.markdown_table(
+        ("exporter", "case", "series", "ms", "× peer (faster)", "points/s"),
+        ((r["name"], r["case"], f"{r['series']:,}", r.get("ms", ""), r.get("vs_peer", ""),
+          format(r["points_per_s"], ",") if "points_per_s" in r else "") for r in rows),
+        text_columns=2,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
-    args = parser.parse_args(argv)
-    print(to_markdown(run(quick=args.quick)))
+    report.main(__doc__, run, to_markdown, argv)
 
 
 if __name__ == "__main__":

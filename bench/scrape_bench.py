@@ -18,7 +18,6 @@ peer in this run; the numbers are absolute. Run: ``python -m bench.scrape_bench 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import copy
 import json
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import report
 from ecs_otel.metadata import parse_task
 from sidecar.config import load_settings
 from sidecar.context import SidecarContext
@@ -143,21 +143,14 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        f"| step ({CONTAINERS}-container task) | CPU ms per scrape | wall ms | data points |",
-        "|---|---:|---:|---:|",
-    ]
-    for r in rows:
-        wall = f"{r['wall_ms']:.2f}" if "wall_ms" in r else ""
-        lines.append(f"| {r['step']} | {r['ms']:.2f} | {wall} | {r['points']} |")
-    return "\n".join(lines)
+    return report.markdown_table(
+        (f"step ({CONTAINERS}-container task)", "CPU ms per scrape", "wall ms", "data points"),
+        ((r["step"], f"{r['ms']:.2f}", f"{r['wall_ms']:.2f}" if "wall_ms" in r else "", r["points"]) for r in rows),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
-    args = parser.parse_args(argv)
-    print(to_markdown(run(quick=args.quick)))
+    report.main(__doc__, run, to_markdown, argv)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from typing import Any
 
 import psutil
 
+from bench import report
+
 ROOT = Path(__file__).resolve().parents[1]
 SPANS_PER_REQUEST = 100
 CONNECTIONS_PER_CLIENT = 4
@@ -572,18 +574,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| collector | load | client procs (conns) | spans/s accepted | spans per CPU-s | × rotel | "
-        "peak RSS MB | × rotel | exports (MB) |\n|---|---|---|---|---|---|---|---|---|"
+    columns = ("collector", "load", "client procs (conns)", "spans/s accepted", "spans per CPU-s", "× rotel",
+               "peak RSS MB", "× rotel", "exports (MB)")
+    return report.markdown_table(
+        columns,
+        ((r["collector"], r["load"], f"{r['clients']} ({r['connections']})", f"{r['spans_per_s']:,}",
+          f"{r['spans_per_cpu_s']:,}", r["ratio_spans_per_cpu_s"], r["peak_rss_mb"], r["ratio_peak_rss"],
+          f"{r['exports']} ({r['export_mb']})") for r in rows),
+        text_columns=len(columns),
     )
-    lines = [head]
-    for r in rows:
-        lines.append(
-            f"| {r['collector']} | {r['load']} | {r['clients']} ({r['connections']}) | {r['spans_per_s']:,} | "
-            f"{r['spans_per_cpu_s']:,} | {r['ratio_spans_per_cpu_s']} | {r['peak_rss_mb']} | {r['ratio_peak_rss']} | "
-            f"{r['exports']} ({r['export_mb']}) |"
-        )
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,6 @@ Run: ``python -m bench.startup_bench [--quick]``; ``run(quick)`` returns the row
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ import textwrap
 import time
 from pathlib import Path
 from typing import Any
+
+from bench import report
 
 ROOT = Path(__file__).resolve().parents[1]
 ADOT_VENV = ROOT / "bench" / ".venvs" / "adot"
@@ -297,11 +298,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(to_markdown(run(quick=args.quick)))
+def main(argv: list[str] | None = None) -> None:
+    report.main(__doc__, run, to_markdown, argv)
 
 
 if __name__ == "__main__":
