@@ -1,6 +1,6 @@
 """Building OTLP ``KeyValue`` protos from plain Python attribute values, and walking a batch's attribute lists.
 
-Shared by the processors that add or rewrite attributes, so each of them sees every place an
+Shared by the processors that add or rewrite attributes (and by the stats scraper's OTLP builder), so each of them sees every place an
 OTLP batch carries attributes (resource, scope, span, event, link, log record, data point,
 exemplar) without repeating the schema walk.
 """

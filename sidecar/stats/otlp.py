@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AGGREGATION_TEMPORALITY_CUMULATIVE,
     Metric,
@@ -21,6 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 
 from ecs_otel.resource import container_attributes, task_attributes
+from sidecar.processors.attributes import key_value
 from sidecar.stats.derive import MIB, ContainerValues, TaskValues
 from sidecar.stats.model import NetworkCounters
 
@@ -67,22 +68,8 @@ NETWORK_INTERFACE = "network.interface.name"
 KNOWN_STATUS = "aws.ecs.container.known_status"
 
 
-def any_value(v: Any) -> AnyValue:
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    if isinstance(v, list | tuple):
-        out = AnyValue()
-        out.array_value.values.extend(any_value(x) for x in v)
-        return out
-    return AnyValue(string_value=str(v))
-
-
 def key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=any_value(v)) for k, v in attrs.items() if v is not None]
+    return [key_value(k, v) for k, v in attrs.items() if v is not None]
 
 
 #: Bounded caches of encoded attribute sets: the same resources and interfaces repeat every scrape.

@@ -5,30 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
+
+from sidecar.processors.attributes import key_value
 
 CUMULATIVE = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 S = 1_000_000_000
 
 
-def any_value(v: Any) -> AnyValue:
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    if isinstance(v, list):
-        out = AnyValue()
-        out.array_value.values.extend(any_value(x) for x in v)
-        return out
-    return AnyValue(string_value=str(v))
-
-
 def attrs(d: dict[str, Any] | None) -> list[KeyValue]:
-    return [KeyValue(key=k, value=any_value(v)) for k, v in (d or {}).items()]
+    return [key_value(k, v) for k, v in (d or {}).items()]
 
 
 def number(value: float, attributes: dict[str, Any] | None = None, start: int = 0, t: int = 0, flags: int = 0):
