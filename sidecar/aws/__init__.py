@@ -8,6 +8,6 @@ backend never blocks the event loop.
 """
 
 from sidecar.aws.region import region_from_arn, resolve_region
-from sidecar.aws.session import AwsCredentialsError, AwsSession
+from sidecar.aws.session import AwsCredentialsError, AwsSession, session_for
 
-__all__ = ["AwsCredentialsError", "AwsSession", "region_from_arn", "resolve_region"]
+__all__ = ["AwsCredentialsError", "AwsSession", "region_from_arn", "resolve_region", "session_for"]

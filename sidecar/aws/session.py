@@ -155,3 +155,21 @@ def sign_request(
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
     SigV4Auth(credentials, service, region).add_auth(request)
     return dict(request.headers.items())
+
+
+def session_for(configured_region: str | None, context: Any, setting_key: str, purpose: str = "") -> AwsSession:
+    """The AWS session of one exporter: its own region setting, else the sidecar's (DESIGN.md order).
+
+    Raises :class:`~sidecar.config.errors.ConfigError` naming ``setting_key`` when no region can be
+    found, so a missing region stops the start with exit code 2 rather than failing every export.
+    """
+    from sidecar.config.errors import ConfigError
+
+    aws = AwsSession(
+        region=configured_region or context.region,
+        env=context.env or None,
+        task_attributes=context.task_attributes,
+    )
+    if not aws.region:
+        raise ConfigError(setting_key, f"an AWS region (or AWS_REGION){purpose}", configured_region)
+    return aws

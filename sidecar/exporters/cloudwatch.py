@@ -30,7 +30,7 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from sidecar.aws import AwsSession
+from sidecar.aws import session_for
 from sidecar.aws_api import AwsApi, AwsApiError
 from sidecar.cloudwatch.batching import Filtered, LogEvent, acceptable
 from sidecar.cloudwatch.delta import CumulativeToDelta
@@ -151,13 +151,7 @@ class CloudWatchExporter(Exporter):
                 f"0 or one of {', '.join(map(str, sorted(RETENTION_DAYS)))}",
                 settings.retention_days,
             )
-        self.aws = AwsSession(
-            region=settings.region or context.region,
-            env=context.env or None,
-            task_attributes=context.task_attributes,
-        )
-        if not self.aws.region:
-            raise ConfigError("exporters.cloudwatch.region", "an AWS region (or AWS_REGION)", settings.region)
+        self.aws = session_for(settings.region, context, "exporters.cloudwatch.region")
         task = context.task_attributes
         self.metrics_group = render(
             settings.metrics_log_group, task, "exporters.cloudwatch.metrics_log_group", group=True

@@ -20,7 +20,7 @@ import aiohttp
 from google.protobuf.message import DecodeError, Message
 
 from sidecar import otlp_json
-from sidecar.aws import AwsCredentialsError, AwsSession
+from sidecar.aws import AwsCredentialsError, AwsSession, session_for
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
 from sidecar.exporters.base import Exporter, ExportOutcome
@@ -120,17 +120,7 @@ class OtlpExporter(Exporter):
             raise ConfigError("exporters.otlp.timeout", "a positive number of seconds", settings.timeout)
         self.aws: AwsSession | None = None
         if settings.sigv4_service:
-            self.aws = AwsSession(
-                region=settings.region or context.region,
-                env=context.env or None,
-                task_attributes=context.task_attributes,
-            )
-            if not self.aws.region:
-                raise ConfigError(
-                    "exporters.otlp.region",
-                    "an AWS region (or AWS_REGION) for SigV4 signing",
-                    settings.region,
-                )
+            self.aws = session_for(settings.region, context, "exporters.otlp.region", " for SigV4 signing")
         self.endpoint = self._base_endpoint()
         self.urls = {s: self.endpoint + s.path for s in Signal}
         self._static_headers = {"Content-Type": "application/x-protobuf", "User-Agent": "ecs-otel-sidecar"}

@@ -19,7 +19,7 @@ from typing import Literal
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from sidecar.aws import AwsCredentialsError, AwsSession
+from sidecar.aws import AwsCredentialsError, session_for
 from sidecar.aws_api import AwsApi
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
@@ -79,13 +79,7 @@ class XRayExporter(Exporter):
         self.settings = settings
         self.context = context
         self.logger = context.logger.getChild("xray")
-        self.aws = AwsSession(
-            region=settings.region or context.region,
-            env=context.env or None,
-            task_attributes=context.task_attributes,
-        )
-        if not self.aws.region:
-            raise ConfigError("exporters.xray.region", "an AWS region (or AWS_REGION)", settings.region)
+        self.aws = session_for(settings.region, context, "exporters.xray.region")
         try:
             self.api = AwsApi("xray", self.aws, logger=self.logger, timeout_s=settings.timeout)
         except AwsCredentialsError as e:
