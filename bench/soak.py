@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -307,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"FAIL: {problem}")
         print("soak passed" if not problems else f"soak FAILED ({len(problems)} problems); logs in {workdir}")
+        if not problems:
+            shutil.rmtree(workdir, ignore_errors=True)
         return 0 if not problems else 1
     finally:
         for child in (sidecar, sink):
