@@ -22,5 +22,11 @@ class BearerToken:
         if not authorization:
             return False
         scheme, _, value = authorization.strip().partition(" ")
-        given = f"{scheme.capitalize()} {value.strip()}".encode()
+        # aiohttp hands over header bytes that are not UTF-8 as lone surrogates ("surrogateescape");
+        # encoding them back the same way gives the bytes the client sent, which simply do not match,
+        # instead of a UnicodeEncodeError (a 500 and a traceback) for what is just a wrong token.
+        try:
+            given = f"{scheme.capitalize()} {value.strip()}".encode("utf-8", "surrogateescape")
+        except UnicodeError:
+            return False
         return hmac.compare_digest(given, self._expected)
