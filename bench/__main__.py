@@ -16,6 +16,8 @@ import time
 import traceback
 from pathlib import Path
 
+from bench import headline
+
 #: (module, section title) in the order they run.
 SUITES: tuple[tuple[str, str], ...] = (
     ("bench.logging_bench", "JSON logging: records/s against python-json-logger, structlog, Powertools, stdlib"),
@@ -43,20 +45,24 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     failed = 0
+    results: dict[str, list] = {}
+    sections: list[str] = []
     for module_name, title in SUITES:
         if args.only and module_name not in args.only:
             continue
         print(f"== {title}", file=sys.stderr, flush=True)
-        parts += [f"## {title}", ""]
+        sections += [f"## {title}", ""]
         try:
             module = importlib.import_module(module_name)
             started = time.monotonic()
             rows = module.run(quick=args.quick)
-            parts += [module.to_markdown(rows), "", f"*({time.monotonic() - started:.0f} s)*", ""]
+            results[module_name] = rows
+            sections += [module.to_markdown(rows), "", f"*({time.monotonic() - started:.0f} s)*", ""]
         except Exception:
             failed += 1
-            parts += ["```", traceback.format_exc(limit=3).strip(), "```", ""]
-    text = "\n".join(parts)
+            sections += ["```", traceback.format_exc(limit=3).strip(), "```", ""]
+    parts += ["## Headline: targets against this run", "", headline.table(results), ""]
+    text = "\n".join(parts + sections)
     print(text)
     Path(args.out).write_text(text + "\n", encoding="utf-8")
     return 1 if failed else 0

@@ -540,12 +540,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             def sidecar_default(
                 http_port: int, sink_port: int, workdir: Path, log: Any
             ) -> subprocess.Popen[bytes]:
-                return start_sidecar(http_port, sink_port, workdir, log, uri, "enrich,redaction")
+                return start_sidecar(http_port, sink_port, workdir, log, uri, "enrich,redaction,cardinality")
 
             def rotel(http_port: int, sink_port: int, workdir: Path, log: Any) -> subprocess.Popen[bytes]:
                 return start_rotel(http_port, sink_port, workdir, log)
 
-            default = "ecs-otel sidecar (enrich+redaction, the default chain)"
+            default = "ecs-otel sidecar (default chain: enrich, redaction, cardinality)"
             for clients in (1, 2):
                 rows.append(measure("rotel", rotel, clients, duration, max_requests))
                 rows.append(measure("ecs-otel sidecar (enrich)", sidecar, clients, duration, max_requests))
