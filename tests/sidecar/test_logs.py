@@ -46,3 +46,33 @@ def test_text_format() -> None:
     logs.configure("DEBUG", "text", 1000, stream)
     logging.getLogger("t").info("plain", extra={"k": "v"})
     assert stream.getvalue().rstrip().endswith("INFO t: plain k=v")
+
+
+def test_signing_material_is_masked_and_signing_loggers_stay_at_info() -> None:
+    stream = io.StringIO()
+    logs.configure("DEBUG", "json", 4096, stream, secrets=["my-literal-secret-value"])
+    try:
+        assert logging.getLogger("botocore.auth").getEffectiveLevel() == logging.INFO
+        log = logging.getLogger("ecs_otel.sidecar.test")
+        log.debug("headers=%s", {"X-Amz-Security-Token": b"FwoGZXIvYXdzEabcdefghijklmnopqrstuvwxyz0123",
+                                 "Authorization": b"AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/x, Signature=ab12"})
+        log.debug("CanonicalRequest:\nx-amz-security-token:sess-tok-1\nX-Amz-Signature=beef&X-Amz-Credential=AKIA%2F")
+        log.debug("key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, sha 356a192b7913b04c54574d18c28d46e6395428ab")
+        log.debug("oops", extra={"detail": "my-literal-secret-value"})
+        log.debug("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ")
+    finally:
+        logging.getLogger("botocore.auth").setLevel(logging.NOTSET)
+    text = stream.getvalue()
+    for secret in ("FwoGZXIvYXdz", "ab12", "sess-tok-1", "beef", "AKIA%2F", "wJalrXUtnFEMI", "my-literal-secret",
+                   "IQoJb3JpZ2lu", "AKIAEXAMPLE"):
+        assert secret not in text, secret
+    assert "356a192b7913b04c54574d18c28d46e6395428ab" in text  # a hex digest is not a secret key
+    assert text.count("***") >= 8
+
+
+def test_naming_a_signing_logger_lets_it_log_at_debug() -> None:
+    logs.configure("DEBUG,botocore=DEBUG", "json", 4096, io.StringIO(), secrets=[])
+    try:
+        assert logging.getLogger("botocore.auth").getEffectiveLevel() == logging.DEBUG
+    finally:
+        logging.getLogger("botocore").setLevel(logging.NOTSET)
