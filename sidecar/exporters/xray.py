@@ -113,6 +113,13 @@ class XRayExporter(Exporter):
             "rejected (UnprocessedTraceSegments), failed.",
             ("outcome",),
         )
+        self._span_problems = t.counter(
+            "ecs_otel_sidecar_xray_span_problems_total",
+            "Spans translation had to alter or drop, by reason: invalid_id (dropped: trace id not 16 bytes or "
+            "span id not 8), translation_error (dropped: building the document raised), invalid_parent_id "
+            "(sent as a segment without parent), invalid_link (that link left out).",
+            ("reason",),
+        )
 
     async def start(self) -> None:
         await self.api.start()
@@ -156,10 +163,20 @@ class XRayExporter(Exporter):
         assert isinstance(batch, ExportTraceServiceRequest)
         return await self.export_segments(batch)
 
+    def _problem_counts(self) -> dict[str, int]:
+        stats = self.translator.stats
+        return {
+            "invalid_id": stats.invalid_span_ids_dropped,
+            "translation_error": stats.translation_errors,
+            "invalid_parent_id": stats.invalid_parent_ids_ignored,
+            "invalid_link": stats.invalid_links_skipped,
+        }
+
     async def export_segments(self, batch: ExportTraceServiceRequest) -> ExportOutcome:
         stats = self.translator.stats
         before = (stats.invalid_trace_ids_remapped, stats.invalid_trace_ids_dropped, stats.documents_trimmed,
                   stats.documents_too_large)  # fmt: skip
+        problems_before = self._problem_counts()
         spans = item_count(Signal.TRACES, batch)
         if spans > 500:
             docs = await asyncio.to_thread(self.translator.translate, batch, time.time())
@@ -169,6 +186,8 @@ class XRayExporter(Exporter):
         self._invalid.inc(stats.invalid_trace_ids_dropped - before[1], action="dropped")
         self._documents.inc(stats.documents_trimmed - before[2], outcome="trimmed")
         self._documents.inc(stats.documents_too_large - before[3], outcome="too_large")
+        for reason, count in self._problem_counts().items():
+            self._span_problems.inc(count - problems_before[reason], reason=reason)
         untranslated = spans - len(docs)
         if not docs:
             return ExportOutcome.success(rejected=untranslated, reason="no span could be translated")

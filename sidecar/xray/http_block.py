@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sidecar.xray.attributes import first
@@ -17,6 +18,8 @@ CONSUMED = frozenset(
         "net.peer.name", "net.peer.port",
     }
 )  # fmt: skip
+#: Larger than any real body, and within what JSON numbers (and orjson) carry exactly.
+MAX_CONTENT_LENGTH = 2**53
 
 
 def request_url(attrs: dict[str, Any], server: bool) -> str | None:
@@ -38,21 +41,49 @@ def request_url(attrs: dict[str, Any], server: bool) -> str | None:
     if host is None:
         return None
     hostport = str(host)
+    port_number = bounded_int(port, 1, 65535)
     if (
-        port
+        port_number is not None
         and ":" not in hostport
-        and not ((scheme == "http" and int(port) == 80) or (scheme == "https" and int(port) == 443))
+        and not ((scheme == "http" and port_number == 80) or (scheme == "https" and port_number == 443))
     ):
-        hostport = f"{hostport}:{port}"
+        hostport = f"{hostport}:{port_number}"
     return f"{scheme}://{hostport}{target or ''}"
 
 
-def status_code(attrs: dict[str, Any]) -> int | None:
-    code = first(attrs, "http.response.status_code", "http.status_code")
-    try:
-        return int(code) if code is not None else None
-    except (TypeError, ValueError):
+def bounded_int(value: Any, low: int, high: int) -> int | None:
+    """``value`` as an int in ``[low, high]``, or ``None``.
+
+    Attribute values come from any client: a double may be ``inf`` (``int()`` raises
+    ``OverflowError``) or ``1e308`` (a 1000-bit int that no JSON encoder writes), a string may
+    be thirty digits long. Only finite, integral, in-range values are used; anything else is
+    left out of the document rather than failing it.
+    """
+    if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 24:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                return None
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            return None
+        value = int(value)
+    if not isinstance(value, int):
+        return None
+    return value if low <= value <= high else None
+
+
+def status_code(attrs: dict[str, Any]) -> int | None:
+    """The HTTP status code when it is a real one (100–599); otherwise the document has none."""
+    return bounded_int(first(attrs, "http.response.status_code", "http.status_code"), 100, 599)
 
 
 def http_block(attrs: dict[str, Any], server: bool) -> dict[str, Any] | None:
@@ -83,11 +114,9 @@ def http_block(attrs: dict[str, Any], server: bool) -> dict[str, Any] | None:
     if length is None:
         header = attrs.get("http.response.header.content-length")
         length = header[0] if isinstance(header, list) and header else header
-    if length is not None:
-        try:
-            response["content_length"] = int(length)
-        except (TypeError, ValueError):
-            pass
+    content_length = bounded_int(length, 0, MAX_CONTENT_LENGTH)
+    if content_length is not None:
+        response["content_length"] = content_length
     if response:
         block["response"] = response
     return block

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+#: OTLP's id sizes; an id of another length has no X-Ray form.
+TRACE_ID_BYTES = 16
+SPAN_ID_BYTES = 8
 #: X-Ray accepts traces up to 30 days old; allow a little clock skew into the future.
 MAX_AGE_S = 30 * 24 * 3600
 MAX_FUTURE_S = 5 * 60

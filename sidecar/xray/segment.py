@@ -4,10 +4,16 @@ SERVER and CONSUMER spans and roots become segments named after the service; the
 become subsegments (``"type": "subsegment"`` with ``parent_id``), CLIENT and PRODUCER ones
 with ``namespace`` ``remote`` (``aws`` for AWS SDK calls) and named after what they called,
 which is what X-Ray's service map draws as nodes.
+
+Translation is per span: a span that cannot become a valid document (ids of the wrong length,
+or any unexpected error while building it) is dropped and counted in :class:`TranslationStats`,
+and the rest of its batch is sent; one malformed span never makes the whole batch fail and be
+retried until it expires.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -19,6 +25,8 @@ from sidecar.xray import aws_block, http_block, ids, sql_block, trim
 from sidecar.xray.attributes import first, to_dict
 from sidecar.xray.cause import cause_block
 from sidecar.xray.naming import annotation_key, sanitize_name
+
+log = logging.getLogger("ecs_otel.sidecar.xray")
 
 SEGMENT_KINDS = frozenset({Span.SPAN_KIND_SERVER, Span.SPAN_KIND_CONSUMER})
 REMOTE_KINDS = frozenset({Span.SPAN_KIND_CLIENT, Span.SPAN_KIND_PRODUCER})
@@ -36,6 +44,14 @@ class TranslationStats:
     invalid_trace_ids_dropped: int = 0
     documents_trimmed: int = 0
     documents_too_large: int = 0
+    #: Spans dropped because their trace id is not 16 bytes or their span id not 8.
+    invalid_span_ids_dropped: int = 0
+    #: Spans whose parent span id is neither empty nor 8 bytes: sent as segments, without a parent.
+    invalid_parent_ids_ignored: int = 0
+    #: Links left out because their trace id is not 16 bytes or their span id not 8.
+    invalid_links_skipped: int = 0
+    #: Spans dropped because building their document raised (a bug or an input nobody foresaw).
+    translation_errors: int = 0
 
 
 @dataclass
@@ -55,17 +71,29 @@ class SegmentTranslator:
             base = segment_fields(resource)
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    doc = self.document(span, resource, ss.scope.name, now_s, base)
-                    if doc is None:
+                    try:
+                        data = self._encoded(span, resource, ss.scope.name, now_s, base)
+                    except Exception:
+                        # Drop this span, keep its batch; the exporter reports the count as a self-metric.
+                        log.debug("span %s not translated to an X-Ray document", span.span_id.hex(), exc_info=True)
+                        self.stats.translation_errors += 1
                         continue
-                    data, trimmed = trim.fit(doc, self.max_document_bytes)
-                    if trimmed:
-                        self.stats.documents_trimmed += 1
-                    if data is None:
-                        self.stats.documents_too_large += 1
-                        continue
-                    docs.append(data)
+                    if data is not None:
+                        docs.append(data)
         return docs
+
+    def _encoded(
+        self, span: Span, resource: dict[str, Any], scope: str, now_s: float, base: dict[str, Any]
+    ) -> bytes | None:
+        doc = self.document(span, resource, scope, now_s, base)
+        if doc is None:
+            return None
+        data, trimmed = trim.fit(doc, self.max_document_bytes)
+        if trimmed:
+            self.stats.documents_trimmed += 1
+        if data is None:
+            self.stats.documents_too_large += 1
+        return data
 
     def trace_id(self, raw: bytes, start_s: float, now_s: float) -> str | None:
         if ids.plausible_epoch(raw, now_s):
@@ -90,6 +118,15 @@ class SegmentTranslator:
             span.kind,
             span.parent_span_id,
         )
+        if len(span.trace_id) != ids.TRACE_ID_BYTES or len(span.span_id) != ids.SPAN_ID_BYTES:
+            self.stats.invalid_span_ids_dropped += 1
+            return None
+        if parent and len(parent) != ids.SPAN_ID_BYTES:
+            # A subsegment cannot exist without a valid parent_id, and guessing one would attach the span
+            # to the wrong node. The span is sent as a segment instead (X-Ray draws it as a root of its
+            # trace): its timing, HTTP and error data survive, which dropping it would lose.
+            self.stats.invalid_parent_ids_ignored += 1
+            parent = b""
         start_s = start_ns / 1e9
         trace_id = self.trace_id(span.trace_id, start_s, now_s)
         if trace_id is None:
@@ -196,6 +233,9 @@ class SegmentTranslator:
     def _links(self, span: Span, now_s: float) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for link in span.links:
+            if len(link.trace_id) != ids.TRACE_ID_BYTES or len(link.span_id) != ids.SPAN_ID_BYTES:
+                self.stats.invalid_links_skipped += 1
+                continue
             trace_id = self.trace_id(link.trace_id, span.start_time_unix_nano / 1e9, now_s)
             if trace_id is None:
                 continue

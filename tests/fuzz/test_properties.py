@@ -19,7 +19,6 @@ from tests.fuzz.targets import (
     check_body,
     check_log_line,
     check_segments,
-    hits_known_xray_bug,
     log_record,
     spans_request,
 )
@@ -65,8 +64,6 @@ def test_valid_requests_survive_both_encodings(data: bytes) -> None:
 def test_every_segment_document_is_valid(data: bytes, index_all: bool, drop: bool) -> None:
     now = time.time()
     request = spans_request(ByteReader(data), now)
-    if hits_known_xray_bug(request):  # open findings: see test_regressions.py
-        return
     docs = check_segments(request, now, index_all_attributes=index_all,
                           invalid_trace_ids="drop" if drop else "remap")
     spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
