@@ -65,8 +65,9 @@ def test_sustained_overload_at_three_times_capacity(otlp_sink: SinkProcess, faul
     assert set(statuses) <= {200, 429}, set(statuses)
     assert statuses.count(429) > 0 and statuses.count(200) > 0, statuses
     limit = limit_mib << 20
-    # RSS is sampled by the budget every 50 ms, so requests already being read may overshoot a little.
-    assert peak[0] <= limit * 1.1, f"peak RSS {peak[0] >> 20} MiB over the {limit_mib} MiB limit"
+    # The budget projects RSS growth (sidecar/pipeline/memory.py), so only bodies still being read when the
+    # limit is reached can overshoot it.
+    assert peak[0] <= limit * 1.02, f"peak RSS {peak[0] >> 20} MiB over the {limit_mib} MiB limit"
     m = sidecar.metrics()
     refused = m.get_value("ecs_otel_sidecar_receiver_refused_items_total", receiver="otlp_http", signal="traces",
                           reason="memory_limit")

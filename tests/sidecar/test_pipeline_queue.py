@@ -300,6 +300,20 @@ def test_resident_memory_over_the_limit_refuses_new_data() -> None:
         budget.check(10)
 
 
+def test_memory_check_projects_growth_instead_of_waiting_to_be_over() -> None:
+    rss = [700]
+    budget = MemoryBudget(1000, read_rss=lambda: rss[0])
+    budget.QUEUED_SHARE = 1.0  # only the RSS guard is under test
+    with pytest.raises(BackPressure):
+        budget.check(101)  # 700 + 3 * 101 > 1000 although RSS is well under the limit
+    budget.check(50)  # 700 + 150
+    with pytest.raises(BackPressure):
+        budget.check(60)  # the sample is still 700, but 150 were admitted since: 700 + 150 + 180 > 1000
+    rss[0] = 720  # the next sample shows what the admitted batch really cost
+    budget._sampled_at = 0.0
+    budget.check(50)
+
+
 def test_default_limit_is_80_percent_of_the_cgroup_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
     v2 = tmp_path / "memory.max"
     v2.write_text("536870912\n")
