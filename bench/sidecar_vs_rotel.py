@@ -573,7 +573,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+def to_markdown(rows: list[dict[str, Any]]) -> str:
     columns = ("collector", "load", "client procs (conns)", "spans/s accepted", "spans per CPU-s", "× rotel",
                "peak RSS MB", "× rotel", "exports (MB)")
     return report.markdown_table(
@@ -603,7 +603,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result), flush=True)
         return
     rows = run(quick=a.quick)
-    print(table(rows))
+    print(to_markdown(rows))
     if a.json:
         print(json.dumps(rows, indent=2))
 
