@@ -540,12 +540,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             def sidecar_default(
                 http_port: int, sink_port: int, workdir: Path, log: Any
             ) -> subprocess.Popen[bytes]:
-                return start_sidecar(http_port, sink_port, workdir, log, uri, "enrich,redaction,cardinality")
+                return start_sidecar(http_port, sink_port, workdir, log, uri, "enrich,cardinality,redaction")
 
             def rotel(http_port: int, sink_port: int, workdir: Path, log: Any) -> subprocess.Popen[bytes]:
                 return start_rotel(http_port, sink_port, workdir, log)
 
-            default = "ecs-otel sidecar (default chain: enrich, redaction, cardinality)"
+            default = "ecs-otel sidecar (default chain: enrich, cardinality, redaction)"
             for clients in (1, 2):
                 rows.append(measure("rotel", rotel, clients, duration, max_requests))
                 rows.append(measure("ecs-otel sidecar (enrich)", sidecar, clients, duration, max_requests))
