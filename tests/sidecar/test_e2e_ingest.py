@@ -242,7 +242,7 @@ def test_status_endpoints(stack) -> None:  # type: ignore[no-untyped-def]
     snap = sidecar.status()
     assert snap["health"]["healthy"] is True
     assert snap["pipeline"]["traces"]["exporters"] == ["otlp"]
-    assert snap["pipeline"]["metrics"]["processors"] == ["enrich", "cardinality", "redaction"]
+    assert snap["pipeline"]["metrics"]["processors"] == ["enrich", "redaction", "cardinality"]
     assert snap["pipeline"]["traces"]["processors"] == ["enrich", "cardinality", "redaction"]
     (queue,) = [q for q in snap["queues"] if q["signal"] == "traces"]
     (redaction,) = [p for p in snap["processors"] if p["signal"] == "traces" and p["processor"] == "redaction"]
