@@ -15,16 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.sdk.metrics import Counter, MeterProvider
-from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import Resource
 
 from ecs_otel.emulator import EmulatorServer, FaultState, FixtureSource
 from sidecar.context import SidecarContext
 from sidecar.exporters.prometheus import PrometheusExporter
 from sidecar.scrapers.ecs_stats import EcsStatsScraper
 from tests.conftest import FIXTURES
+from tests.prometheus.app_metrics import send_app_metrics
 from tests.prometheus.harness import (
     PROMETHEUS,
     PROMTOOL,
@@ -38,7 +35,6 @@ from tests.prometheus.harness import (
 
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason=SKIP_REASON)
 
-APP = {"service.name": "shop-api", "service.namespace": "shop", "service.instance.id": "pod-1"}
 
 
 @dataclass
@@ -81,35 +77,8 @@ def stack() -> Iterator[Stack]:
         emulator.server_close()
 
 
-def send_app_metrics(door_port: int) -> None:
-    """The OTel SDK as an app uses it: a delta counter flushed twice (3 + 4) and a histogram."""
-    exporter = OTLPMetricExporter(
-        endpoint=f"http://127.0.0.1:{door_port}/v1/metrics",
-        preferred_temporality={Counter: AggregationTemporality.DELTA},
-    )
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
-    provider = MeterProvider(resource=Resource.create(APP), metric_readers=[reader])
-    try:
-        meter = provider.get_meter("shop.checkout", "2.1.0")
-        orders = meter.create_counter("orders.placed", unit="{order}", description="Orders placed")
-        duration = meter.create_histogram(
-            "checkout.duration",
-            unit="s",
-            description="Checkout time",
-            explicit_bucket_boundaries_advisory=[0.5, 1, 5],
-        )
-        orders.add(3, {"payment.method": "card"})
-        assert provider.force_flush(10_000)
-        orders.add(4, {"payment.method": "card"})
-        for v in (0.2, 0.7, 3.0):
-            duration.record(v, {"http.route": "/checkout"})
-        assert provider.force_flush(10_000)
-    finally:
-        provider.shutdown()
-
-
 def test_real_prometheus_scrapes_app_and_task_metrics(stack: Stack, tmp_path: Path) -> None:
-    send_app_metrics(stack.door.port)
+    send_app_metrics(f"http://127.0.0.1:{stack.door.port}")
     prom = PrometheusServer(tmp_path, stack.target)
     try:
         prom.wait_ready()
@@ -164,7 +133,7 @@ def test_real_prometheus_scrapes_app_and_task_metrics(stack: Stack, tmp_path: Pa
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (it ships with Debian's prometheus)")
 def test_promtool_accepts_the_endpoint(stack: Stack) -> None:
-    send_app_metrics(stack.door.port)
+    send_app_metrics(f"http://127.0.0.1:{stack.door.port}")
     stack.loop.run(_settle())
     _, headers, text = http_get(f"http://{stack.target}/metrics")
     assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
