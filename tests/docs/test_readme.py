@@ -32,3 +32,14 @@ def test_every_ecs_otel_variable_in_the_code_is_documented() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = README.read_text(encoding="utf-8")[:1500]
     assert "make demo" in head and "make test" in head
+
+
+def test_benchmark_tables_are_the_ones_make_bench_wrote() -> None:
+    """Issue 9: the README's numbers come from bench/RESULTS.md; a re-run of `make bench` must be copied over."""
+    text = README.read_text(encoding="utf-8")
+    begin, end = "<!-- BEGIN bench -->", "<!-- END bench -->"
+    block = text[text.index(begin) + len(begin):text.index(end)].strip("\n")
+    results = ROOT.joinpath("bench", "RESULTS.md").read_text(encoding="utf-8")
+    body = results.split("\n", 1)[1].strip("\n")  # without the document's title
+    body = "\n".join("#" + line if line.startswith("## ") else line for line in body.splitlines())
+    assert block.startswith(body), "README benchmark section differs from bench/RESULTS.md: copy the new run over"
