@@ -267,19 +267,23 @@ class SeriesStore:
     # -- expiry ----------------------------------------------------------------------------------
 
     def expire(self, now: float | None = None) -> int:
-        """Remove series not updated within the TTL; returns how many went."""
+        """Remove series not updated within the TTL; returns how many went.
+
+        Families left without series go too, including those that never admitted one (every
+        point refused at the series limit, or removed by a no-recorded-value flag): otherwise
+        each new metric name would keep a family, and a bare ``# TYPE`` line, forever.
+        """
         now = self.clock() if now is None else now
         cutoff = now - self.ttl_s
         removed = 0
         for fname in list(self.families):
             family = self.families[fname]
             stale = [k for k, s in family.series.items() if s.seen < cutoff]
-            if not stale:
-                continue
-            for k in stale:
-                del family.series[k]
-            removed += len(stale)
-            family.cache.clear()
+            if stale:
+                for k in stale:
+                    del family.series[k]
+                removed += len(stale)
+                family.cache.clear()
             if not family.series:
                 del self.families[fname]
         self.series_count -= removed

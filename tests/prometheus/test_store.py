@@ -210,6 +210,19 @@ def test_series_limit_counts_drops() -> None:
     assert r.accepted == 1 and value(st, "g", i="0") == 9
 
 
+def test_families_without_series_do_not_accumulate() -> None:
+    st = SeriesStore(max_series=1, options=TranslationOptions(target_info=False))
+    st.merge(request([gauge_metric("kept", [number(1.0)])], resource=RES))
+    for i in range(20):  # table full: every point of these names is refused
+        r = st.merge(request([gauge_metric(f"new{i}", [number(1.0)])], resource=RES))
+        assert r.dropped["series_limit"] == 1
+    st.merge(request([gauge_metric("gone", [number(0.0, flags=1)])], resource=RES))
+    assert st.expire() == 0
+    assert list(st.families) == ["kept"]
+    text = Renderer(st).render()
+    assert "new" not in text and "gone" not in text and "kept{" in text
+
+
 def test_expiry_removes_stale_series_and_invalidates_cache() -> None:
     clock = FakeClock()
     st = SeriesStore(ttl_s=300, clock=clock)
