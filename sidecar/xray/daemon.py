@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 
 import orjson
@@ -86,7 +87,12 @@ class DaemonListener:
     async def flush(self) -> None:
         while self._buffer:
             docs = [self._buffer.popleft() for _ in range(min(len(self._buffer), MAX_DOCUMENTS_PER_CALL))]
-            result = await self.sender.send(docs)
+            try:
+                result = await self.sender.send(docs)
+            except asyncio.CancelledError:
+                # Stopped mid-call: these left the buffer without a confirmed outcome.
+                self._segments.inc(len(docs), outcome="dropped_send_failed")
+                raise
             self._segments.inc(result.sent, outcome="sent")
             self._segments.inc(result.rejected, outcome="rejected")
             if result.failed:
@@ -100,9 +106,14 @@ class DaemonListener:
             self._transport.close()
         if self._flusher is not None:
             self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
         remaining = deadline - asyncio.get_running_loop().time()
         if self._buffer and remaining > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.flush(), remaining)
-            except TimeoutError:
-                self._segments.inc(len(self._buffer), outcome="dropped_send_failed")
+        # Whatever is still buffered (no time left, or the deadline cut the flush short) is lost: count it.
+        if self._buffer:
+            self._segments.inc(len(self._buffer), outcome="dropped_send_failed")
+            self._buffer.clear()
