@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ def timeout_from_environment(env: Mapping[str, str] = os.environ) -> float:
         value = float(raw)
     except ValueError:
         return DEFAULT_TIMEOUT_S
-    return value if value > 0 else DEFAULT_TIMEOUT_S
+    return value if 0 < value < math.inf else DEFAULT_TIMEOUT_S
 
 
 class MetadataClient:
@@ -57,8 +58,8 @@ class MetadataClient:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if not 0 < timeout_s < math.inf:
+            raise ValueError(f"timeout_s must be positive and finite, got {timeout_s}")
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._scheme = parts.scheme
@@ -120,7 +121,7 @@ class MetadataClient:
     # -- transport ---------------------------------------------------------------------------
 
     def _get_json(self, suffix: str, deadline: float | None) -> Any:
-        if deadline is None:
+        if deadline is None or not math.isfinite(deadline):  # an unbounded deadline would break the promise
             deadline = time.monotonic() + self.timeout_s
         body = self._get(self._path + suffix, deadline)
         try:

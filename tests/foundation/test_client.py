@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -134,6 +135,25 @@ def test_hang_is_bounded_by_the_budget(fargate: EmulatorProcess) -> None:
         fargate.set_fault(None)
 
 
+@pytest.mark.parametrize("deadline", [math.inf, math.nan])
+def test_unbounded_deadline_falls_back_to_the_budget(fargate: EmulatorProcess, deadline: float) -> None:
+    fargate.set_fault("hang")
+    try:
+        client = MetadataClient(fargate.uri, timeout_s=0.5)
+        started = time.monotonic()
+        with pytest.raises(MetadataUnavailable, match="timed out"):
+            client.task(deadline=deadline, refresh=True)
+        assert time.monotonic() - started < 0.5 + SLACK_S
+    finally:
+        fargate.set_fault(None)
+
+
+@pytest.mark.parametrize("timeout_s", [0.0, -1.0, math.inf, math.nan])
+def test_timeout_must_be_positive_and_finite(timeout_s: float) -> None:
+    with pytest.raises(ValueError, match="positive and finite"):
+        MetadataClient("http://169.254.170.2/v4/abc", timeout_s=timeout_s)
+
+
 def test_slow_within_budget_succeeds(fargate: EmulatorProcess) -> None:
     fargate.set_fault("slow", delay_s=0.2)
     try:
@@ -165,7 +185,10 @@ def test_from_environment() -> None:
     assert MetadataClient.from_environment({"ECS_CONTAINER_METADATA_URI_V4": "not a url"}) is None
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", 1.0), ("2.5", 2.5), ("abc", 1.0), ("-1", 1.0), ("0", 1.0)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", 1.0), ("2.5", 2.5), ("abc", 1.0), ("-1", 1.0), ("0", 1.0), ("inf", 1.0), ("nan", 1.0), ("1e400", 1.0)],
+)
 def test_timeout_setting(raw: str, expected: float) -> None:
     assert timeout_from_environment({"ECS_OTEL_METADATA_TIMEOUT": raw}) == expected
 
