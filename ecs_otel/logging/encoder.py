@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from ecs_otel.redaction import REDACTED, URL_KEYS, KeyRedactor, scrub_url
+from ecs_otel.redaction import REDACTED, KeyRedactor, is_url_key, scrub_url
 
 try:  # orjson is a base dependency, but the library must not break without it.
     import orjson as _orjson
@@ -185,7 +185,7 @@ def _mapping(value: Mapping[Any, Any], st: WalkState, depth: int) -> Any:
         key = _key(k)
         if red is not None and red.is_sensitive(key):
             out[key] = REDACTED
-        elif red is not None and type(v) is str and key in URL_KEYS:
+        elif red is not None and type(v) is str and is_url_key(key):
             out[key] = _clip(scrub_url(v), st)
         else:
             out[key] = to_jsonable(v, st, depth - 1)

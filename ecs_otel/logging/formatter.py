@@ -34,12 +34,7 @@ from ecs_otel.logging.encoder import (
     stdlib_dumps,
     to_jsonable,
 )
-from ecs_otel.redaction import (
-    REDACTED,
-    URL_KEYS,
-    KeyRedactor,
-    scrub_url,
-)
+from ecs_otel.redaction import REDACTED, KeyRedactor, is_url_key, scrub_url
 
 DEFAULT_MAX_BYTES = 16384
 """The awslogs driver (Docker's 16 KiB line buffer) splits longer lines into several CloudWatch events."""
@@ -280,7 +275,7 @@ class JsonFormatter(logging.Formatter):
         if self._redactor is not None:
             if self._redactor.is_sensitive(key):
                 action = 1
-            elif key.lower() in URL_KEYS:
+            elif is_url_key(key):
                 action = 2
         plan = (out_key, action)
         if len(self._plans) < _PLAN_LIMIT:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from ecs_otel.logging import JsonFormatter
 from ecs_otel.redaction import DEFAULT_DENY_LIST, REDACTED, KeyRedactor, redact_mapping, scrub_url
+from tests.logging.support import strict_loads
 
 
 @pytest.mark.parametrize(
@@ -125,3 +129,15 @@ def test_redact_mapping_nested_without_mutating() -> None:
 def test_redact_mapping_returns_input_when_nothing_to_do() -> None:
     data = {"a": 1, "b": {"c": [1, 2]}}
     assert redact_mapping(data) is data
+
+
+def test_url_keys_are_matched_alike_at_top_level_and_nested() -> None:
+    """One rule: ``URL.Full`` is a URL key whether it is an ``extra=`` field, nested in one, or in a mapping."""
+    url = "https://u:p@h/x?sig=s"
+    scrubbed = "https://REDACTED:REDACTED@h/x?sig=REDACTED"
+    rec = logging.LogRecord("app", logging.INFO, "p", 1, "m", None, None)
+    rec.__dict__.update({"URL.Full": url, "req": {"URL.Full": url, "url.full": url}})
+    line = strict_loads(JsonFormatter().format(rec))
+    assert line["URL.Full"] == scrubbed
+    assert line["req"] == {"URL.Full": scrubbed, "url.full": scrubbed}
+    assert redact_mapping({"req": {"URL.Full": url}}) == {"req": {"URL.Full": scrubbed}}
