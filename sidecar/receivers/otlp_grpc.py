@@ -1,4 +1,4 @@
-"""OTLP/gRPC receiver (``grpc.aio``) built on opentelemetry-proto's generated service stubs.
+"""OTLP/gRPC receiver (``grpc.aio``) serving the three OTLP ``Export`` methods.
 
 Same limits as the HTTP receiver: gRPC itself refuses messages over the body limit
 (``RESOURCE_EXHAUSTED``, checked after decompression), back-pressure is ``RESOURCE_EXHAUSTED``
@@ -11,31 +11,45 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.ingest import PipelineError
 from sidecar.signals import Signal
 
+#: The OTLP service that carries each signal (what opentelemetry-proto's generated stubs register).
+_SERVICES = {
+    Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
+    Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
+}
+
 
 class _Service:
-    """One ``Export`` method for one signal; the generated servicer base supplies the wiring."""
+    """One ``Export`` method for one signal."""
 
     def __init__(self, signal: Signal, receiver: OtlpGrpcReceiver) -> None:
         self.signal = signal
         self.receiver = receiver
 
-    async def Export(self, request: Message, context: grpc.aio.ServicerContext) -> Message:
+    def handler(self) -> grpc.GenericRpcHandler:
+        """Registered like the generated stubs, but the request arrives with its wire size."""
+        parse = self.signal.request_type.FromString
+        # The wire size comes free here; request.ByteSize() would encode the whole request again.
+        method = grpc.unary_unary_rpc_method_handler(
+            self.Export, request_deserializer=lambda data: (parse(data), len(data)),
+            response_serializer=self.signal.response_type.SerializeToString)
+        return grpc.method_handlers_generic_handler(_SERVICES[self.signal], {"Export": method})
+
+    async def Export(self, sized: tuple[Message, int], context: grpc.aio.ServicerContext) -> Message:
+        request, size = sized
         ingest = self.receiver.ingest
         metadata = dict(context.invocation_metadata() or ())
         if not self.receiver.token.allows(metadata.get("authorization")):
             ingest.outcome(self.signal, "unauthenticated")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            await ingest.deliver(self.signal, request, request.ByteSize())
+            await ingest.deliver(self.signal, request, size)
         except BackPressure as exc:
             message = f"sidecar is under back-pressure ({exc.reason}); retry later"
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message,
@@ -53,18 +67,6 @@ def _retry_info(code: grpc.StatusCode, message: str, delay_s: float) -> tuple[tu
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
-class _TraceService(_Service, trace_service_pb2_grpc.TraceServiceServicer):
-    pass
-
-
-class _MetricsService(_Service, metrics_service_pb2_grpc.MetricsServiceServicer):
-    pass
-
-
-class _LogsService(_Service, logs_service_pb2_grpc.LogsServiceServicer):
-    pass
-
-
 class OtlpGrpcReceiver(Receiver):
     name = "otlp_grpc"
     _server: grpc.aio.Server | None = None
@@ -76,9 +78,7 @@ class OtlpGrpcReceiver(Receiver):
                 ("grpc.so_reuseport", 0),
             ]
         )
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(Signal.TRACES, self), server)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(Signal.METRICS, self), server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(Signal.LOGS, self), server)
+        server.add_generic_rpc_handlers(tuple(_Service(signal, self).handler() for signal in Signal))
         host = f"[{self.host}]" if ":" in self.host else self.host
         try:
             bound = server.add_insecure_port(f"{host}:{self.port}")

@@ -228,7 +228,12 @@ def test_grpc_over_the_size_limit_is_resource_exhausted(stack) -> None:  # type:
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         ok = ExportTraceServiceRequest()
         ok.resource_spans.add().scope_spans.add().spans.add(name="small", trace_id=os.urandom(16))
+        request_bytes = "ecs_otel_sidecar_receiver_request_bytes_total"
+        before = sidecar.metrics().get_value(request_bytes, receiver="otlp_grpc", signal="traces")
         assert isinstance(stub.Export(ok, timeout=10), ExportTraceServiceResponse)
+    # Counted from the bytes on the wire (after gRPC's decompression).
+    after = sidecar.metrics().get_value(request_bytes, receiver="otlp_grpc", signal="traces")
+    assert after - before == len(ok.SerializeToString())
 
 
 def test_status_endpoints(stack) -> None:  # type: ignore[no-untyped-def]
