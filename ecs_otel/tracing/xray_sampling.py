@@ -177,7 +177,7 @@ class XRaySampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        attrs = dict(attributes or {})
+        attrs = attributes or {}  # read only: no per-span copy
         request = {
             "attributes": attrs,
             "method": attrs.get("http.request.method") or attrs.get("http.method"),
@@ -191,9 +191,9 @@ class XRaySampler(Sampler):
                               attributes if sampled else None, trace_state or parent_state)
 
     def _match(self, request: Mapping[str, Any]) -> _RuleState:
-        with self._lock:
-            rules = self._rules
-        for state in rules:
+        # The poller swaps in a new list, never mutates the current one: reading the reference
+        # needs no lock on this per-span path.
+        for state in self._rules:
             if state.rule.matches(request, self._service):
                 return state
         return self._fallback
