@@ -13,49 +13,37 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from aiohttp import web
 from google.protobuf.message import Message
 
 from sidecar.config import setting
+from sidecar.config.fields import ENV
 from sidecar.context import SidecarContext
 from sidecar.exporters.base import Exporter, ExportOutcome
+from sidecar.processors.cardinality import CardinalityProcessor
 from sidecar.prometheus import CONTENT_TYPES, Renderer, SeriesStore, TranslationOptions, negotiate
 from sidecar.signals import Signal
 
 DEFAULT_PORT = 9464
-DEFAULT_TTL_S = 300.0
 LOOPBACK = "127.0.0.1"
 
 
-def cardinality_ttl(env: dict[str, str] | Any) -> float:
+def cardinality_ttl(env: Mapping[str, str]) -> float:
     """The cardinality processor's series expiry, so both forget a series at the same moment.
 
-    Read from that processor's own settings declaration (its env variable, else its default),
-    which keeps one source of truth; 5 minutes when the processor is not installed.
+    Read from that processor's own ``expiry_s`` declaration (its env variable, else its default),
+    which keeps one source of truth.
     """
+    field = {f.name: f for f in dataclasses.fields(CardinalityProcessor.Settings)}["expiry_s"]
+    raw = env.get(field.metadata[ENV] or "")
     try:
-        from sidecar.processors.cardinality import CardinalityProcessor
-    except ImportError:
-        return DEFAULT_TTL_S
-    settings_cls = getattr(CardinalityProcessor, "Settings", None)
-    if settings_cls is None or not dataclasses.is_dataclass(settings_cls):
-        return DEFAULT_TTL_S
-    for f in dataclasses.fields(settings_cls):
-        if not any(word in f.name for word in ("ttl", "expir", "idle", "stale")):
-            continue
-        env_name = f.metadata.get("env")
-        raw = env.get(env_name) if env_name else None
-        try:
-            if raw:
-                return float(raw)
-            if isinstance(f.default, int | float) and f.default > 0:
-                return float(f.default)
-        except ValueError:
-            break
-    return DEFAULT_TTL_S
+        return float(raw) if raw else float(field.default)
+    except ValueError:
+        return float(field.default)
 
 
 class PrometheusExporter(Exporter):

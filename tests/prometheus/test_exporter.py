@@ -55,6 +55,15 @@ def test_settings_from_env_and_defaults() -> None:
         PrometheusExporter(PrometheusExporter.Settings(port=70000), SidecarContext())
 
 
+def test_series_ttl_follows_the_cardinality_expiry_by_default() -> None:
+    s = PrometheusExporter.Settings(port=0)
+    assert PrometheusExporter(s, SidecarContext()).store.ttl_s == 300
+    env = {"ECS_OTEL_METRIC_CARDINALITY_EXPIRY": "42"}
+    assert PrometheusExporter(s, SidecarContext(env=env)).store.ttl_s == 42
+    s = PrometheusExporter.Settings(port=0, series_ttl=7.0)
+    assert PrometheusExporter(s, SidecarContext(env=env)).store.ttl_s == 7
+
+
 def _get(url: str, accept: str | None = None) -> tuple[str, str]:
     req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(req, timeout=10) as resp:
