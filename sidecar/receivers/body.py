@@ -7,7 +7,6 @@ most ``limit`` bytes of output: it never costs more memory than an honest reques
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
 
 #: Inflate at most this much per step, so one small compressed chunk cannot expand unboundedly.
 _STEP = 256 * 1024
@@ -23,9 +22,6 @@ class BodyTooLarge(Exception):
 
 class BadEncoding(Exception):
     """The body claims a content encoding it does not have, or one we do not speak."""
-
-
-SUPPORTED_ENCODINGS = ("identity", "gzip", "deflate")
 
 
 def decompressor(encoding: str, head: bytes = b"") -> zlib._Decompress | None:  # type: ignore[name-defined]
@@ -93,13 +89,6 @@ class BoundedInflater:
             self._parts.clear()
             raise BodyTooLarge(self._limit)
         self._parts.append(data)
-
-
-async def read_bounded(chunks: AsyncIterator[bytes], encoding: str, limit: int) -> bytes:
-    inflater = BoundedInflater(encoding, limit)
-    async for chunk in chunks:
-        inflater.feed(chunk)
-    return inflater.finish()
 
 
 def inflate_bounded(data: bytes, encoding: str, limit: int) -> bytes:
