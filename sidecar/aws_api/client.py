@@ -76,6 +76,9 @@ class AwsApi:
         self._http = http
         self._own_http = http is None
         self._model: ServiceModel | None = None
+        #: Built once per service, as botocore's own clients do (both are stateless across calls).
+        self._serializer: Any = None
+        self._parser: Any = None
         self._denied_logged: set[str] = set()
         prefix = _ENDPOINT_PREFIX.get(service, service)
         self.endpoint_url = aws.endpoint_url(service, f"https://{prefix}.{self.region}.amazonaws.com")
@@ -85,6 +88,8 @@ class AwsApi:
         if self._model is None:
             self._model = await asyncio.to_thread(service_model, self.service)
             self.signing_name = self._model.signing_name
+            self._serializer = create_serializer(self._model.protocol, include_validation=True)
+            self._parser = create_parser(self._model.protocol)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=self._timeout)
 
@@ -142,11 +147,8 @@ class AwsApi:
         raise AssertionError("unreachable")
 
     async def _call_once(self, model: OperationModel, params: Mapping[str, Any]) -> dict[str, Any]:
-        assert self._model is not None and self._http is not None
-        protocol = self._model.protocol
-        request_dict = create_serializer(protocol, include_validation=True).serialize_to_request(
-            dict(params), model
-        )
+        assert self._serializer is not None and self._http is not None
+        request_dict = self._serializer.serialize_to_request(dict(params), model)
         prepare_request_dict(request_dict, self.endpoint_url)
         request = create_request_object(request_dict)
         await self._sign(request, None)
@@ -158,7 +160,7 @@ class AwsApi:
                 raw = {"status_code": resp.status, "headers": dict(resp.headers), "body": await resp.read()}
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise AwsApiError(model.name, type(exc).__name__, str(exc) or "transport error", 0) from None
-        parsed: dict[str, Any] = create_parser(protocol).parse(raw, model.output_shape)
+        parsed: dict[str, Any] = self._parser.parse(raw, model.output_shape)
         if raw["status_code"] >= 300:
             error = parsed.get("Error", {})
             raise AwsApiError(
