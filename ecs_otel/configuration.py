@@ -276,7 +276,8 @@ def _setup_traces(config: Configuration) -> None:
         processor = BatchSpanProcessor(exporter)
         provider.add_span_processor(processor)
         config.coordinator.add(f"traces-{name}", lambda _remaining, p=processor: p.shutdown(),
-                               _abort_of(exporter), endpoint)
+                               _abort_of(exporter), endpoint,
+                               flush=lambda remaining, p=processor: p.force_flush(int(remaining * 1000)))
     trace.set_tracer_provider(provider)
     config.tracer_provider = provider
     if hasattr(sampler, "start"):
@@ -347,7 +348,8 @@ def _setup_metrics(config: Configuration) -> None:
         def shutdown(remaining: float) -> None:
             provider.shutdown(timeout_millis=remaining * 1000)
 
-        config.coordinator.add("metrics", shutdown, lambda: [a() for a in aborts], first_endpoint)
+        config.coordinator.add("metrics", shutdown, lambda: [a() for a in aborts], first_endpoint,
+                               flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000))
     if settings.runtime_metrics:
         from ecs_otel.metrics.runtime import RuntimeMetrics
 
@@ -370,7 +372,8 @@ def _setup_logs(config: Configuration) -> None:
         processor = BatchLogRecordProcessor(exporter)
         provider.add_log_record_processor(processor)
         config.coordinator.add(f"logs-{name}", lambda _remaining, p=processor: p.shutdown(),
-                               _abort_of(exporter), endpoint)
+                               _abort_of(exporter), endpoint,
+                               flush=lambda remaining, p=processor: p.force_flush(int(remaining * 1000)))
     set_logger_provider(provider)
     config.logger_provider = provider
     handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)

@@ -32,6 +32,8 @@ class _Flushable:
     shutdown: Callable[[float], Any]  # takes the remaining seconds
     abort: Callable[[], None]
     endpoint: str | None = None
+    #: Export what is queued but keep running (SIGTERM while the app's own handler drains); takes seconds.
+    flush: Callable[[float], Any] | None = None
 
 
 def receiver_refuses(endpoint: str, timeout_s: float = 0.2) -> bool:
@@ -61,8 +63,8 @@ class ShutdownCoordinator:
     _extra: list[Callable[[], None]] = field(default_factory=list)
 
     def add(self, name: str, shutdown: Callable[[float], Any], abort: Callable[[], None],
-            endpoint: str | None = None) -> None:
-        self._items.append(_Flushable(name, shutdown, abort, endpoint))
+            endpoint: str | None = None, flush: Callable[[float], Any] | None = None) -> None:
+        self._items.append(_Flushable(name, shutdown, abort, endpoint, flush))
 
     def on_shutdown(self, callback: Callable[[], None]) -> None:
         """Quick, non-blocking work run first (stop pollers)."""
@@ -154,17 +156,21 @@ class ShutdownCoordinator:
             os.kill(os.getpid(), signal.SIGTERM)
 
     def _flush_only(self) -> None:
-        done = threading.Event()
+        """Every provider exports what it holds, in parallel, within the budget; nothing is shut down."""
+        deadline = time.monotonic() + self.timeout_s
+        threads = []
+        for item in self._items:
+            if item.flush is None:
+                continue
 
-        def run() -> None:
-            from opentelemetry import trace
+            def run(flush: Callable[[float], Any] = item.flush, name: str = item.name) -> None:
+                try:
+                    flush(max(deadline - time.monotonic(), 0.0))
+                except Exception as exc:
+                    _logger.debug("ecs_otel: %s flush failed: %s", name, exc)
 
-            try:
-                provider: Any = trace.get_tracer_provider()
-                if hasattr(provider, "force_flush"):
-                    provider.force_flush(int(self.timeout_s * 1000))
-            finally:
-                done.set()
-
-        threading.Thread(target=run, daemon=True, name="ecs-otel-sigterm-flush").start()
-        done.wait(self.timeout_s)
+            t = threading.Thread(target=run, daemon=True, name=f"ecs-otel-sigterm-flush-{item.name}")
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(max(deadline - time.monotonic(), 0.0))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.library.conftest import base_env, resource_spans, run, write_script
+from tests.library.conftest import base_env, log_records, metric_names, resource_spans, run, write_script
 
 SIGTERM_APP = """
 import ecs_otel.auto
@@ -75,6 +75,49 @@ def test_sigterm_chains_the_apps_handler(tmp_path, sink):
     assert "APP_HANDLER" in out
     spans = resource_spans(sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1, timeout_s=5))
     assert [s["name"] for _, s in spans] == ["before-sigterm"]
+
+
+SIGTERM_APP_THAT_DRAINS = """
+import signal, sys, time
+def on_term(signum, frame):
+    print("APP_HANDLER", flush=True)  # a graceful drain: the app keeps running after SIGTERM
+signal.signal(signal.SIGTERM, on_term)
+import ecs_otel.auto
+import logging
+from opentelemetry import metrics, trace
+metrics.get_meter("m").create_counter("drain.requests").add(1)
+with trace.get_tracer("t").start_as_current_span("before-sigterm"):
+    logging.getLogger("app").warning("queued log record")
+print("SPAN_ENDED", flush=True)
+time.sleep(60)
+"""
+
+
+def test_sigterm_with_an_app_handler_flushes_every_signal_while_the_app_keeps_running(tmp_path, sink):
+    script = write_script(tmp_path, SIGTERM_APP_THAT_DRAINS)
+    env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_BLRP_SCHEDULE_DELAY="30000",
+                   OTEL_METRIC_EXPORT_INTERVAL="60000", OTEL_LOGS_EXPORTER="otlp")
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while "SPAN_ENDED" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert "SPAN_ENDED" in line, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        # Nothing exits, so atexit cannot be what delivers these: only the SIGTERM flush can, well
+        # before the 30 s batch delays and the 60 s metric interval.
+        sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1, timeout_s=10)
+        sink.wait_for("metrics", lambda r: "drain.requests" in metric_names(r), timeout_s=10)
+        logs = sink.wait_for("logs", lambda r: len(log_records(r)) >= 1, timeout_s=10)
+        assert proc.poll() is None  # the app's handler decided to keep running
+        assert any("queued log record" in str(rec) for _, rec in log_records(logs))
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 EXIT_APP = """
