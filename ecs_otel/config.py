@@ -9,6 +9,7 @@ warning) and replaced by its default, because a typo in a task definition must n
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -178,7 +179,7 @@ def _float(env: Mapping[str, str], name: str, minimum: float = 0.0) -> float:
     raw = _raw(env, name)
     try:
         value = float(raw)
-        if value < minimum or value != value:
+        if not math.isfinite(value) or value < minimum:
             raise ValueError(raw)
         return value
     except ValueError:

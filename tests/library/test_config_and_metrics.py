@@ -38,6 +38,13 @@ def test_bad_values_fall_back_with_a_warning(caplog):
     assert "ECS_OTEL_SHUTDOWN_TIMEOUT" in caplog.text
 
 
+@pytest.mark.parametrize("raw", ["inf", "nan", "1e400", "-1"])
+def test_non_finite_timeouts_fall_back_to_the_default(raw, caplog):
+    s = Settings.from_env({"ECS_OTEL_METADATA_TIMEOUT": raw, "ECS_OTEL_SHUTDOWN_TIMEOUT": raw})
+    assert (s.metadata_timeout_s, s.shutdown_timeout_s) == (1.0, 5.0)
+    assert "ECS_OTEL_METADATA_TIMEOUT" in caplog.text
+
+
 def test_unknown_override_is_a_clear_error():
     with pytest.raises(TypeError, match="servce_name"):
         Settings.from_env({}, servce_name="x")
