@@ -15,6 +15,8 @@ from opentelemetry.instrumentation.distro import BaseDistro
 
 
 class EcsOtelDistro(BaseDistro):
+    _settings: Any = None
+
     def _configure(self, **kwargs: Any) -> None:
         import os
 
@@ -28,7 +30,14 @@ class EcsOtelDistro(BaseDistro):
         from ecs_otel.instrumentation import handle_entry_point
 
         state = current()
-        settings = state.settings if state is not None else Settings.from_env()
+        if state is not None:
+            settings = state.settings
+        else:
+            # Another configurator is in charge: read the environment once for all entry points, so a
+            # bad ECS_OTEL_* value is one warning, not one per instrumentor.
+            if self._settings is None:
+                self._settings = Settings.from_env()
+            settings = self._settings
         if settings.disabled or not settings.instrumentation:
             return
         handle_entry_point(entry_point, settings.disabled_instrumentations, **kwargs)

@@ -76,3 +76,16 @@ def test_settings_table_lists_every_setting():
     table = settings_table()
     assert all(f"`{s.name}`" in table for s in LIBRARY_SETTINGS)
     assert settings_table(OTEL_SETTINGS).count("\n") == len(OTEL_SETTINGS) + 1
+
+
+def test_distro_reads_a_bad_setting_once_for_all_instrumentors(monkeypatch, caplog):
+    import ecs_otel.instrumentation
+    from ecs_otel.distro import EcsOtelDistro
+
+    monkeypatch.setenv("ECS_OTEL_SHUTDOWN_TIMEOUT", "soon")
+    monkeypatch.setattr(ecs_otel.instrumentation, "handle_entry_point", lambda *a, **k: None)
+    monkeypatch.setattr("ecs_otel.configuration.current", lambda: None)
+    distro = EcsOtelDistro()
+    for _ in range(3):
+        distro.load_instrumentor(object())
+    assert caplog.text.count("ECS_OTEL_SHUTDOWN_TIMEOUT") == 1
