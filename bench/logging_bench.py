@@ -13,6 +13,7 @@ Run: ``python -m bench.logging_bench [--quick]``. ``run(quick)`` returns the row
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -181,10 +182,16 @@ def setup_structlog_native() -> Callable[[], None]:
     return call
 
 
+#: Powertools keeps the handler of the first Logger with a given service name, so every set-up needs a
+#: name of its own (``id(object())`` is not: a freed temporary's address comes back at once).
+_powertools_names = itertools.count()
+
+
 def setup_powertools() -> Callable[[], None]:
     from aws_lambda_powertools import Logger
 
-    log = Logger(service=f"bench-powertools-{id(object())}", stream=NullStream(), level="INFO")  # type: ignore[arg-type]
+    name = f"bench-powertools-{next(_powertools_names)}"
+    log = Logger(service=name, stream=NullStream(), level="INFO")  # type: ignore[arg-type]
     log.append_keys(ecs=ECS)
     log.addFilter(TraceFilter())
     info = log.info
