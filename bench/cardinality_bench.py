@@ -1,6 +1,6 @@
 """Cardinality processor: data points per second at 1,000,000 distinct attribute sets, and peak memory.
 
-Rows (all through ``sidecar.processors.cardinality.CardinalityProcessor`` with default settings,
+Rows (all through ``sidecar.processors.cardinality.processor.CardinalityProcessor`` with default settings,
 limit 2000, on delta sums with two attributes, requests of 50,000 points parsed beforehand):
 
 - ``distinct``: every point a new ``user.id`` (1,000,000 distinct sets): 2000 admitted, the rest folded;
@@ -29,11 +29,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_DELTA
 
 from bench import report
-from sidecar.cardinality.overflow import fold_delta
-from sidecar.cardinality.wire import varint_bytes as vb
 from sidecar.context import SidecarContext
-from sidecar.processors.cardinality import CardinalityProcessor
-from sidecar.signals import Signal, item_count
+from sidecar.otlp.signals import Signal, item_count
+from sidecar.processors.cardinality._internal.overflow import fold_delta
+from sidecar.processors.cardinality._internal.wire import varint_bytes as vb
+from sidecar.processors.cardinality.processor import CardinalityProcessor
 
 PER_REQUEST = 50_000
 

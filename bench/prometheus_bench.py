@@ -1,6 +1,6 @@
 """Prometheus scrape endpoint: render time of a 10,000-series scrape and OTLP merge throughput.
 
-Our exporter (``sidecar.exporters.prometheus``: series table + per-family render cache) against a
+Our exporter (``sidecar.exporters.prometheus.exporter``: series table + per-family render cache) against a
 named peer, the OpenTelemetry Python SDK's own Prometheus exporter
 (``opentelemetry-exporter-prometheus`` on ``prometheus_client``), each exposing the same 10,000
 series (100 families of 100 series: counters, gauges and histograms). Rows:
@@ -26,7 +26,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
 from bench import report
-from sidecar.prometheus import Renderer, SeriesStore
+from sidecar.exporters.prometheus._internal import Renderer, SeriesStore
 
 FAMILIES = 100
 PER_FAMILY = 100

@@ -4,7 +4,7 @@ The task is the 2025 Fargate capture (``tests/fixtures/ecs``) widened to 10 runn
 (cgroup v1 stats, a shared ENI). Rows:
 
 - ``decode``: JSON of ``/task`` and ``/task/stats`` to Python objects;
-- ``parse``: ``ecs_otel.metadata.parse_task`` and ``sidecar.stats.parse_task_stats``;
+- ``parse``: ``ecs_otel.metadata.parse_task`` and ``sidecar.scrapers.ecs_stats._internal.parse_task_stats``;
 - ``derive``: vCPU, working sets, rates, task totals (``StatsCalculator.compute``);
 - ``build``: the OTLP request (11 resources, about 400 data points) and its serialization;
 - ``in-process total``: the four above;
@@ -32,10 +32,10 @@ from bench import report
 from ecs_otel.metadata import parse_task
 from sidecar.config import load_settings
 from sidecar.context import SidecarContext
-from sidecar.scrapers.ecs_stats import EcsStatsScraper
-from sidecar.signals import Signal, item_count
-from sidecar.stats import StatsCalculator, parse_task_stats
-from sidecar.stats.otlp import build_request
+from sidecar.otlp.signals import Signal, item_count
+from sidecar.scrapers.ecs_stats._internal import StatsCalculator, parse_task_stats
+from sidecar.scrapers.ecs_stats._internal.otlp import build_request
+from sidecar.scrapers.ecs_stats.scraper import EcsStatsScraper
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "ecs"

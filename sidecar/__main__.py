@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import CONFIG_ENV, KINDS, build_settings, component_class, load_config, parse_toml
-from sidecar.settings import SidecarSettings
+from sidecar.config.settings import SidecarSettings
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 

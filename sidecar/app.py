@@ -23,22 +23,22 @@ import psutil
 
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import SidecarConfig, build_settings, component_class, setting_key
-from sidecar.context import SidecarContext
-from sidecar.exporters.base import Exporter
+from sidecar.config.settings import SidecarSettings
+from sidecar.context import DEFAULT_SERIES_EXPIRY_S, SidecarContext
+from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import Consumer
+from sidecar.pipeline.exporter import Exporter
 from sidecar.pipeline.fanout import FanOut
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
+from sidecar.pipeline.processor import Processor
 from sidecar.pipeline.queue import LATENCY, ExporterQueue
 from sidecar.pipeline.stage import BATCHES, DURATION, stage
-from sidecar.processors.base import Processor
+from sidecar.pipeline.telemetry import Histogram, Metric
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
-from sidecar.selftelemetry import Histogram, Metric
-from sidecar.settings import SidecarSettings
-from sidecar.signals import Signal
 from sidecar.status.server import StatusServer
 
 log = logging.getLogger("ecs_otel.sidecar")
@@ -96,6 +96,7 @@ class Sidecar:
             limit_mib = self.config.pipeline.memory_limit_mib
             self.budget = MemoryBudget(limit_mib * 1024 * 1024 if limit_mib else default_limit_bytes())
         s = self.config.sidecar
+        self.context.series_expiry_s = self._series_expiry_s()
         # One instance per processor name, shared by every signal it handles: a processor's state
         # (the cardinality report, caches) must not be split or overwritten by a second copy.
         instances: dict[str, Any] = {}
@@ -146,6 +147,12 @@ class Sidecar:
                                                    host=s.receiver_host, port=s.otlp_grpc_port,
                                                    max_body_bytes=s.max_request_bytes, token=token))
         self.telemetry.on_collect(self._collect)
+
+    def _series_expiry_s(self) -> float:
+        """The cardinality processor's configured expiry (TOML or env), which every series keeper shares."""
+        cls = component_class("processors", "cardinality")
+        expiry = getattr(build_settings("processors", "cardinality", cls, self.config, self.env), "expiry_s", None)
+        return float(expiry) if expiry else DEFAULT_SERIES_EXPIRY_S
 
     def _validate_unused_sections(self) -> None:
         """A typo in the table of a component that is not wired in yet must still stop the start."""

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.selftelemetry import Registry
+from sidecar.pipeline.telemetry import Registry
+
+#: Seconds without data after which a metric series is forgotten. One value for every component
+#: that keeps series (the cardinality processor's limit, the prometheus endpoint), so they forget a
+#: series at the same moment; the wiring puts the configured value in the context.
+DEFAULT_SERIES_EXPIRY_S = 300.0
 
 
 @dataclass
@@ -22,4 +27,6 @@ class SidecarContext:
     region: str | None = None
     #: Components publish live state for the status page here (``/cardinality`` and the like).
     status: dict[str, Any] = field(default_factory=dict)
+    #: Series expiry shared by the stages that keep series (see :data:`DEFAULT_SERIES_EXPIRY_S`).
+    series_expiry_s: float = DEFAULT_SERIES_EXPIRY_S
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("ecs_otel.sidecar"))

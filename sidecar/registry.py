@@ -13,19 +13,19 @@ EXPORTERS: dict[str, str] = {
     "otlp": "sidecar.exporters.otlp:OtlpExporter",
     "debug": "sidecar.exporters.debug:DebugExporter",
     "file": "sidecar.exporters.file:FileExporter",
-    "xray": "sidecar.exporters.xray:XRayExporter",
-    "cloudwatch": "sidecar.exporters.cloudwatch:CloudWatchExporter",
-    "prometheus": "sidecar.exporters.prometheus:PrometheusExporter",
+    "xray": "sidecar.exporters.xray.exporter:XRayExporter",
+    "cloudwatch": "sidecar.exporters.cloudwatch.exporter:CloudWatchExporter",
+    "prometheus": "sidecar.exporters.prometheus.exporter:PrometheusExporter",
 }
 
 PROCESSORS: dict[str, str] = {
     "enrich": "sidecar.processors.enrich:EnrichProcessor",
     "redaction": "sidecar.processors.redaction:RedactionProcessor",
-    "cardinality": "sidecar.processors.cardinality:CardinalityProcessor",
+    "cardinality": "sidecar.processors.cardinality.processor:CardinalityProcessor",
 }
 
 SCRAPERS: dict[str, str] = {
-    "ecs_stats": "sidecar.scrapers.ecs_stats:EcsStatsScraper",
+    "ecs_stats": "sidecar.scrapers.ecs_stats.scraper:EcsStatsScraper",
 }
 
 

@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from sidecar import otlp_json
+from sidecar.otlp import json_codec
 
 SERVER, CLIENT = 2, 3
 KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
@@ -54,7 +54,7 @@ def batches(out_dir: Path, signal: str) -> Iterator[Any]:
         with path.open("rb") as f:
             for line in f:
                 if line.strip():
-                    yield otlp_json.decode(message, line)
+                    yield json_codec.decode(message, line)
 
 
 # -- traces ---------------------------------------------------------------------------------------

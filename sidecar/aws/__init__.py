@@ -7,7 +7,18 @@ exactly as they do for any AWS SDK; only the transport stays ours (aiohttp) so a
 backend never blocks the event loop.
 """
 
+from sidecar.aws.client import AwsApi, RawResponse
+from sidecar.aws.errors import AwsApiError
 from sidecar.aws.region import region_from_arn, resolve_region
 from sidecar.aws.session import AwsCredentialsError, AwsSession, session_for
 
-__all__ = ["AwsCredentialsError", "AwsSession", "region_from_arn", "resolve_region", "session_for"]
+__all__ = [
+    "AwsApi",
+    "AwsApiError",
+    "AwsCredentialsError",
+    "AwsSession",
+    "RawResponse",
+    "region_from_arn",
+    "resolve_region",
+    "session_for",
+]

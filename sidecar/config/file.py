@@ -25,8 +25,8 @@ from sidecar import registry
 from sidecar.config.errors import ConfigError
 from sidecar.config.fields import ENV
 from sidecar.config.loader import load_settings
+from sidecar.config.settings import PipelineSettings, SidecarSettings
 from sidecar.logs import parse_levels
-from sidecar.settings import PipelineSettings, SidecarSettings
 
 CONFIG_ENV = "ECS_OTEL_SIDECAR_CONFIG"
 

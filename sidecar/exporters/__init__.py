@@ -1,3 +1,3 @@
-from sidecar.exporters.base import Exporter, ExportOutcome
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
 __all__ = ["ExportOutcome", "Exporter"]

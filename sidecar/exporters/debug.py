@@ -10,33 +10,38 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from google.protobuf.message import Message
 
 from sidecar.config import setting
 from sidecar.context import SidecarContext
-from sidecar.exporters.base import Exporter, ExportOutcome
-from sidecar.signals import Signal, item_count, resource_entries
+from sidecar.otlp.attributes import plain
+from sidecar.otlp.signals import Signal, item_count, resource_entries
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
 _SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
 _PREFIX = "otel-debug"
 
 
-def _value(v: Message) -> str:  # an AnyValue
-    kind = v.WhichOneof("value")
-    if kind is None:
+def _show(v: Any) -> str:
+    """A plain value for people: strings quoted, so ``"1"`` and ``1`` look different."""
+    if v is None:
         return "null"
-    if kind == "string_value":
-        return repr(v.string_value)
-    if kind == "bytes_value":
-        return v.bytes_value.hex()
-    if kind == "array_value":
-        return "[" + ", ".join(_value(x) for x in v.array_value.values) + "]"
-    if kind == "kvlist_value":
-        return "{" + _attrs(v.kvlist_value.values) + "}"
-    return str(getattr(v, kind)).lower() if kind == "bool_value" else str(getattr(v, kind))
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}={_show(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def _value(v: Message) -> str:  # an AnyValue
+    return _show(plain(v))  # type: ignore[arg-type]
 
 
 def _attrs(kvs) -> str:  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """``file``: OTLP/JSON lines on local disk, one file per signal, rotated by size.
 
 Each line is one ``Export*ServiceRequest`` in the OTLP JSON encoding
-(:mod:`sidecar.otlp_json`), which is also what the OpenTelemetry Collector's file exporter
+(:mod:`sidecar.otlp.json_codec`), which is also what the OpenTelemetry Collector's file exporter
 writes, so the files can be replayed to any OTLP/HTTP receiver with ``curl -d @line``.
 Meant for local runs, demos and tests; disk use is bounded by the rotation settings.
 """
@@ -13,12 +13,12 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 
-from sidecar import otlp_json
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
-from sidecar.exporters.base import Exporter, ExportOutcome
 from sidecar.exporters.rotating_file import RotatingFile
-from sidecar.signals import Signal
+from sidecar.otlp import json_codec
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
 
 class FileExporter(Exporter):
@@ -57,7 +57,7 @@ class FileExporter(Exporter):
         self.directory.mkdir(parents=True, exist_ok=True)
 
     async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
-        line = otlp_json.encode(batch)
+        line = json_codec.encode(batch)
         try:
             self.files[signal].write_line(line)
         except OSError as e:  # disk full or a vanished directory may heal; let the queue retry

@@ -2,7 +2,7 @@
 
 The batch is serialized once and compressed once; from then on only bytes move. Retries and
 queues belong to the pipeline: :meth:`OtlpExporter.export` makes one attempt and reports an
-:class:`~sidecar.exporters.base.ExportOutcome` following the OTLP/HTTP rules (429, 502, 503
+:class:`~sidecar.pipeline.exporter.ExportOutcome` following the OTLP/HTTP rules (429, 502, 503
 and 504 are retryable and may carry ``Retry-After``; other errors are not).
 """
 
@@ -19,12 +19,12 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 from google.protobuf.message import DecodeError, Message
 
-from sidecar import otlp_json
 from sidecar.aws import AwsCredentialsError, AwsSession, session_for
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
-from sidecar.exporters.base import Exporter, ExportOutcome
-from sidecar.signals import Signal
+from sidecar.otlp import json_codec
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
 #: Status codes the OTLP/HTTP specification calls retryable.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -229,7 +229,7 @@ class OtlpExporter(Exporter):
             return ExportOutcome.success()
         try:
             if content_type == "application/json":
-                response = otlp_json.decode(signal.response_type, payload)
+                response = json_codec.decode(signal.response_type, payload)
             else:
                 response = signal.response_type()
                 response.ParseFromString(payload)

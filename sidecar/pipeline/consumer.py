@@ -10,7 +10,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
-from sidecar.signals import Signal
+from sidecar.otlp.signals import Signal
 
 
 class BackPressure(Exception):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.queue import ExporterQueue
-from sidecar.selftelemetry import Registry
-from sidecar.signals import Signal, item_count
+from sidecar.pipeline.telemetry import Registry
 
 UNROUTED = "ecs_otel_sidecar_pipeline_unrouted_items_total"
 BACKPRESSURE = "ecs_otel_sidecar_pipeline_backpressure_total"

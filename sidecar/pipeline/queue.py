@@ -19,13 +19,13 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
-from sidecar.exporters.base import Exporter, ExportOutcome
+from sidecar.config.settings import PipelineSettings
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.retry import Backoff
-from sidecar.selftelemetry import Registry
-from sidecar.settings import PipelineSettings
-from sidecar.signals import Signal
+from sidecar.pipeline.telemetry import Registry
 
 RECEIVED = "ecs_otel_sidecar_exporter_received_items_total"
 EXPORTED = "ecs_otel_sidecar_exporter_exported_items_total"

@@ -11,10 +11,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import Consumer
-from sidecar.processors.base import Processor
-from sidecar.selftelemetry import Registry
-from sidecar.signals import Signal
+from sidecar.pipeline.processor import Processor
+from sidecar.pipeline.telemetry import Registry
 
 DURATION = "ecs_otel_sidecar_processor_duration_seconds"
 BATCHES = "ecs_otel_sidecar_processor_batches_total"

@@ -1,3 +1,3 @@
-from sidecar.processors.base import Processor
+from sidecar.pipeline.processor import Processor
 
 __all__ = ["Processor"]

@@ -16,9 +16,9 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from sidecar.config import setting
 from sidecar.context import SidecarContext
-from sidecar.processors.attributes import key_value, resource_attribute_lists
-from sidecar.processors.base import Processor
-from sidecar.signals import Signal
+from sidecar.otlp.attributes import key_value, resource_attribute_lists
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.processor import Processor
 
 #: Attribute prefixes that describe one container: the sidecar's own would be wrong on app data.
 CONTAINER_PREFIXES = ("container.", "aws.ecs.container.", "aws.log.")

@@ -17,9 +17,9 @@ from google.protobuf.message import Message
 from ecs_otel.redaction import DEFAULT_DENY_LIST, REDACTED, URL_KEYS, KeyRedactor, scrub_url
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
-from sidecar.processors.attributes import attribute_lists_of, resource_attribute_lists, scopes
-from sidecar.processors.base import Processor
-from sidecar.signals import Signal
+from sidecar.otlp.attributes import attribute_lists_of, resource_attribute_lists, scopes
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.processor import Processor
 
 #: Nesting below which key-value lists are not inspected (a hostile body cannot make us recurse forever).
 MAX_DEPTH = 16

@@ -10,9 +10,9 @@ import logging
 
 from google.protobuf.message import Message
 
+from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import BackPressure, Consumer
-from sidecar.selftelemetry import Registry
-from sidecar.signals import Signal, item_count
+from sidecar.pipeline.telemetry import Registry
 
 REQUESTS = "ecs_otel_sidecar_receiver_requests_total"
 ACCEPTED = "ecs_otel_sidecar_receiver_accepted_items_total"

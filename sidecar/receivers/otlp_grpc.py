@@ -12,10 +12,10 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
+from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.ingest import PipelineError
-from sidecar.signals import Signal
 
 #: The OTLP service that carries each signal (what opentelemetry-proto's generated stubs register).
 _SERVICES = {

@@ -13,13 +13,13 @@ from aiohttp import web
 from google.protobuf.message import DecodeError, Message
 from google.rpc import status_pb2
 
-from sidecar import otlp_json
+from sidecar.otlp import json_codec
+from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
 from sidecar.receivers.ingest import PipelineError
 from sidecar.receivers.listen import listening_socket
-from sidecar.signals import Signal
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -84,11 +84,11 @@ class OtlpHttpReceiver(Receiver):
             return _error(415 if "unsupported" in str(exc) else 400, str(exc), as_json)
         try:
             if as_json:
-                batch = otlp_json.decode(signal.request_type, body)
+                batch = json_codec.decode(signal.request_type, body)
             else:
                 batch = signal.new_batch()
                 batch.ParseFromString(body)
-        except (DecodeError, otlp_json.OtlpJsonError, RecursionError) as exc:
+        except (DecodeError, json_codec.OtlpJsonError, RecursionError) as exc:
             self.ingest.outcome(signal, "bad_request")
             return _error(400, f"cannot decode {signal.value} request: {exc}", as_json)
         try:
@@ -104,7 +104,7 @@ class OtlpHttpReceiver(Receiver):
 
 def _encode(message: Message, as_json: bool, status: int, headers: dict[str, str] | None = None) -> web.Response:
     if as_json:
-        return web.Response(status=status, body=otlp_json.encode(message), content_type=JSON, headers=headers)
+        return web.Response(status=status, body=json_codec.encode(message), content_type=JSON, headers=headers)
     return web.Response(status=status, body=message.SerializeToString(), content_type=PROTOBUF, headers=headers)
 
 

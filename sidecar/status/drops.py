@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sidecar.selftelemetry import Metric, Registry
+from sidecar.pipeline.telemetry import Metric, Registry
 
 PREFIX = "ecs_otel_sidecar_"
 WORDS = ("dropped", "refused", "backpressure", "unrouted", "evicted", "truncated", "rejected")

@@ -18,9 +18,9 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import Consumer
-from sidecar.selftelemetry import Registry
-from sidecar.signals import Signal
+from sidecar.pipeline.telemetry import Registry
 
 #: Points kept per series (two minutes at a 1 s scrape interval, 40 minutes at the default 20 s).
 DEFAULT_SAMPLES = 120

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
+from sidecar.pipeline.telemetry import Registry
 from sidecar.receivers.listen import listening_socket
-from sidecar.selftelemetry import Registry
 from sidecar.status.drops import drops_by_reason
 from sidecar.status.history import HistoryTap, StatsHistory
 from sidecar.status.page import PAGE

@@ -7,7 +7,7 @@ import time
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from sidecar.cloudwatch.batching import (
+from sidecar.exporters.cloudwatch._internal.batching import (
     EVENT_OVERHEAD,
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -17,8 +17,8 @@ from sidecar.cloudwatch.batching import (
     acceptable,
     batches,
 )
-from sidecar.cloudwatch.delta import CumulativeToDelta
-from sidecar.cloudwatch.emf import EmfBuilder
+from sidecar.exporters.cloudwatch._internal.delta import CumulativeToDelta
+from sidecar.exporters.cloudwatch._internal.emf import EmfBuilder
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
 

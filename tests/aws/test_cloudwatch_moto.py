@@ -11,11 +11,11 @@ from typing import Any
 import botocore.session
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from sidecar.cloudwatch.batching import EVENT_OVERHEAD, MAX_BATCH_BYTES, MAX_EVENTS
 from sidecar.context import SidecarContext
-from sidecar.exporters.base import ExportOutcome
-from sidecar.exporters.cloudwatch import CloudWatchExporter
-from sidecar.signals import Signal
+from sidecar.exporters.cloudwatch._internal.batching import EVENT_OVERHEAD, MAX_BATCH_BYTES, MAX_EVENTS
+from sidecar.exporters.cloudwatch.exporter import CloudWatchExporter
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.exporter import ExportOutcome
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
 

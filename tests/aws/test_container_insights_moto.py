@@ -21,16 +21,16 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from ecs_otel.metadata import parse_task
 from ecs_otel.resource import task_attributes
-from sidecar.aws_api import AwsApiError
+from sidecar.aws import AwsApiError
 from sidecar.config.loader import load_settings
-from sidecar.container_insights import DIMENSION_SETS, NAMESPACE
 from sidecar.context import SidecarContext
-from sidecar.exporters.base import ExportOutcome
-from sidecar.exporters.cloudwatch import CloudWatchExporter
-from sidecar.selftelemetry import Histogram
-from sidecar.signals import Signal
-from sidecar.stats import StatsCalculator, parse_task_stats
-from sidecar.stats.otlp import build_request
+from sidecar.exporters.cloudwatch._internal.container_insights import DIMENSION_SETS, NAMESPACE
+from sidecar.exporters.cloudwatch.exporter import CloudWatchExporter
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.exporter import ExportOutcome
+from sidecar.pipeline.telemetry import Histogram
+from sidecar.scrapers.ecs_stats._internal import StatsCalculator, parse_task_stats
+from sidecar.scrapers.ecs_stats._internal.otlp import build_request
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
 from tests.aws.test_cloudwatch_moto import logs_client, read_all

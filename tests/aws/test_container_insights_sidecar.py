@@ -13,8 +13,8 @@ import pytest
 
 from ecs_otel.metadata import parse_task
 from ecs_otel.resource import task_attributes
-from sidecar.cloudwatch.naming import placeholders
-from sidecar.container_insights import NAMESPACE
+from sidecar.exporters.cloudwatch._internal.container_insights import NAMESPACE
+from sidecar.exporters.cloudwatch._internal.naming import placeholders
 from tests.aws.emf_schema import validate
 from tests.aws.moto_process import MotoProcess
 from tests.aws.test_cloudwatch_moto import read_all

@@ -10,9 +10,9 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from sidecar.context import SidecarContext
-from sidecar.exporters.cloudwatch import CloudWatchExporter
-from sidecar.exporters.xray import XRayExporter
-from sidecar.signals import Signal
+from sidecar.exporters.cloudwatch.exporter import CloudWatchExporter
+from sidecar.exporters.xray.exporter import XRayExporter
+from sidecar.otlp.signals import Signal
 from tests.aws.metrics import app
 from tests.aws.moto_process import FAKE_CREDENTIALS
 from tests.aws.sigv4_recorder import Recorder, verify_sigv4

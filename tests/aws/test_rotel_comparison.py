@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import rotel
 
-from sidecar.xray.segment import SegmentTranslator
+from sidecar.exporters.xray._internal.segment import SegmentTranslator
 from tests.aws.moto_process import FAKE_CREDENTIALS
 from tests.aws.sigv4_recorder import Recorder
 from tests.aws.spans import checkout_trace

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sidecar.selftelemetry import Registry
-from sidecar.xray.daemon import DaemonListener
-from sidecar.xray.sender import SendResult
+from sidecar.exporters.xray._internal.daemon import DaemonListener
+from sidecar.exporters.xray._internal.sender import SendResult
+from sidecar.pipeline.telemetry import Registry
 
 DATAGRAM = b'{"format": "json", "version": 1}\n{"id": "0123456789abcdef"}'
 OUTCOMES = ("sent", "rejected", "dropped_invalid", "dropped_buffer_full", "dropped_send_failed")

@@ -14,7 +14,7 @@ from aws_xray_sdk.core.recorder import AWSXRayRecorder
 from aws_xray_sdk.core.sampling.connector import ServiceConnector
 
 from sidecar.context import SidecarContext
-from sidecar.exporters.xray import XRayExporter
+from sidecar.exporters.xray.exporter import XRayExporter
 from tests.aws.moto_process import FAKE_CREDENTIALS
 from tests.aws.sigv4_recorder import Recorder, verify_sigv4
 from tests.aws.test_xray_moto import xray_client

@@ -10,8 +10,8 @@ import botocore.session
 import pytest
 
 from sidecar.context import SidecarContext
-from sidecar.exporters.xray import XRayExporter
-from sidecar.signals import Signal
+from sidecar.exporters.xray.exporter import XRayExporter
+from sidecar.otlp.signals import Signal
 from tests.aws.spans import by_name, checkout_trace
 
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from sidecar.aws import AwsSession
-from sidecar.aws_api import AwsApi
-from sidecar.xray.sender import SegmentSender
+from sidecar.aws import AwsApi, AwsSession
+from sidecar.exporters.xray._internal.sender import SegmentSender
 from tests.aws.moto_process import FAKE_CREDENTIALS
 
 

@@ -8,10 +8,10 @@ import time
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from sidecar.xray import ids
-from sidecar.xray.naming import annotation_key, sanitize_name
-from sidecar.xray.segment import SegmentTranslator
-from sidecar.xray.trim import MAX_DOCUMENT_BYTES, fit
+from sidecar.exporters.xray._internal import ids
+from sidecar.exporters.xray._internal.naming import annotation_key, sanitize_name
+from sidecar.exporters.xray._internal.segment import SegmentTranslator
+from sidecar.exporters.xray._internal.trim import MAX_DOCUMENT_BYTES, fit
 from tests.aws.spans import by_name, checkout_trace
 
 

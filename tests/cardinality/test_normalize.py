@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.cardinality import Normalizer, normalize_path, normalize_span_name, normalize_url
+from sidecar.processors.cardinality._internal import (
+    Normalizer,
+    normalize_path,
+    normalize_span_name,
+    normalize_url,
+)
 
 PATHS = [
     # identifiers become placeholders

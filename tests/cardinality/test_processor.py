@@ -9,11 +9,11 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AGGREGATION_TEMPORALITY_DELTA,
 )
 
-from sidecar.cardinality import OVERFLOW_KEY
 from sidecar.config import load_settings
 from sidecar.context import SidecarContext
-from sidecar.processors.cardinality import CardinalityProcessor
-from sidecar.signals import Signal
+from sidecar.otlp.signals import Signal
+from sidecar.processors.cardinality._internal import OVERFLOW_KEY
+from sidecar.processors.cardinality.processor import CardinalityProcessor
 from tests.cardinality.wire_builders import (
     attrs_of,
     data_points,

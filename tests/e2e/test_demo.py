@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from sidecar import otlp_json
+from sidecar.otlp import json_codec
 
 ROOT = Path(__file__).resolve().parents[2]
 PID_LINE = re.compile(r"pid (\d+)")
@@ -41,7 +41,7 @@ def _gone(pid: int) -> bool:
 
 def _decode_lines(path: Path, message: type) -> list:
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    return [otlp_json.decode(message, line) for line in lines]
+    return [json_codec.decode(message, line) for line in lines]
 
 
 def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from sidecar.selftelemetry import Registry
+from sidecar.pipeline.telemetry import Registry
 from sidecar.status.server import StatusServer
 from tests.support.browser import ChromiumPage
 from tests.support.emulator import EmulatorProcess

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sidecar.aws import AwsCredentialsError, AwsSession, region_from_arn, resolve_region
 from sidecar.context import SidecarContext
 from sidecar.exporters.otlp import OtlpExporter
-from sidecar.signals import Signal
+from sidecar.otlp.signals import Signal
 from tests.exporters_basic import spans
 
 TASK_ARN = "arn:aws:ecs:ap-southeast-2:123456789012:task/prod/0123456789abcdef0123456789abcdef"

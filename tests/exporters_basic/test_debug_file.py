@@ -12,12 +12,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from sidecar import otlp_json
 from sidecar.config import ConfigError, load_settings
 from sidecar.context import SidecarContext
 from sidecar.exporters.debug import DebugExporter
 from sidecar.exporters.file import FileExporter
-from sidecar.signals import Signal
+from sidecar.otlp import json_codec
+from sidecar.otlp.signals import Signal
 from tests.exporters_basic import spans
 
 
@@ -91,7 +91,7 @@ def test_file_lines_parse_back_to_the_same_messages(tmp_path: Path) -> None:
     for signal in Signal:
         lines = (tmp_path / "out" / f"{signal.value}.jsonl").read_bytes().splitlines()
         want = [b for s, b in batches if s is signal]
-        got = [otlp_json.decode(types[signal], line) for line in lines]
+        got = [json_codec.decode(types[signal], line) for line in lines]
         assert [g.SerializeToString() for g in got] == [w.SerializeToString() for w in want]
     first = orjson.loads((tmp_path / "out" / "traces.jsonl").read_bytes().splitlines()[0])
     span = first["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
@@ -99,7 +99,7 @@ def test_file_lines_parse_back_to_the_same_messages(tmp_path: Path) -> None:
 
 
 def test_file_rotates_and_stays_bounded(tmp_path: Path) -> None:
-    line_len = len(otlp_json.encode(spans.traces(5))) + 1
+    line_len = len(json_codec.encode(spans.traces(5))) + 1
     settings = FileExporter.Settings(path=str(tmp_path), max_bytes=line_len * 3, keep=2)
     exp = FileExporter(settings, SidecarContext())
     export_all(exp, [(Signal.TRACES, spans.traces(5, seed=i)) for i in range(20)])
@@ -111,10 +111,10 @@ def test_file_rotates_and_stays_bounded(tmp_path: Path) -> None:
         assert len(data) <= settings.max_bytes
         total += len(data.splitlines())
         for line in data.splitlines():
-            otlp_json.decode(ExportTraceServiceRequest, line)  # every kept line is whole
+            json_codec.decode(ExportTraceServiceRequest, line)  # every kept line is whole
     # 20 batches, 3 per file: the live file holds 2 (20 = 6×3 + 2), the two kept ones 3 each.
     assert total == 8
-    newest = otlp_json.decode(
+    newest = json_codec.decode(
         ExportTraceServiceRequest, (tmp_path / "traces.jsonl").read_bytes().splitlines()[-1]
     )
     assert newest == spans.traces(5, seed=19)

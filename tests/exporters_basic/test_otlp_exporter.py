@@ -17,11 +17,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from sidecar import otlp_json
 from sidecar.config import ConfigError
 from sidecar.context import SidecarContext
 from sidecar.exporters.otlp import OtlpExporter, parse_retry_after
-from sidecar.signals import Signal
+from sidecar.otlp import json_codec
+from sidecar.otlp.signals import Signal
 from tests.exporters_basic import spans
 from tests.exporters_basic.raw_server import RawServer
 
@@ -167,7 +167,7 @@ def test_partial_success_is_parsed(encoding: str) -> None:
     async def handler(request: web.Request) -> web.Response:
         await request.read()
         if encoding == "json":
-            return web.Response(body=otlp_json.encode(response), content_type="application/json")
+            return web.Response(body=json_codec.encode(response), content_type="application/json")
         return web.Response(body=response.SerializeToString(), content_type="application/x-protobuf")
 
     async def go():  # type: ignore[no-untyped-def]
@@ -193,10 +193,10 @@ def test_partial_success_is_parsed(encoding: str) -> None:
 def test_queue_uses_encoded_fast_path_and_counts_partial_success() -> None:
     """Through a real pipeline queue: wire bytes are the gzipped queued request, and a partial
     success's rejected spans are dropped as ``rejected`` while the rest count as exported."""
+    from sidecar.config.settings import PipelineSettings
     from sidecar.pipeline.health import ExporterHealth
     from sidecar.pipeline.memory import MemoryBudget
     from sidecar.pipeline.queue import DROPPED, EXPORTED, QUEUED, RECEIVED, ExporterQueue
-    from sidecar.settings import PipelineSettings
 
     response = ExportTraceServiceResponse()
     response.partial_success.rejected_spans = 4

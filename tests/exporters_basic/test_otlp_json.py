@@ -1,4 +1,4 @@
-"""sidecar.otlp_json against the OTLP specification's JSON rules, and round trips."""
+"""sidecar.otlp.json_codec against the OTLP specification's JSON rules, and round trips."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from sidecar import otlp_json
-from sidecar.otlp_json import OtlpJsonError
+from sidecar.otlp import json_codec
+from sidecar.otlp.json_codec import OtlpJsonError
 from tests.exporters_basic import spans
 
 # Written in the OTLP/JSON form the specification describes (hex ids, integer enums, 64-bit
@@ -49,7 +49,7 @@ GOLDEN_TRACE = b"""{
 
 
 def test_golden_trace_decodes_by_the_spec_rules() -> None:
-    msg = otlp_json.decode(ExportTraceServiceRequest, GOLDEN_TRACE)
+    msg = json_codec.decode(ExportTraceServiceRequest, GOLDEN_TRACE)
     span = msg.resource_spans[0].scope_spans[0].spans[0]
     assert span.trace_id == bytes.fromhex("5b8efff798038103d269b633813fc60c")
     assert span.span_id.hex() == "eee19b7ec3c1b174"
@@ -66,8 +66,8 @@ def test_golden_trace_decodes_by_the_spec_rules() -> None:
 
 
 def test_encode_follows_the_spec_rules() -> None:
-    msg = otlp_json.decode(ExportTraceServiceRequest, GOLDEN_TRACE)
-    out = orjson.loads(otlp_json.encode(msg))
+    msg = json_codec.decode(ExportTraceServiceRequest, GOLDEN_TRACE)
+    out = orjson.loads(json_codec.encode(msg))
     span = out["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert span["traceId"] == "5b8efff798038103d269b633813fc60c"  # hex, not base64
     assert span["parentSpanId"] == "eee19b7ec3c1b173"
@@ -76,7 +76,7 @@ def test_encode_follows_the_spec_rules() -> None:
     assert span["attributes"][0] == {"key": "n", "value": {"intValue": "42"}}
     assert span["attributes"][1]["value"] == {"bytesValue": "AAEC"}  # other bytes stay base64
     assert span["status"] == {"code": 2, "message": "bad"}
-    assert otlp_json.decode(ExportTraceServiceRequest, orjson.dumps(out)) == msg
+    assert json_codec.decode(ExportTraceServiceRequest, orjson.dumps(out)) == msg
 
 
 def test_snake_case_enum_names_and_base64_ids_are_accepted() -> None:
@@ -100,7 +100,7 @@ def test_snake_case_enum_names_and_base64_ids_are_accepted() -> None:
         ]
     }
     span = (
-        otlp_json.decode(ExportTraceServiceRequest, orjson.dumps(body))
+        json_codec.decode(ExportTraceServiceRequest, orjson.dumps(body))
         .resource_spans[0]
         .scope_spans[0]
         .spans[0]
@@ -120,26 +120,26 @@ def test_snake_case_enum_names_and_base64_ids_are_accepted() -> None:
     ],
 )
 def test_round_trip_every_signal(request_type, batch) -> None:  # type: ignore[no-untyped-def]
-    data = otlp_json.encode(batch)
-    back = otlp_json.decode(request_type, data)
+    data = json_codec.encode(batch)
+    back = json_codec.decode(request_type, data)
     assert back.SerializeToString() == batch.SerializeToString()
 
 
 def test_non_finite_doubles_and_big_ints() -> None:
     batch = spans.metrics()
-    out = orjson.loads(otlp_json.encode(batch))
+    out = orjson.loads(json_codec.encode(batch))
     metrics = out["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
     assert metrics[0]["sum"]["dataPoints"][0]["asInt"] == str(2**62 + 1)
     assert metrics[0]["sum"]["dataPoints"][0]["exemplars"][0]["traceId"] == bytes(range(16)).hex()
     assert metrics[2]["gauge"]["dataPoints"][0]["asDouble"] == "NaN"
-    back = otlp_json.decode(ExportMetricsServiceRequest, orjson.dumps(out))
+    back = json_codec.decode(ExportMetricsServiceRequest, orjson.dumps(out))
     assert math.isnan(back.resource_metrics[0].scope_metrics[0].metrics[2].gauge.data_points[0].as_double)
 
 
 def test_agrees_with_protobuf_json_format_apart_from_ids_and_enums() -> None:
     """Everything the spec does not change matches protobuf's own canonical mapping."""
     batch = spans.logs()
-    ours = orjson.loads(otlp_json.encode(batch))
+    ours = orjson.loads(json_codec.encode(batch))
     theirs = MessageToDict(batch, use_integers_for_enums=True)
     rec_ours = ours["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
     rec_theirs = theirs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
@@ -165,7 +165,7 @@ def test_agrees_with_protobuf_json_format_apart_from_ids_and_enums() -> None:
 )
 def test_bad_input_is_a_clear_error(data: bytes, where: str) -> None:
     with pytest.raises(OtlpJsonError, match=where):
-        otlp_json.decode(ExportTraceServiceRequest, data)
+        json_codec.decode(ExportTraceServiceRequest, data)
 
 
 _scalars = st.one_of(
@@ -189,4 +189,4 @@ def test_round_trip_property(attrs, trace_id: bytes, ts: int) -> None:  # type: 
     span.trace_id = trace_id
     span.start_time_unix_nano = ts
     span.attributes.extend(KeyValue(key=k, value=v) for k, v in attrs)
-    assert otlp_json.decode(ExportTraceServiceRequest, otlp_json.encode(batch)) == batch
+    assert json_codec.decode(ExportTraceServiceRequest, json_codec.encode(batch)) == batch

@@ -9,9 +9,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 
 from sidecar.config import ConfigError, load_settings
 from sidecar.context import SidecarContext
+from sidecar.otlp.signals import Signal
 from sidecar.processors.enrich import EnrichProcessor
 from sidecar.processors.redaction import RedactionProcessor
-from sidecar.signals import Signal
 from tests.exporters_basic import spans
 from tests.exporters_basic.spans import kv
 
@@ -308,7 +308,7 @@ def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
     """enrich → redaction → fan-out: a clean batch is encoded once (the screen's bytes go to the
     queues); a redacted one is re-encoded, so the exporter never sees the secret."""
     from sidecar.pipeline.stage import stage
-    from sidecar.selftelemetry import Registry
+    from sidecar.pipeline.telemetry import Registry
 
     delivered: list[tuple[bytes | None, object]] = []
 

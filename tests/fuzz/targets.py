@@ -29,12 +29,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from ecs_otel.logging import JsonFormatter
-from sidecar import otlp_json
+from sidecar.exporters.xray._internal.segment import SegmentTranslator
+from sidecar.exporters.xray._internal.trim import MAX_DOCUMENT_BYTES
+from sidecar.otlp import json_codec
+from sidecar.otlp.attributes import first, to_dict
+from sidecar.otlp.signals import Signal
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
-from sidecar.signals import Signal
-from sidecar.xray.attributes import first, to_dict
-from sidecar.xray.segment import SegmentTranslator
-from sidecar.xray.trim import MAX_DOCUMENT_BYTES
 from tests.fuzz.provider import ByteReader
 
 #: Generated spans include the shapes of the X-Ray findings in tests/fuzz/test_regressions.py (ids of
@@ -45,7 +45,7 @@ BODY_LIMIT = 64 * 1024
 LOG_MAX_BYTES = 2048
 TRACE_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
-REFUSALS = (BodyTooLarge, BadEncoding, DecodeError, otlp_json.OtlpJsonError, RecursionError)
+REFUSALS = (BodyTooLarge, BadEncoding, DecodeError, json_codec.OtlpJsonError, RecursionError)
 
 # -- OTLP/HTTP decoding ------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ def decode_body(signal: Signal, as_json: bool, encoding: str, raw: bytes) -> Any
         inflater.feed(raw[i : i + 4096])
     body = inflater.finish()
     if as_json:
-        return otlp_json.decode(signal.request_type, body)
+        return json_codec.decode(signal.request_type, body)
     batch = signal.new_batch()
     batch.ParseFromString(body)
     return batch
@@ -74,7 +74,7 @@ def check_body(signal: Signal, as_json: bool, encoding: str, raw: bytes) -> None
     assert again.SerializeToString(deterministic=True) == wire
     batch.DiscardUnknownFields()  # OTLP/JSON has no way to carry fields it does not know
     known = batch.SerializeToString(deterministic=True)
-    via_json = otlp_json.decode(signal.request_type, otlp_json.encode(batch))
+    via_json = json_codec.decode(signal.request_type, json_codec.encode(batch))
     assert via_json.SerializeToString(deterministic=True) == known, "OTLP/JSON round trip changed the batch"
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecs_otel.logging import JsonFormatter
-from sidecar import otlp_json
-from sidecar.signals import Signal
+from sidecar.otlp import json_codec
+from sidecar.otlp.signals import Signal
 from tests.fuzz.provider import ByteReader
 from tests.fuzz.targets import (
     LOG_MAX_BYTES,
@@ -56,7 +56,7 @@ def test_protobuf_bodies_decode_or_are_refused(signal: Signal, raw: bytes, gz: b
 def test_valid_requests_survive_both_encodings(data: bytes) -> None:
     request = spans_request(ByteReader(data), time.time())
     check_body(Signal.TRACES, False, "identity", request.SerializeToString())
-    check_body(Signal.TRACES, True, "identity", otlp_json.encode(request))
+    check_body(Signal.TRACES, True, "identity", json_codec.encode(request))
 
 
 @BOUNDED

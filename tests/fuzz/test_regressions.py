@@ -10,8 +10,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from sidecar.xray import segment
-from sidecar.xray.segment import SegmentTranslator
+from sidecar.exporters.xray._internal import segment
+from sidecar.exporters.xray._internal.segment import SegmentTranslator
 from tests.fuzz.targets import check_segments
 
 

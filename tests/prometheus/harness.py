@@ -23,8 +23,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from sidecar.exporters.prometheus import PrometheusExporter
-from sidecar.signals import Signal
+from sidecar.exporters.prometheus.exporter import PrometheusExporter
+from sidecar.otlp.signals import Signal
 
 T = TypeVar("T")
 PROMETHEUS = shutil.which("prometheus")

@@ -8,7 +8,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
-from sidecar.processors.attributes import key_value
+from sidecar.otlp.attributes import key_value
 
 CUMULATIVE = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA

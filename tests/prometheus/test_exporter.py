@@ -7,11 +7,13 @@ import urllib.request
 
 import pytest
 
+from sidecar.app import Sidecar
 from sidecar.config import load_settings
+from sidecar.config.file import load_config
 from sidecar.context import SidecarContext
-from sidecar.exporters.prometheus import PrometheusExporter
-from sidecar.prometheus import OPENMETRICS, TEXT, negotiate
-from sidecar.signals import Signal
+from sidecar.exporters.prometheus._internal import OPENMETRICS, TEXT, negotiate
+from sidecar.exporters.prometheus.exporter import PrometheusExporter
+from sidecar.otlp.signals import Signal
 from tests.prometheus.otlp import S, gauge_metric, number, request, sum_metric
 
 RES = {"service.name": "api", "service.instance.id": "i-1"}
@@ -55,13 +57,25 @@ def test_settings_from_env_and_defaults() -> None:
         PrometheusExporter(PrometheusExporter.Settings(port=70000), SidecarContext())
 
 
-def test_series_ttl_follows_the_cardinality_expiry_by_default() -> None:
+def test_series_ttl_follows_the_shared_series_expiry_by_default() -> None:
     s = PrometheusExporter.Settings(port=0)
     assert PrometheusExporter(s, SidecarContext()).store.ttl_s == 300
-    env = {"ECS_OTEL_METRIC_CARDINALITY_EXPIRY": "42"}
-    assert PrometheusExporter(s, SidecarContext(env=env)).store.ttl_s == 42
+    assert PrometheusExporter(s, SidecarContext(series_expiry_s=42)).store.ttl_s == 42
     s = PrometheusExporter.Settings(port=0, series_ttl=7.0)
-    assert PrometheusExporter(s, SidecarContext(env=env)).store.ttl_s == 7
+    assert PrometheusExporter(s, SidecarContext(series_expiry_s=42)).store.ttl_s == 7
+
+
+@pytest.mark.parametrize(("document", "env"), [
+    ({"processors": {"cardinality": {"expiry_s": 42}}}, {}),
+    ({}, {"ECS_OTEL_METRIC_CARDINALITY_EXPIRY": "42"}),
+])
+def test_wiring_shares_the_cardinality_expiry_from_toml_or_env(document: dict, env: dict) -> None:
+    """A TOML-only expiry used to be invisible to the prometheus endpoint (it read the env only)."""
+    env = {"ECS_OTEL_METRICS_EXPORTERS": "prometheus", "ECS_OTEL_PROMETHEUS_PORT": "0", **env}
+    sidecar = Sidecar(load_config(env, document), env)
+    sidecar.build()
+    assert sidecar.context.series_expiry_s == 42
+    assert sidecar.exporters["prometheus"].store.ttl_s == 42
 
 
 def _get(url: str, accept: str | None = None) -> tuple[str, str]:

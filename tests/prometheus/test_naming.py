@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.prometheus.labels import attribute_labels, job_and_instance
-from sidecar.prometheus.naming import Kind, metric_name, sanitize_label_name, sanitize_metric_name
-from sidecar.prometheus.units import unit_suffix
+from sidecar.exporters.prometheus._internal.labels import attribute_labels, job_and_instance
+from sidecar.exporters.prometheus._internal.naming import (
+    Kind,
+    metric_name,
+    sanitize_label_name,
+    sanitize_metric_name,
+)
+from sidecar.exporters.prometheus._internal.units import unit_suffix
 from tests.prometheus.otlp import attrs
 
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM

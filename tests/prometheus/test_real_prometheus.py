@@ -18,8 +18,8 @@ import pytest
 
 from ecs_otel.emulator import EmulatorServer, FaultState, FixtureSource
 from sidecar.context import SidecarContext
-from sidecar.exporters.prometheus import PrometheusExporter
-from sidecar.scrapers.ecs_stats import EcsStatsScraper
+from sidecar.exporters.prometheus.exporter import PrometheusExporter
+from sidecar.scrapers.ecs_stats.scraper import EcsStatsScraper
 from tests.conftest import FIXTURES
 from tests.prometheus.app_metrics import send_app_metrics
 from tests.prometheus.harness import (

@@ -7,8 +7,14 @@ import re
 import pytest
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
-from sidecar.prometheus import OPENMETRICS, TEXT, Renderer, SeriesStore, TranslationOptions
-from sidecar.prometheus.series import MAX_EXPONENTIAL_BUCKETS
+from sidecar.exporters.prometheus._internal import (
+    OPENMETRICS,
+    TEXT,
+    Renderer,
+    SeriesStore,
+    TranslationOptions,
+)
+from sidecar.exporters.prometheus._internal.series import MAX_EXPONENTIAL_BUCKETS
 from tests.prometheus.otlp import (
     DELTA,
     S,

@@ -12,15 +12,15 @@ import pytest
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from sidecar.exporters.base import Exporter, ExportOutcome
+from sidecar.config.settings import PipelineSettings
+from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import BackPressure
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
 from sidecar.pipeline.fanout import FanOut
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.queue import DROPPED, EXPORTED, QUEUED, RECEIVED, RETRIED, ExporterQueue
-from sidecar.selftelemetry import Registry
-from sidecar.settings import PipelineSettings
-from sidecar.signals import Signal, item_count
+from sidecar.pipeline.telemetry import Registry
 
 
 def in_loop(fn: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:

@@ -11,11 +11,11 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sidecar.otlp.signals import Signal
+from sidecar.pipeline.telemetry import Registry
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.ingest import Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
-from sidecar.selftelemetry import Registry
-from sidecar.signals import Signal
 
 
 class Collect:

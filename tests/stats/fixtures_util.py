@@ -5,8 +5,8 @@ import json
 from typing import Any
 
 from ecs_otel.metadata import TaskMetadata, parse_task
-from sidecar.stats import StatsCalculator, TaskValues, parse_task_stats
-from sidecar.stats.otlp import build_request, points
+from sidecar.scrapers.ecs_stats._internal import StatsCalculator, TaskValues, parse_task_stats
+from sidecar.scrapers.ecs_stats._internal.otlp import build_request, points
 from tests.conftest import FIXTURES
 
 MIB = 1024 * 1024

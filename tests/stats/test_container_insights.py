@@ -6,10 +6,15 @@ import json
 
 import pytest
 
-from sidecar.cloudwatch.delta import CumulativeToDelta
-from sidecar.cloudwatch.emf import EmfBuilder
-from sidecar.container_insights import DIMENSION_SETS, NAMESPACE, container_insights_metrics, mapping_table
-from sidecar.stats.otlp import build_request
+from sidecar.exporters.cloudwatch._internal.container_insights import (
+    DIMENSION_SETS,
+    NAMESPACE,
+    container_insights_metrics,
+    mapping_table,
+)
+from sidecar.exporters.cloudwatch._internal.delta import CumulativeToDelta
+from sidecar.exporters.cloudwatch._internal.emf import EmfBuilder
+from sidecar.scrapers.ecs_stats._internal.otlp import build_request
 from tests.stats.fixtures_util import MIB, compute, load
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.stats import NO_LIMIT_THRESHOLD, parse_container_stats, parse_task_stats
+from sidecar.scrapers.ecs_stats._internal import NO_LIMIT_THRESHOLD, parse_container_stats, parse_task_stats
 from tests.stats.fixtures_util import MIB, compute, exported, load, ns, value, with_ids
 
 FARGATE_PROM = "bae32def0ab64f06818e8862e58f8d6d-1819985369"

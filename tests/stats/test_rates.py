@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from sidecar.stats import StatsCalculator
+from sidecar.scrapers.ecs_stats._internal import StatsCalculator
 from tests.stats.fixtures_util import compute, exported, load, value
 
 EXP = "01cf1f3208005cda71d5ac936ded65d2ecc0a8cc8ff8a82d2e00410bf4fbbd6d"

@@ -10,8 +10,8 @@ import pytest
 
 from sidecar.config import ConfigError, load_settings
 from sidecar.context import SidecarContext
-from sidecar.scrapers.ecs_stats import EcsStatsScraper
-from sidecar.signals import Signal
+from sidecar.otlp.signals import Signal
+from sidecar.scrapers.ecs_stats.scraper import EcsStatsScraper
 from tests.support.emulator import EmulatorProcess
 
 

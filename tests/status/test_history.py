@@ -7,10 +7,10 @@ from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import BackPressure
-from sidecar.selftelemetry import Registry
-from sidecar.signals import Signal
-from sidecar.stats.otlp import MetricWriter
+from sidecar.pipeline.telemetry import Registry
+from sidecar.scrapers.ecs_stats._internal.otlp import MetricWriter
 from sidecar.status.drops import drops_by_reason
 from sidecar.status.history import DROPPED_GROUPS, HistoryTap, StatsHistory
 

@@ -1,0 +1,87 @@
+"""The ``aws`` block: the ECS task a segment ran in, and the AWS call a subsegment made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sidecar.otlp.attributes import first
+
+ORIGIN_CONTAINER = "AWS::ECS::Container"
+ORIGIN_FARGATE = "AWS::ECS::Fargate"
+ORIGIN_EC2 = "AWS::ECS::EC2"
+
+SDK_CONSUMED = frozenset(
+    {"rpc.system", "rpc.service", "rpc.method", "aws.region", "aws.request_id", "aws.requestId",
+     "aws.dynamodb.table_names", "aws.sqs.queue_url", "aws.s3.bucket", "aws.s3.key", "aws.lambda.invoked_arn",
+     "aws.sns.topic.arn", "aws.step_functions.state_machine.arn", "messaging.url"}
+)  # fmt: skip
+
+
+def origin(resource: dict[str, Any]) -> str | None:
+    """ECS origin from the resource; the launch type refines it when known."""
+    if resource.get("cloud.platform") != "aws_ecs" and "aws.ecs.task.arn" not in resource:
+        return None
+    launch = str(resource.get("aws.ecs.launchtype", "")).lower()
+    if launch == "fargate":
+        return ORIGIN_FARGATE
+    if launch == "ec2":
+        return ORIGIN_EC2
+    return ORIGIN_CONTAINER
+
+
+def segment_aws_block(resource: dict[str, Any]) -> dict[str, Any]:
+    block: dict[str, Any] = {}
+    account = resource.get("cloud.account.id")
+    if account:
+        block["account_id"] = str(account)
+    ecs = {
+        k: resource[src]
+        for k, src in (
+            ("container", "container.name"),
+            ("container_id", "container.id"),
+            ("container_arn", "aws.ecs.container.arn"),
+            ("cluster_arn", "aws.ecs.cluster.arn"),
+            ("task_arn", "aws.ecs.task.arn"),
+            ("task_family", "aws.ecs.task.family"),
+            ("launch_type", "aws.ecs.launchtype"),
+            ("availability_zone", "cloud.availability_zone"),
+        )
+        if resource.get(src)
+    }
+    if ecs:
+        block["ecs"] = ecs
+    sdk = resource.get("telemetry.sdk.language")
+    if sdk:
+        block["xray"] = {
+            "sdk": f"opentelemetry for {sdk}",
+            "sdk_version": str(resource.get("telemetry.sdk.version", "")),
+        }
+    return block
+
+
+def is_aws_sdk(attrs: dict[str, Any]) -> bool:
+    return attrs.get("rpc.system") == "aws-api"
+
+
+def sdk_call_block(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What X-Ray shows for an AWS SDK call: operation, region, request id and the resource touched."""
+    block: dict[str, Any] = {}
+    for key, names in (
+        ("operation", ("rpc.method",)),
+        ("region", ("aws.region",)),
+        ("request_id", ("aws.request_id", "aws.requestId")),
+        ("queue_url", ("aws.sqs.queue_url", "messaging.url")),
+        ("bucket_name", ("aws.s3.bucket",)),
+        ("key", ("aws.s3.key",)),
+        ("topic_arn", ("aws.sns.topic.arn",)),
+        ("function_name", ("aws.lambda.invoked_arn",)),
+    ):
+        v = first(attrs, *names)
+        if v is not None:
+            block[key] = v
+    tables = attrs.get("aws.dynamodb.table_names")
+    if isinstance(tables, list) and len(tables) == 1:
+        block["table_name"] = tables[0]
+    elif isinstance(tables, list) and tables:
+        block["table_names"] = tables
+    return block

@@ -1,0 +1,202 @@
+"""``xray``: traces to AWS X-Ray, as OTLP (default) or as classic segment documents.
+
+``otlp`` posts OTLP/HTTP to ``https://xray.<region>.amazonaws.com/v1/traces`` signed with
+SigV4 (service ``xray``; the account needs Transaction Search). ``segments`` translates each
+span into a segment document (:mod:`sidecar.exporters.xray._internal.segment`) and calls ``PutTraceSegments``.
+
+Either way, the exporter also runs what the X-Ray daemon used to offer on
+``127.0.0.1:ECS_OTEL_XRAY_PROXY_PORT``: the sampling proxy (TCP) and the UDP segment
+listener, so services still on an X-Ray SDK can share the sidecar while they migrate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from sidecar.aws import AwsApi, AwsCredentialsError, session_for
+from sidecar.config import ConfigError, setting
+from sidecar.context import SidecarContext
+from sidecar.exporters.otlp import OtlpExporter
+from sidecar.exporters.xray._internal.daemon import DaemonListener
+from sidecar.exporters.xray._internal.proxy import SamplingProxy
+from sidecar.exporters.xray._internal.segment import SegmentTranslator
+from sidecar.exporters.xray._internal.sender import SegmentSender
+from sidecar.otlp.signals import Signal, item_count
+from sidecar.pipeline.exporter import Exporter, ExportOutcome
+
+
+class XRayExporter(Exporter):
+    name = "xray"
+    signals = frozenset({Signal.TRACES})
+
+    @dataclass
+    class Settings:
+        mode: Literal["otlp", "segments"] = setting(
+            "otlp",
+            help="otlp: OTLP/HTTP to X-Ray's OTLP endpoint (needs Transaction Search); "
+            "segments: segment documents through PutTraceSegments.",
+            env="ECS_OTEL_XRAY_MODE",
+        )
+        region: str = setting("", help="AWS region; empty: the sidecar's region.", env="ECS_OTEL_XRAY_REGION")
+        indexed_attributes: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
+            [],
+            help="segments mode: span (or resource) attributes sent as searchable annotations; the rest "
+            "become metadata.",
+            env="ECS_OTEL_XRAY_INDEXED_ATTRIBUTES",
+        )
+        index_all_attributes: bool = setting(
+            False,
+            help="segments mode: every string/number/bool span attribute becomes an annotation (max 50).",
+            env="ECS_OTEL_XRAY_INDEX_ALL_ATTRIBUTES",
+        )
+        invalid_trace_ids: Literal["remap", "drop"] = setting(
+            "remap",
+            help="segments mode: trace ids whose first 32 bits are not a recent epoch (random W3C ids) are "
+            "re-mapped to the time the trace was first seen, or dropped; both are counted.",
+            env="ECS_OTEL_XRAY_INVALID_TRACE_IDS",
+        )
+        proxy_port: int = setting(
+            2000,
+            help="Port of the sampling proxy (TCP) and daemon-protocol listener (UDP); 0 picks a free "
+            "port, -1 turns both off.",
+            env="ECS_OTEL_XRAY_PROXY_PORT",
+        )
+        proxy_host: str = setting(
+            "",
+            help="Address the proxy listens on; empty: ECS_OTEL_RECEIVER_HOST, else 127.0.0.1.",
+            env="ECS_OTEL_XRAY_PROXY_HOST",
+        )
+        timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_XRAY_TIMEOUT")
+
+    def __init__(self, settings: XRayExporter.Settings, context: SidecarContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.logger = context.logger.getChild("xray")
+        self.aws = session_for(settings.region, context, "exporters.xray.region")
+        try:
+            self.api = AwsApi("xray", self.aws, logger=self.logger, timeout_s=settings.timeout)
+        except AwsCredentialsError as e:
+            raise ConfigError("exporters.xray.region", "an AWS region", str(e)) from None
+        self.sender = SegmentSender(self.api)
+        self.translator = SegmentTranslator(
+            indexed_attributes=frozenset(settings.indexed_attributes),
+            index_all_attributes=settings.index_all_attributes,
+            invalid_trace_ids=settings.invalid_trace_ids,
+        )
+        self.otlp: OtlpExporter | None = None
+        if settings.mode == "otlp":
+            self.otlp = OtlpExporter(
+                OtlpExporter.Settings(
+                    sigv4_service="xray", region=self.aws.region, timeout=settings.timeout, compression="gzip"
+                ),
+                context,
+            )
+            self.otlp.name = self.name
+        self.proxy = SamplingProxy(self.api, context.telemetry, self.logger)
+        self.daemon = DaemonListener(self.sender, context.telemetry, self.logger)
+        t = context.telemetry
+        self._invalid = t.counter(
+            "ecs_otel_sidecar_xray_invalid_trace_ids_total",
+            "Spans whose trace id is not X-Ray's epoch format, by action (remapped, dropped).",
+            ("action",),
+        )
+        self._documents = t.counter(
+            "ecs_otel_sidecar_xray_documents_total",
+            "Segment documents by outcome: sent, trimmed (metadata removed to fit 64 KB), too_large, "
+            "rejected (UnprocessedTraceSegments), failed.",
+            ("outcome",),
+        )
+        self._span_problems = t.counter(
+            "ecs_otel_sidecar_xray_span_problems_total",
+            "Spans translation had to alter or drop, by reason: invalid_id (dropped: trace id not 16 bytes or "
+            "span id not 8), translation_error (dropped: building the document raised), invalid_parent_id "
+            "(sent as a segment without parent), invalid_link (that link left out).",
+            ("reason",),
+        )
+
+    async def start(self) -> None:
+        await self.api.start()
+        if self.otlp is not None:
+            await self.otlp.start()
+        await self._start_listeners()
+
+    async def _start_listeners(self) -> None:
+        port = self.settings.proxy_port
+        if port < 0:
+            return
+        host = (
+            self.settings.proxy_host or (self.context.env or {}).get("ECS_OTEL_RECEIVER_HOST") or "127.0.0.1"
+        )
+        try:
+            bound = await self.proxy.start(host, port)
+            await self.daemon.start(host, bound)
+        except OSError as e:
+            await self.proxy.stop()
+            self.logger.warning(
+                "X-Ray sampling proxy and daemon listener not started: %s:%d is taken (%s); traces are "
+                "unaffected. Set ECS_OTEL_XRAY_PROXY_PORT to move them.",
+                host,
+                port,
+                e.strerror or e,
+            )
+            return
+        self.context.status["xray_proxy"] = {"host": host, "port": bound}
+        self.logger.info("X-Ray sampling proxy (TCP) and daemon listener (UDP) on %s:%d", host, bound)
+
+    async def shutdown(self, deadline: float) -> None:
+        await self.proxy.stop()
+        await self.daemon.stop(deadline)
+        if self.otlp is not None:
+            await self.otlp.shutdown(deadline)
+        await self.api.close()
+
+    async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
+        if self.otlp is not None:
+            return await self.otlp.export(signal, batch)
+        assert isinstance(batch, ExportTraceServiceRequest)
+        return await self.export_segments(batch)
+
+    def _problem_counts(self) -> dict[str, int]:
+        stats = self.translator.stats
+        return {
+            "invalid_id": stats.invalid_span_ids_dropped,
+            "translation_error": stats.translation_errors,
+            "invalid_parent_id": stats.invalid_parent_ids_ignored,
+            "invalid_link": stats.invalid_links_skipped,
+        }
+
+    async def export_segments(self, batch: ExportTraceServiceRequest) -> ExportOutcome:
+        stats = self.translator.stats
+        before = (stats.invalid_trace_ids_remapped, stats.invalid_trace_ids_dropped, stats.documents_trimmed,
+                  stats.documents_too_large)  # fmt: skip
+        problems_before = self._problem_counts()
+        spans = item_count(Signal.TRACES, batch)
+        if spans > 500:
+            docs = await asyncio.to_thread(self.translator.translate, batch, time.time())
+        else:
+            docs = self.translator.translate(batch, time.time())
+        self._invalid.inc(stats.invalid_trace_ids_remapped - before[0], action="remapped")
+        self._invalid.inc(stats.invalid_trace_ids_dropped - before[1], action="dropped")
+        self._documents.inc(stats.documents_trimmed - before[2], outcome="trimmed")
+        self._documents.inc(stats.documents_too_large - before[3], outcome="too_large")
+        for reason, count in self._problem_counts().items():
+            self._span_problems.inc(count - problems_before[reason], reason=reason)
+        untranslated = spans - len(docs)
+        if not docs:
+            return ExportOutcome.success(rejected=untranslated, reason="no span could be translated")
+        result = await self.sender.send(docs)
+        self._documents.inc(result.sent, outcome="sent")
+        self._documents.inc(result.rejected, outcome="rejected")
+        self._documents.inc(result.failed, outcome="failed")
+        if result.sent == 0 and result.retryable:
+            return ExportOutcome.retry(str(result.last_error))
+        if result.sent == 0 and result.last_error is not None:
+            return ExportOutcome.fail(str(result.last_error))
+        lost = untranslated + result.rejected + result.failed
+        return ExportOutcome.success(rejected=lost, reason=str(result.last_error or ""))

@@ -1,0 +1,62 @@
+"""What an exporter is: ``async export(signal, batch) -> ExportOutcome`` and ``shutdown``.
+
+Queues, batching, retries and accounting live in the pipeline, not here, so an exporter
+only translates a batch and sends it once.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import ClassVar
+
+from google.protobuf.message import Message
+
+from sidecar.otlp.signals import Signal
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOutcome:
+    """The result of one send attempt.
+
+    ``retryable`` tells the queue whether to try again (5xx, 429, throttling, timeouts);
+    ``retry_after_s`` is the backend's hint, when it gave one. ``rejected`` counts items the
+    backend refused for good inside an otherwise accepted batch (OTLP partial success).
+    """
+
+    ok: bool
+    retryable: bool = False
+    retry_after_s: float | None = None
+    reason: str = ""
+    rejected: int = 0
+
+    @classmethod
+    def success(cls, rejected: int = 0, reason: str = "") -> ExportOutcome:
+        return cls(ok=True, rejected=rejected, reason=reason)
+
+    @classmethod
+    def retry(cls, reason: str, retry_after_s: float | None = None) -> ExportOutcome:
+        return cls(ok=False, retryable=True, retry_after_s=retry_after_s, reason=reason)
+
+    @classmethod
+    def fail(cls, reason: str) -> ExportOutcome:
+        return cls(ok=False, retryable=False, reason=reason)
+
+
+class Exporter(abc.ABC):
+    """Base class for exporters. Subclasses set ``signals`` and implement ``export``."""
+
+    #: The signals this exporter accepts.
+    signals: ClassVar[frozenset[Signal]] = frozenset(Signal)
+
+    #: Instance name used in counters and the status page (e.g. ``otlp``, ``xray``).
+    name: str = "exporter"
+
+    @abc.abstractmethod
+    async def export(self, signal: Signal, batch: Message) -> ExportOutcome: ...
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Open listeners or sessions; called once before the first export."""
+
+    async def shutdown(self, deadline: float) -> None:  # noqa: B027 - optional hook
+        """Release resources; ``deadline`` is a ``loop.time()`` value not to pass."""
