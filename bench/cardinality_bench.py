@@ -29,10 +29,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_DELTA
 
 from bench import report
+from ecs_otel.otlp.wire import varint as vb
 from sidecar.context import SidecarContext
 from sidecar.otlp.signals import Signal, item_count
 from sidecar.processors.cardinality._internal.overflow import fold_delta
-from sidecar.processors.cardinality._internal.wire import varint_bytes as vb
 from sidecar.processors.cardinality.processor import CardinalityProcessor
 
 PER_REQUEST = 50_000

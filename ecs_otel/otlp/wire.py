@@ -1,4 +1,7 @@
-"""Protocol-buffers wire primitives: just enough to write OTLP messages without building objects.
+"""Protocol-buffers wire primitives: just enough to write and walk OTLP messages without building objects.
+
+The one varint reader and writer of the distribution: the library's span encoder writes with
+them, the sidecar's cardinality processor reads serialized data points with them.
 
 Building ``opentelemetry.proto`` message objects field by field costs more than creating the spans
 themselves; writing the bytes directly is several times cheaper and yields the same message.
@@ -28,6 +31,18 @@ def varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def read_varint(b: bytes, i: int) -> tuple[int, int]:
+    """The varint starting at ``b[i]`` and the index just past it (IndexError on a truncated one)."""
+    shift = value = 0
+    while True:
+        c = b[i]
+        i += 1
+        value |= (c & 0x7F) << shift
+        if c < 0x80:
+            return value, i
+        shift += 7
 
 
 def field(tag: bytes, payload: bytes) -> bytes:

@@ -7,7 +7,7 @@ import struct
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_DELTA
 
-from sidecar.processors.cardinality._internal.wire import varint_bytes as vb
+from ecs_otel.otlp.wire import varint as vb
 
 
 def kv(key: str, value: str) -> bytes:

@@ -41,6 +41,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     SummaryDataPoint,
 )
 
+from ecs_otel.otlp.wire import read_varint, varint
 from sidecar.config import ConfigError, setting
 from sidecar.context import DEFAULT_SERIES_EXPIRY_S, SidecarContext
 from sidecar.otlp.signals import Signal
@@ -60,9 +61,7 @@ from sidecar.processors.cardinality._internal.wire import (
     ONLY_FLAGS_AFTER,
     attribute_span,
     fixed_fields,
-    read_varint,
     rewrite_string_values,
-    varint_bytes,
 )
 
 #: How often a full table may be swept for expired series while new series keep arriving.
@@ -136,14 +135,6 @@ def _key_needles(keys: frozenset[str]) -> re.Pattern[bytes] | None:
         b"\\x0a[\\x00-\\x7f](" + alts + b")\\x12[\\x80-\\xff]*[\\x00-\\x7f]\\x0a([\\x80-\\xff]*[\\x00-\\x7f])",
         re.DOTALL,
     )
-
-
-def _varint_value(b: bytes) -> int:
-    value = shift = 0
-    for c in b:
-        value |= (c & 0x7F) << shift
-        shift += 7
-    return value
 
 
 class CardinalityProcessor(Processor):
@@ -389,13 +380,13 @@ class CardinalityProcessor(Processor):
             if extra is not None:
                 points.append(extra)
         del data.data_points[:]
-        data.MergeFromString(b"".join([b"\x0a" + varint_bytes(len(p)) + p for p in points]))
+        data.MergeFromString(b"".join([b"\x0a" + varint(len(p)) + p for p in points]))
 
     def _needs_rewrite(self, needles: re.Pattern[bytes], ab: bytes, m: re.Match[bytes] | None) -> bool:
         """Whether a URL-like value in ``ab`` would change; answered from a cache for values seen before."""
         while m is not None:
             start = m.end()
-            raw = ab[start : start + _varint_value(m.group(2))]
+            raw = ab[start : start + read_varint(m.group(2), 0)[0]]
             ck = (m.group(1), raw)
             changes = self._changes.get(ck)
             if changes is None:

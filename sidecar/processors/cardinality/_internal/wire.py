@@ -13,21 +13,12 @@ import re
 import struct
 from collections.abc import Callable
 
+from ecs_otel.otlp.wire import read_varint, varint
+
 #: Tag byte of the ``attributes`` field per data-point kind (field number << 3 | wire type 2).
 ATTRIBUTE_TAG = {"sum": 0x3A, "gauge": 0x3A, "summary": 0x3A, "histogram": 0x4A, "exponential_histogram": 0x0A}
 #: Kinds whose fields after ``attributes`` are only ``flags``: the rest of the bytes can be taken whole.
 ONLY_FLAGS_AFTER = frozenset({"sum", "gauge", "summary"})
-
-
-def read_varint(b: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        c = b[i]
-        i += 1
-        value |= (c & 0x7F) << shift
-        if c < 0x80:
-            return value, i
-        shift += 7
 
 
 #: Leading fixed64 fields of a NumberDataPoint (start, time, as_double, as_int): skipped in one C call.
@@ -103,18 +94,6 @@ def fixed_fields(b: bytes) -> tuple[int, int, int | None, float | None]:
     return start, time, as_int, as_double
 
 
-def varint_bytes(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def rewrite_string_values(
     ab: bytes, tag: int, keys: frozenset[bytes], rewrite: Callable[[str, str], str]
 ) -> bytes | None:
@@ -145,9 +124,9 @@ def rewrite_string_values(
                             new = rewrite(key.decode(), text)
                             if new != text:
                                 s = new.encode()
-                                value = b"\x0a" + varint_bytes(len(s)) + s
-                                kv = ab[j:p] + b"\x12" + varint_bytes(len(value)) + value
-                                out.append(bytes([tag]) + varint_bytes(len(kv)) + kv)
+                                value = b"\x0a" + varint(len(s)) + s
+                                kv = ab[j:p] + b"\x12" + varint(len(value)) + value
+                                out.append(bytes([tag]) + varint(len(kv)) + kv)
                                 changed = True
                                 i = end
                                 continue
