@@ -170,7 +170,7 @@ def _fast_http_span_exporter_class() -> Any:
 
     from ecs_otel.otlp.spans import encode_spans
 
-    class FastOTLPSpanExporter(HttpSpanExporter):  # type: ignore[misc]
+    class FastOTLPSpanExporter(HttpSpanExporter):
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
             client = getattr(self, "_client", None)
             if getattr(self, "_shutdown", False) or client is None or not hasattr(client, "export"):
@@ -271,7 +271,7 @@ def metric_temporality(env: Mapping[str, str]) -> dict[type, Any]:
 
     pref = env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
     cumulative, delta = AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA
-    table = {k: cumulative for k in (Counter, UpDownCounter, Histogram, ObservableCounter,
+    table: dict[type, Any] = {k: cumulative for k in (Counter, UpDownCounter, Histogram, ObservableCounter,
                                      ObservableUpDownCounter, ObservableGauge)}
     if pref == "delta":
         table.update({Counter: delta, Histogram: delta, ObservableCounter: delta})

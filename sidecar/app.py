@@ -9,7 +9,6 @@ exporters) so nothing accepted is silently lost: what cannot be sent in time is 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import os
@@ -21,6 +20,9 @@ from typing import Any
 
 import psutil
 
+from ecs_otel.metadata import ENV_URI_V4, MetadataClient, TaskMetadata
+from ecs_otel.resource import task_attributes
+from sidecar.aws.region import resolve_region
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import SidecarConfig, build_settings, component_class, setting_key
 from sidecar.config.settings import SidecarSettings
@@ -32,19 +34,20 @@ from sidecar.pipeline.fanout import FanOut
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.processor import Processor
-from sidecar.pipeline.queue import LATENCY, ExporterQueue
-from sidecar.pipeline.stage import BATCHES, DURATION, stage
-from sidecar.pipeline.telemetry import Histogram, Metric
+from sidecar.pipeline.queue import ExporterQueue
+from sidecar.pipeline.stage import TimedStage
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.base import Receiver
-from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS, Ingest
+from sidecar.receivers.ingest import Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
+from sidecar.scrapers.base import Scraper
+from sidecar.status.history import HistoryTap, StatsHistory
 from sidecar.status.server import StatusServer
+from sidecar.status.snapshot import collect_process_telemetry, pipeline_snapshot
 
 log = logging.getLogger("ecs_otel.sidecar")
 
 VERSION = "0.1.0"
-METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
 
 
 class _ScraperIngest:
@@ -68,15 +71,16 @@ class Sidecar:
         self.exporters: dict[str, Exporter] = {}
         self.health_of: dict[str, ExporterHealth] = {}
         self.queues: list[ExporterQueue] = []
-        self.processors: list[Any] = []
+        self.processors: list[Processor] = []
         self.chains: dict[Signal, Consumer] = {}
         self.chain_names: dict[Signal, list[str]] = {}
-        self.scrapers: list[Any] = []
+        self.scrapers: list[Scraper] = []
         self._scraper_tasks: list[asyncio.Task[None]] = []
         self.receivers: list[Receiver] = []
         self.budget: MemoryBudget | None = None
         self.status_server: StatusServer | None = None
-        self._process = psutil.Process()
+        self.history = StatsHistory(self.telemetry)
+        self.process = psutil.Process()
         self._stopping = False
 
     # -- building ---------------------------------------------------------------------------------
@@ -86,7 +90,7 @@ class Sidecar:
         task = await _load_task(self.env)
         if task is not None:
             self.context.task_attributes = _task_attributes(task)
-        self.context.region = resolve_region(self.config.sidecar.region, self.env, self.context.task_attributes, task)
+        self.context.region = resolve_region(self.config.sidecar.region, self.env, self.context.task_attributes)
         limit_mib = self.config.pipeline.memory_limit_mib
         self.budget = MemoryBudget(limit_mib * 1024 * 1024 if limit_mib else default_limit_bytes(_task_memory(task)))
 
@@ -99,13 +103,13 @@ class Sidecar:
         self.context.series_expiry_s = self._series_expiry_s()
         # One instance per processor name, shared by every signal it handles: a processor's state
         # (the cardinality report, caches) must not be split or overwritten by a second copy.
-        instances: dict[str, Any] = {}
+        instances: dict[str, Processor] = {}
         for signal in Signal:
             queues: list[ExporterQueue] = []
             configured = s.exporters_for(signal.value)
             for name in self._default_exporters() if configured is None else configured:
                 exporter = self._exporter(name)
-                if signal not in getattr(exporter, "signals", frozenset(Signal)):
+                if signal not in exporter.signals:
                     key = setting_key(SidecarSettings, "sidecar", f"{signal.value}_exporters", self.env)
                     raise ConfigError(key, f"exporters that handle {signal.value}", name)
                 queues.append(ExporterQueue(exporter, name, signal, self.config.pipeline, self.telemetry,
@@ -115,26 +119,24 @@ class Sidecar:
             names: list[str] = []
             for name in reversed(s.processors_for(signal.value)):
                 cls = component_class("processors", name)
-                wanted = getattr(cls, "signals", None)
-                if wanted is not None and signal not in wanted:
+                if signal not in cls.signals:
                     continue
-                # A processor with its own consume() follows ``.next`` itself, so it needs one copy per chain.
-                shared = getattr(cls, "consume", None) is Processor.consume
-                proc = instances.get(name) if shared else None
+                proc = instances.get(name)
                 if proc is None:
                     proc = cls(build_settings("processors", name, cls, self.config, self.env), self.context)
                     self.processors.append(proc)
-                    if shared:
-                        instances[name] = proc
-                head = stage(name, proc, signal, head, self.telemetry)
+                    instances[name] = proc
+                head = TimedStage(name, proc, signal, head, self.telemetry)
                 names.insert(0, name)
             self.chains[signal] = head
             self.chain_names[signal] = names
         for name in self._scraper_names():
             cls = component_class("scrapers", name)
             scraper = cls(build_settings("scrapers", name, cls, self.config, self.env), self.context)
-            scraper.consumer = _ScraperIngest(Ingest(f"scraper_{name}", {Signal.METRICS: self.chains[Signal.METRICS]},
-                                                     self.telemetry))
+            # The status page charts what the scrapers deliver: the tap sits in front of their consumer.
+            scraper.consumer = HistoryTap(_ScraperIngest(Ingest(f"scraper_{name}",
+                                                                {Signal.METRICS: self.chains[Signal.METRICS]},
+                                                                self.telemetry)), self.history)
             self.scrapers.append(scraper)
         self._validate_unused_sections()
         token = BearerToken(s.receiver_token)
@@ -169,7 +171,7 @@ class Sidecar:
     def _scraper_names(self) -> list[str]:
         names = self.config.sidecar.scrapers
         if names is None:
-            return ["ecs_stats"] if self.env.get(METADATA_ENV) else []
+            return ["ecs_stats"] if self.env.get(ENV_URI_V4) else []
         return [n for n in names if n.lower() != "none"]
 
     def _exporter(self, name: str) -> Exporter:
@@ -187,13 +189,11 @@ class Sidecar:
         for queue in self.queues:
             queue.start()
         for proc in self.processors:
-            start = getattr(proc, "start", None)
-            if start is not None:
-                await start()
+            await proc.start()
         for receiver in self.receivers:
             await receiver.start()
         s = self.config.sidecar
-        self.status_server = StatusServer(self, s.status_host, s.status_port)
+        self.status_server = StatusServer(self, s.status_host, s.status_port, self.history)
         await self.status_server.start()
         for scraper in self.scrapers:
             self._scraper_tasks.append(asyncio.create_task(self._run_scraper(scraper), name=f"scraper-{scraper.name}"))
@@ -210,13 +210,13 @@ class Sidecar:
             else None, "auth": "bearer" if s.receiver_token else "none",
         })
 
-    async def _run_scraper(self, scraper: Any) -> None:
+    async def _run_scraper(self, scraper: Scraper) -> None:
         try:
             await scraper.run()
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("scraper stopped", extra={"scraper": getattr(scraper, "name", "?")})
+            log.exception("scraper stopped", extra={"scraper": scraper.name})
 
     def ports(self) -> dict[str, int | None]:
         out: dict[str, int | None] = {"otlp_http": None, "otlp_grpc": None, "pid": os.getpid()}
@@ -240,9 +240,7 @@ class Sidecar:
             await _bounded(scraper.shutdown(deadline), deadline, loop)
         await asyncio.gather(*(r.stop() for r in self.receivers), return_exceptions=True)
         for proc in self.processors:
-            shutdown = getattr(proc, "shutdown", None)
-            if shutdown is not None:
-                await _bounded(shutdown(deadline), deadline, loop)
+            await _bounded(proc.shutdown(deadline), deadline, loop)
         # Leave a little of the budget for closing exporters.
         flush_deadline = deadline - min(1.0, self.config.sidecar.shutdown_timeout_s / 10)
         await asyncio.gather(*(q.close(flush_deadline) for q in self.queues))
@@ -272,84 +270,10 @@ class Sidecar:
         return self.context.status.get(key)
 
     def snapshot(self) -> dict[str, Any]:
-        ok, reasons = self.health()
-        latency = self.telemetry.find(LATENCY)
-        queues = []
-        for q in self.queues:
-            snap = q.snapshot()
-            labels = {"signal": q.signal.value, "exporter": q.name}
-            snap["latency"] = ({"p50": latency.quantile(0.5, **labels), "p99": latency.quantile(0.99, **labels)}
-                               if isinstance(latency, Histogram) else {"p50": None, "p99": None})
-            snap["failed_persistently"] = self.health_of[q.name].failed_persistently()
-            queues.append(snap)
-        requests = self.telemetry.counter(REQUESTS, "", ("receiver", "signal", "outcome"))
-        accepted = self.telemetry.counter(ACCEPTED, "", ("receiver", "signal"))
-        refused = self.telemetry.counter(REFUSED, "", ("receiver", "signal", "reason"))
-        receiver_names = [r.name for r in self.receivers] + [f"scraper_{sc.name}" for sc in self.scrapers]
-        receivers = []
-        for rname in receiver_names:
-            for sig in Signal:
-                by_outcome = {k[2]: v for k, v in requests.values.items() if k[0] == rname and k[1] == sig.value}
-                receivers.append({"receiver": rname, "signal": sig.value,
-                                  "accepted": accepted.get(receiver=rname, signal=sig.value),
-                                  "refused": refused.total(receiver=rname, signal=sig.value),
-                                  "requests": by_outcome})
-        duration = self.telemetry.find(DURATION)
-        batches = self.telemetry.find(BATCHES)
-        processors = []
-        for sig in Signal:
-            for name in self.chain_names.get(sig, []):
-                labels = {"signal": sig.value, "processor": name}
-                processors.append({
-                    "processor": name, "signal": sig.value,
-                    "batches": batches.get(**labels) if isinstance(batches, Metric) else 0,
-                    "duration": {"p50": duration.quantile(0.5, **labels), "p99": duration.quantile(0.99, **labels)}
-                    if isinstance(duration, Histogram) else {"p50": None, "p99": None},
-                })
-        cpu = self._process.cpu_times()
-        return {
-            "version": VERSION,
-            "uptime_s": time.time() - self.started_at,
-            "health": {"healthy": ok, "reasons": reasons},
-            "region": self.context.region,
-            "task_attributes": self.context.task_attributes,
-            "ports": self.ports(),
-            "pipeline": {sig.value: {"receivers": receiver_names if sig is Signal.METRICS else
-                                     [r.name for r in self.receivers],
-                                     "processors": self.chain_names.get(sig, []),
-                                     "exporters": [q.name for q in self.queues if q.signal is sig]}
-                         for sig in Signal},
-            "receivers": receivers,
-            "processors": processors,
-            "queues": queues,
-            "process": {"rss_bytes": self._process.memory_info().rss,
-                        "cpu_seconds": cpu.user + cpu.system,
-                        "memory_limit_bytes": self.budget.limit_bytes if self.budget else 0,
-                        "queued_bytes": self.budget.queued_bytes if self.budget else 0},
-            "components": self.context.status,
-        }
+        return pipeline_snapshot(self, VERSION)
 
     def _collect(self) -> None:
-        t = self.telemetry
-        cpu = self._process.cpu_times()
-        t.counter("ecs_otel_sidecar_process_cpu_seconds_total", "CPU time of the sidecar process.").set(
-            cpu.user + cpu.system)
-        t.gauge("ecs_otel_sidecar_process_resident_memory_bytes", "Resident memory of the sidecar process.").set(
-            self._process.memory_info().rss)
-        if self.budget is not None:
-            t.gauge("ecs_otel_sidecar_memory_limit_bytes", "Memory limit above which receivers refuse data.").set(
-                self.budget.limit_bytes)
-            t.gauge("ecs_otel_sidecar_queued_bytes", "Encoded bytes queued across every exporter.").set(
-                self.budget.queued_bytes)
-        t.gauge("ecs_otel_sidecar_uptime_seconds", "Seconds since the sidecar started.").set(
-            round(time.time() - self.started_at, 3))
-        up = t.gauge("ecs_otel_sidecar_exporter_up", "0 when the exporter failed every attempt in the last 60 s.",
-                     ("exporter",))
-        for name, h in self.health_of.items():
-            up.set(0 if h.failed_persistently() else 1, exporter=name)
-        listening = t.gauge("ecs_otel_sidecar_receiver_up", "1 while the receiver is listening.", ("receiver",))
-        for r in self.receivers:
-            listening.set(1 if r.listening else 0, receiver=r.name)
+        collect_process_telemetry(self)
 
 
 async def _bounded(awaitable: Any, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
@@ -364,44 +288,19 @@ async def _bounded(awaitable: Any, deadline: float, loop: asyncio.AbstractEventL
 # -- environment resolution (ECS metadata, region) ----------------------------------------------------
 
 
-async def _load_task(env: Mapping[str, str]) -> Any:
-    """The task metadata document through ``ecs_otel.metadata``, or None outside ECS or on any error."""
-    if not env.get(METADATA_ENV):
+async def _load_task(env: Mapping[str, str]) -> TaskMetadata | None:
+    """The task metadata document, or None outside ECS or on any error (the sidecar runs without it)."""
+    client = MetadataClient.from_environment(env)
+    if client is None:
         return None
     try:
-        from ecs_otel import metadata
-    except ImportError:
-        log.debug("ecs_otel.metadata not available; running without task attributes")
-        return None
-    try:
-        factory = metadata.MetadataClient.from_environment
-        client = factory(env) if _accepts_argument(factory) else factory()
-        if client is None:
-            return None
-        fetch = getattr(client, "task", None) or getattr(client, "fetch_task", None)
-        if fetch is None:
-            return None
-        result = await asyncio.to_thread(fetch) if not inspect.iscoroutinefunction(fetch) else await fetch()
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        return await asyncio.to_thread(client.task)
     except Exception as exc:
         log.warning("cannot read task metadata; continuing without task attributes", extra={"error": repr(exc)})
         return None
 
 
-def _accepts_argument(fn: Any) -> bool:
-    try:
-        return len(inspect.signature(fn).parameters) >= 1
-    except (TypeError, ValueError):
-        return False
-
-
-def _task_attributes(task: Any) -> dict[str, Any]:
-    try:
-        from ecs_otel.resource import task_attributes
-    except ImportError:
-        return {}
+def _task_attributes(task: TaskMetadata) -> dict[str, Any]:
     try:
         return dict(task_attributes(task))
     except Exception as exc:
@@ -409,30 +308,10 @@ def _task_attributes(task: Any) -> dict[str, Any]:
         return {}
 
 
-def _task_memory(task: Any) -> int | None:
+def _task_memory(task: TaskMetadata | None) -> int | None:
     """The task's memory limit in MiB, when the metadata has one (a fallback under the cgroup limit)."""
-    value = task.get("Limits", {}).get("Memory") if isinstance(task, dict) else getattr(task, "memory_limit_mib", None)
-    return int(value) if isinstance(value, int | float) and value > 0 else None
-
-
-def resolve_region(configured: str | None, env: Mapping[str, str], attributes: Mapping[str, Any], task: Any) -> str | None:
-    """Configuration, then AWS_REGION, AWS_DEFAULT_REGION, then the task ARN's region (DESIGN.md)."""
-    for candidate in (configured, env.get("AWS_REGION"), env.get("AWS_DEFAULT_REGION")):
-        if candidate:
-            return candidate
-    if attributes.get("cloud.region"):
-        return str(attributes["cloud.region"])
-    arn = None
-    if isinstance(task, dict):
-        arn = task.get("TaskARN")
-    elif task is not None:
-        arn = getattr(task, "task_arn", None) or getattr(task, "arn", None)
-    arn = arn or attributes.get("aws.ecs.task.arn")
-    if isinstance(arn, str) and arn.startswith("arn:"):
-        parts = arn.split(":")
-        if len(parts) > 3 and parts[3]:
-            return parts[3]
-    return None
+    value = task.memory_limit_mib if task is not None else None
+    return int(value) if value and value > 0 else None
 
 
 async def serve(config: SidecarConfig, env: Mapping[str, str], ports_file: Path | None = None) -> int:

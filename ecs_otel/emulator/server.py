@@ -41,7 +41,8 @@ class EmulatorServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.server_address[0]}:{self.port}"
+        host = self.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     def uri(self, container_id: str | None = None) -> str:
         """The ``ECS_CONTAINER_METADATA_URI_V4`` value of one container (default: the advertised one)."""

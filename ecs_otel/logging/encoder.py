@@ -25,10 +25,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import PurePath
+from types import ModuleType
 from typing import Any
 
 from ecs_otel.redaction import REDACTED, KeyRedactor, is_url_key, scrub_url
 
+_orjson: ModuleType | None
 try:  # orjson is a base dependency, but the library must not break without it.
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised by the forced "stdlib" encoder in tests

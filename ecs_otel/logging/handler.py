@@ -22,7 +22,7 @@ def _utf8_stream(stream: Any) -> bool:
         return False
 
 
-class JsonStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class JsonStreamHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Writes each formatted record plus ``\\n`` in one ``write`` call, then flushes.
 
     When the stream's text encoding is not UTF-8 (an old ``C`` locale), the line goes to the stream's

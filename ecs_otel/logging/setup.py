@@ -256,7 +256,7 @@ def _wrap_dict_config() -> None:
     dictConfig.__wrapped__ = original  # type: ignore[attr-defined]
     dictConfig.__doc__ = original.__doc__
     _state["wrapped"] = original
-    logging.config.dictConfig = dictConfig
+    logging.config.dictConfig = dictConfig  # type: ignore[assignment]
 
 
 def unconfigure_logging() -> None:

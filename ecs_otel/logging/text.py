@@ -13,7 +13,7 @@ DEFAULT_TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 class TextFormatter(logging.Formatter):
     """UTC ``asctime`` with milliseconds and ``Z``; appends ``trace_id=… span_id=…`` inside a span."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03dZ"
 

@@ -60,6 +60,6 @@ def install(limit: int) -> bool:
                     measurement = dataclasses.replace(measurement, attributes=OVERFLOW_ATTRIBUTES)
             original(self, measurement, *args, **kwargs)
 
-        cls.consume_measurement = consume_measurement
+        cls.consume_measurement = consume_measurement  # type: ignore[method-assign]
         _state["installed"] = True
         return True

@@ -41,7 +41,7 @@ class RuntimeMetrics:
         self._lock = threading.Lock()
         self._last: tuple[float, float, float] | None = None  # (wall, user, system)
         try:
-            self._cpus = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+            self._cpus = len(os.sched_getaffinity(0))
         except (AttributeError, OSError):
             self._cpus = os.cpu_count() or 1
         meter.create_observable_counter("process.cpu.time", [self._cpu_time], unit="s",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context, create_key, get_value, set_value
@@ -31,8 +32,8 @@ HEADER = "X-Amzn-Trace-Id"
 UNDECIDED_KEY = create_key("ecs_otel.xray.sampling_undecided")
 _ROOT = re.compile(r"^1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})$")
 _PARENT = re.compile(r"^[0-9a-fA-F]{16}$")
-_default_getter: Getter[CarrierT] = DefaultGetter()  # type: ignore[assignment]
-_default_setter: Setter[CarrierT] = DefaultSetter()  # type: ignore[assignment]
+_default_getter: Getter[Any] = DefaultGetter()
+_default_setter: Setter[Any] = DefaultSetter()
 
 
 def _header_value(carrier: CarrierT, getter: Getter[CarrierT]) -> str | None:
@@ -149,7 +150,7 @@ def _entry_point_propagator(name: str) -> TextMapPropagator | None:
 
     for ep in entry_points(group="opentelemetry_propagator", name=name):
         try:
-            return ep.load()()  # type: ignore[no-any-return]
+            return ep.load()()  # type: ignore[no-any-return,unused-ignore]
         except Exception as exc:
             logging.getLogger("ecs_otel").warning("ecs_otel: propagator %r failed to load: %s", name, exc)
             return None

@@ -249,9 +249,10 @@ class XRaySampler(Sampler):
         reply = self._post("/SamplingTargets", {"SamplingStatisticsDocuments": docs})
         by_name = {s.rule.name: s for s in rules}
         for target in reply.get("SamplingTargetDocuments", []):
-            state = by_name.get(target.get("RuleName"))
-            if state is None:
+            found = by_name.get(target.get("RuleName"))
+            if found is None:
                 continue
+            state = found
             with state.lock:
                 if "FixedRate" in target:
                     state.fixed_rate = float(target["FixedRate"])

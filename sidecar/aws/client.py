@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +26,6 @@ IAM_PREFIX = {"xray": "xray", "logs": "logs", "cloudwatch": "cloudwatch"}
 _ENDPOINT_PREFIX = {"xray": "xray", "logs": "logs", "cloudwatch": "monitoring"}
 
 #: Retry pacing for throttling and 5xx: full jitter, doubling from the base, capped.
-RETRY_BASE_S = 0.2
-RETRY_CAP_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +39,6 @@ class RawResponse:
 def service_model(service: str) -> ServiceModel:
     """botocore's bundled model for ``service``, loaded once per process."""
     return botocore.session.get_session().get_service_model(service)
-
-
-def backoff_s(attempt: int, base: float = RETRY_BASE_S, cap: float = RETRY_CAP_S) -> float:
-    """Full-jitter exponential backoff, so many sidecars throttled together do not retry in step."""
-    return random.uniform(0, min(cap, base * (2**attempt)))
 
 
 class AwsApi:
@@ -86,10 +78,11 @@ class AwsApi:
 
     async def start(self) -> None:
         if self._model is None:
-            self._model = await asyncio.to_thread(service_model, self.service)
-            self.signing_name = self._model.signing_name
-            self._serializer = create_serializer(self._model.protocol, include_validation=True)
-            self._parser = create_parser(self._model.protocol)
+            model = await asyncio.to_thread(service_model, self.service)
+            self._model = model
+            self.signing_name = model.signing_name
+            self._serializer = create_serializer(model.protocol, include_validation=True)
+            self._parser = create_parser(model.protocol)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=self._timeout)
 
@@ -129,22 +122,22 @@ class AwsApi:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise AwsApiError(operation, type(exc).__name__, str(exc) or "transport error", 0) from None
 
-    async def call(self, operation: str, params: Mapping[str, Any], *, attempts: int = 3) -> dict[str, Any]:
-        """Call an operation; retry throttling, 5xx and transport errors with jitter, raise the rest."""
+    async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Call an operation once; an :class:`AwsApiError` says whether trying again may help.
+
+        Retrying is the exporter queue's job (one backoff, one set of counters, the shutdown
+        budget respected), so this client never sleeps and retries on its own.
+        """
         if self._model is None:
             await self.start()
         assert self._model is not None
         model = self._model.operation_model(operation)
-        for attempt in range(attempts):
-            try:
-                return await self._call_once(model, params)
-            except AwsApiError as err:
-                if err.access_denied:
-                    self.log_access_denied(err)
-                if not err.retryable or attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(backoff_s(attempt))
-        raise AssertionError("unreachable")
+        try:
+            return await self._call_once(model, params)
+        except AwsApiError as err:
+            if err.access_denied:
+                self.log_access_denied(err)
+            raise
 
     async def _call_once(self, model: OperationModel, params: Mapping[str, Any]) -> dict[str, Any]:
         assert self._serializer is not None and self._http is not None
@@ -157,17 +150,18 @@ class AwsApi:
             async with self._http.request(
                 prepared.method, prepared.url, data=prepared.body, headers=dict(prepared.headers.items())
             ) as resp:
-                raw = {"status_code": resp.status, "headers": dict(resp.headers), "body": await resp.read()}
+                raw: dict[str, Any] = {"status_code": resp.status, "headers": dict(resp.headers), "body": await resp.read()}
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise AwsApiError(model.name, type(exc).__name__, str(exc) or "transport error", 0) from None
+        status = int(raw["status_code"])
         parsed: dict[str, Any] = self._parser.parse(raw, model.output_shape)
-        if raw["status_code"] >= 300:
+        if status >= 300:
             error = parsed.get("Error", {})
             raise AwsApiError(
                 model.name,
                 str(error.get("Code", "Unknown")),
                 str(error.get("Message", "")),
-                raw["status_code"],
+                status,
             )
         parsed.pop("ResponseMetadata", None)
         return parsed

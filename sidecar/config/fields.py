@@ -8,6 +8,8 @@ generated from the same declarations (a test fails when the two drift).
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Any
 
 ENV = "env"
@@ -18,5 +20,6 @@ def setting(default: Any, *, help: str, env: str | None = None) -> Any:
     """A dataclass field carrying its documentation and optional ``ECS_OTEL_*``/``OTEL_*`` variable."""
     meta = {HELP: help, ENV: env}
     if isinstance(default, list | dict | set):
-        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+        factory: Callable[[], Any] = functools.partial(type(default), default)
+        return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

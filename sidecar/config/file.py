@@ -100,13 +100,13 @@ def load_config(env: Mapping[str, str], document: Mapping[str, Any] | None = Non
     return SidecarConfig(sidecar=sidecar, pipeline=pipeline, components=components, source=source or "defaults")
 
 
-def component_class(kind: str, name: str) -> type:
+def component_class(kind: str, name: str) -> Any:
     """Import a registered component; a component missing from this build is a configuration error."""
     ref = KINDS[kind].get(name)
     if ref is None:
         raise ConfigError(f"{kind}.{name}", "one of " + ", ".join(sorted(KINDS[kind])))
     try:
-        return registry.resolve(ref)  # type: ignore[no-any-return]
+        return registry.resolve(ref)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"{kind}.{name}", "a component available in this build", str(exc)) from None
 
@@ -115,7 +115,7 @@ def build_settings(kind: str, name: str, cls: type, config: SidecarConfig, env: 
     """The component's ``Settings`` from its TOML table and env (a class without Settings takes ``None``)."""
     settings_cls = getattr(cls, "Settings", None)
     table = config.table(kind, name)
-    if settings_cls is None or not dataclasses.is_dataclass(settings_cls):
+    if not isinstance(settings_cls, type) or not dataclasses.is_dataclass(settings_cls):
         if table:
             raise ConfigError(f"{kind}.{name}", "no keys (this component has no settings)", table)
         return None
@@ -124,7 +124,7 @@ def build_settings(kind: str, name: str, cls: type, config: SidecarConfig, env: 
 
 def setting_key(cls: type, table: str, name: str, env: Mapping[str, str]) -> str:
     """How to name a setting in an error: its env variable when that is where the value came from."""
-    field = {f.name: f for f in dataclasses.fields(cls)}[name]  # type: ignore[arg-type]
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
     env_name = field.metadata.get(ENV)
     return env_name if env_name and env.get(env_name, "") != "" else f"{table}.{name}"
 

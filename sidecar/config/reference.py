@@ -43,7 +43,7 @@ def _default(value: Any) -> str:
 def _settings_rows(cls: type, section: str) -> list[str]:
     hints = get_type_hints(cls)
     rows = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:

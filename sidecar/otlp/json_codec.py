@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 __all__ = ["OtlpJsonError", "decode", "decode_dict", "encode", "encode_dict"]
@@ -160,7 +160,7 @@ class _Plan:
 _PLANS: dict[str, _Plan] = {}
 
 
-def _plan(desc: Descriptor) -> _Plan:
+def _plan(desc: Any) -> _Plan:  # a Descriptor (the upb and python classes differ to mypy)
     plan = _PLANS.get(desc.full_name)
     if plan is not None:
         return plan
@@ -190,7 +190,9 @@ def _scalar(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[Any], 
             return _enc_hex, _dec_hex
         return _enc_b64, _dec_b64
     if t == FieldDescriptor.TYPE_ENUM:
-        by_name = {v.name: v.number for v in fd.enum_type.values}
+        enum_type = fd.enum_type
+        assert enum_type is not None  # TYPE_ENUM fields always have one
+        by_name = {v.name: v.number for v in enum_type.values}
 
         def dec_enum(v: Any) -> int:
             if type(v) is str and v in by_name:

@@ -1,12 +1,12 @@
 """The one interface that carries data between stages.
 
-Receivers and scrapers hold a consumer; every processor is a consumer holding the next
-one; the fan-out is a consumer that hands a batch to each exporter's bounded queue.
+Receivers and scrapers hold a consumer; every processor sits in a stage that is a consumer
+holding the next one; the fan-out is a consumer that hands a batch to each exporter's bounded queue.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from google.protobuf.message import Message
 
@@ -30,3 +30,12 @@ class Consumer(Protocol):
     async def consume(self, signal: Signal, batch: Message) -> None:
         """Take ownership of ``batch`` or raise :class:`BackPressure`."""
         ...
+
+
+@runtime_checkable
+class EncodedConsumer(Protocol):
+    """A consumer that also takes the batch's encoding when the stage before it already has one."""
+
+    async def consume(self, signal: Signal, batch: Message) -> None: ...
+
+    async def consume_encoded(self, signal: Signal, batch: Message, encoded: bytes | None) -> None: ...

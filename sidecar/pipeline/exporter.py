@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 from google.protobuf.message import Message
 
@@ -60,3 +60,15 @@ class Exporter(abc.ABC):
 
     async def shutdown(self, deadline: float) -> None:  # noqa: B027 - optional hook
         """Release resources; ``deadline`` is a ``loop.time()`` value not to pass."""
+
+
+@runtime_checkable
+class EncodedExporter(Protocol):
+    """Optional fast path: an exporter that can send an already encoded ``Export*ServiceRequest``.
+
+    Queues hold encoded requests and merge them by concatenation (a valid encoding of the
+    merged message); an exporter with this method gets those bytes as they are, skipping the
+    decode that ``export`` needs and the encode it then does.
+    """
+
+    async def export_encoded(self, signal: Signal, body: bytes) -> ExportOutcome: ...

@@ -33,6 +33,10 @@ def default_limit_bytes(metadata_limit_mib: int | None = None, cgroup_root: Path
     return int(limit * DEFAULT_FRACTION)
 
 
+
+def _process_rss(process: psutil.Process) -> Callable[[], int]:
+    return lambda: int(process.memory_info().rss)
+
 class MemoryBudget:
     """Shared by every queue: refuses new data (``BackPressure``) before the limit would be passed."""
 
@@ -46,7 +50,7 @@ class MemoryBudget:
     def __init__(self, limit_bytes: int, read_rss: Callable[[], int] | None = None) -> None:
         self.limit_bytes = limit_bytes
         self.queued_bytes = 0
-        self._read_rss = read_rss or (lambda p=psutil.Process(): p.memory_info().rss)
+        self._read_rss: Callable[[], int] = read_rss or _process_rss(psutil.Process())
         self._rss = 0
         self._sampled_at = 0.0
         #: Growth admitted since the last RSS sample, which that sample cannot show yet.

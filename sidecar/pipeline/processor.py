@@ -1,31 +1,48 @@
-"""A processor is a consumer that transforms a batch and hands it to the next consumer."""
+"""What a processor is: a pure transform of one batch, ``process(signal, batch) -> batch | None``.
+
+A processor never sees the next stage: the pipeline's :class:`~sidecar.pipeline.stage.TimedStage`
+does the chaining, the timing and the counting, so a processor is testable as a plain function
+and one instance can serve every signal it handles.
+"""
 
 from __future__ import annotations
+
+import abc
+from typing import ClassVar, Protocol, runtime_checkable
 
 from google.protobuf.message import Message
 
 from sidecar.otlp.signals import Signal
-from sidecar.pipeline.consumer import Consumer
 
 
-class Processor:
-    """Subclasses override :meth:`process`; returning ``None`` drops the batch (counted by the caller)."""
+class Processor(abc.ABC):
+    """Subclasses implement :meth:`process`; returning ``None`` drops the batch (the stage counts it).
 
-    name: str = "processor"
+    A processor class also declares ``Settings`` (a dataclass of :func:`~sidecar.config.setting`
+    fields) and is built as ``cls(settings, context)`` by the wiring.
+    """
 
-    def __init__(self) -> None:
-        self.next: Consumer | None = None
+    #: Name used in configuration, counters and the status page.
+    name: ClassVar[str] = "processor"
+    #: The signals this processor handles; the wiring leaves it out of the other chains.
+    signals: ClassVar[frozenset[Signal]] = frozenset(Signal)
 
-    def process(self, signal: Signal, batch: Message) -> Message | None:
-        return batch
+    @abc.abstractmethod
+    def process(self, signal: Signal, batch: Message) -> Message | None: ...
 
-    async def consume(self, signal: Signal, batch: Message) -> None:
-        out = self.process(signal, batch)
-        if out is not None and self.next is not None:
-            await self.next.consume(signal, out)
-
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook
         """Start background work (expiry timers and the like)."""
 
-    async def shutdown(self, deadline: float) -> None:
+    async def shutdown(self, deadline: float) -> None:  # noqa: B027 - optional hook
         """Stop background work before ``deadline`` (a ``loop.time()`` value)."""
+
+
+@runtime_checkable
+class EncodedProcessor(Protocol):
+    """Optional fast path: a processor that serializes the batch anyway (redaction screens its bytes).
+
+    It returns the encoding of the batch it hands on (or ``None`` when it has none), so the
+    fan-out right behind it does not encode the same message a second time.
+    """
+
+    def process_encoded(self, signal: Signal, batch: Message) -> tuple[Message | None, bytes | None]: ...

@@ -15,13 +15,13 @@ import asyncio
 import collections
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from google.protobuf.message import Message
 
 from sidecar.config.settings import PipelineSettings
 from sidecar.otlp.signals import Signal
-from sidecar.pipeline.exporter import Exporter, ExportOutcome
+from sidecar.pipeline.exporter import EncodedExporter, Exporter, ExportOutcome
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.retry import Backoff
@@ -59,17 +59,6 @@ class _Batch:
     oldest: float
 
 
-class EncodedExporter(Protocol):
-    """Optional fast path: an exporter that can send an already encoded ``Export*ServiceRequest``.
-
-    Queues hold encoded requests and merge them by concatenation (a valid encoding of the
-    merged message); an exporter with this method gets those bytes as they are, skipping the
-    decode that ``export`` needs and the encode it then does.
-    """
-
-    async def export_encoded(self, signal: Signal, body: bytes) -> ExportOutcome: ...
-
-
 class ExporterQueue:
     def __init__(
         self,
@@ -88,7 +77,7 @@ class ExporterQueue:
         self.budget = budget
         self.health = health
         self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_interval_s)
-        self.wants_encoded = callable(getattr(exporter, "export_encoded", None))
+        self._encoded = exporter if isinstance(exporter, EncodedExporter) else None
         self._entries: collections.deque[_Entry] = collections.deque()
         self._items = 0
         self._bytes = 0
@@ -156,6 +145,11 @@ class ExporterQueue:
         return True
 
     # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def wants_encoded(self) -> bool:
+        """True when the exporter takes the queued bytes as they are (no decode per send)."""
+        return self._encoded is not None
 
     def start(self) -> None:
         for i in range(self.settings.export_concurrency):
@@ -240,7 +234,7 @@ class ExporterQueue:
         self._batches.inc(**self._labels)
         attempt = 0
         message: Message | None = None
-        if not self.wants_encoded:
+        if self._encoded is None:
             # One decode per batch, however many requests were merged into it.
             try:
                 message = self.signal.request_type.FromString(batch.body)
@@ -254,7 +248,8 @@ class ExporterQueue:
                 started = loop.time()
                 try:
                     if message is None:
-                        outcome = await self.exporter.export_encoded(self.signal, batch.body)  # type: ignore[attr-defined]
+                        assert self._encoded is not None  # only encoded exporters skip the decode above
+                        outcome = await self._encoded.export_encoded(self.signal, batch.body)
                     else:
                         outcome = await self.exporter.export(self.signal, message)
                 except asyncio.CancelledError:

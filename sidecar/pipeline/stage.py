@@ -7,13 +7,12 @@ measured (``ecs_otel_sidecar_processor_duration_seconds``) rather than assumed.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from google.protobuf.message import Message
 
 from sidecar.otlp.signals import Signal
-from sidecar.pipeline.consumer import Consumer
-from sidecar.pipeline.processor import Processor
+from sidecar.pipeline.consumer import Consumer, EncodedConsumer
+from sidecar.pipeline.processor import EncodedProcessor, Processor
 from sidecar.pipeline.telemetry import Registry
 
 DURATION = "ecs_otel_sidecar_processor_duration_seconds"
@@ -22,15 +21,9 @@ DROPPED_BATCHES = "ecs_otel_sidecar_processor_dropped_batches_total"
 _BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
-def stage(name: str, processor: Any, signal: Signal, next_consumer: Consumer, telemetry: Registry) -> Consumer:
-    """The consumer to put in the chain for ``processor``; ``processor.next`` is set either way."""
-    processor.next = next_consumer
-    if type(processor).consume is not Processor.consume:
-        return processor  # it runs its own consume: time it as a whole would include downstream, so don't
-    return TimedStage(name, processor, signal, next_consumer, telemetry)
-
-
 class TimedStage:
+    """One processor in a chain: runs it, times it, counts it, hands its output to ``next``."""
+
     def __init__(self, name: str, processor: Processor, signal: Signal, next_consumer: Consumer,
                  telemetry: Registry) -> None:
         self.processor = processor
@@ -45,20 +38,19 @@ class TimedStage:
         # The encoded hand-off: a processor that serialized the batch anyway (redaction screens the
         # bytes) gives them to the fan-out directly behind it, which would otherwise encode again.
         # Only with nothing in between, so no later stage can change the batch under those bytes.
-        self._encoded_handoff = callable(getattr(processor, "process_encoded", None)) and callable(
-            getattr(next_consumer, "consume_encoded", None)
-        )
+        self._encoder = processor if isinstance(processor, EncodedProcessor) else None
+        self._encoded_next = next_consumer if isinstance(next_consumer, EncodedConsumer) else None
 
     async def consume(self, signal: Signal, batch: Message) -> None:
         started = time.perf_counter()
-        if self._encoded_handoff:
-            out, encoded = self.processor.process_encoded(signal, batch)  # type: ignore[attr-defined]
+        if self._encoder is not None and self._encoded_next is not None:
+            out, encoded = self._encoder.process_encoded(signal, batch)
             self._duration.observe(time.perf_counter() - started, **self._labels)
             self._batches.inc(**self._labels)
             if out is None:
                 self._dropped.inc(**self._labels)
                 return
-            await self.next.consume_encoded(signal, out, encoded)  # type: ignore[attr-defined]
+            await self._encoded_next.consume_encoded(signal, out, encoded)
             return
         out = self.processor.process(signal, batch)
         self._duration.observe(time.perf_counter() - started, **self._labels)

@@ -45,11 +45,11 @@ class Metric:
     def _key(self, labels: dict[str, str]) -> LabelValues:
         return tuple(str(labels.get(n, "")) for n in self.labels)
 
-    def inc(self, amount: float = 1, **labels: str) -> None:
+    def inc(self, amount: float = 1, /, **labels: str) -> None:
         key = self._key(labels)
         self.values[key] = self.values.get(key, 0) + amount
 
-    def set(self, value: float, **labels: str) -> None:
+    def set(self, value: float, /, **labels: str) -> None:
         self.values[self._key(labels)] = value
 
     def get(self, **labels: str) -> float:
@@ -78,7 +78,7 @@ class Histogram:
     buckets: tuple[float, ...] = DEFAULT_BUCKETS
     series: dict[LabelValues, list[float]] = field(default_factory=dict)  # counts..., sum, count
 
-    def observe(self, value: float, **labels: str) -> None:
+    def observe(self, value: float, /, **labels: str) -> None:
         key = tuple(str(labels.get(n, "")) for n in self.labels)
         s = self.series.get(key)
         if s is None:

@@ -36,7 +36,6 @@ class EnrichProcessor(Processor):
         )
 
     def __init__(self, settings: EnrichProcessor.Settings, context: SidecarContext) -> None:
-        super().__init__()
         self.settings = settings
         self.context = context
         self._added = context.telemetry.counter(

@@ -102,7 +102,6 @@ class RedactionProcessor(Processor):
         )
 
     def __init__(self, settings: RedactionProcessor.Settings, context: SidecarContext) -> None:
-        super().__init__()
         try:
             self._redactor = KeyRedactor(settings.deny_list)
         except ValueError as e:

@@ -24,7 +24,7 @@ class BadEncoding(Exception):
     """The body claims a content encoding it does not have, or one we do not speak."""
 
 
-def decompressor(encoding: str, head: bytes = b"") -> zlib._Decompress | None:  # type: ignore[name-defined]
+def decompressor(encoding: str, head: bytes = b"") -> zlib._Decompress | None:
     """A decompressor for ``encoding``; ``head`` (the first body bytes) tells zlib from raw deflate."""
     enc = encoding.strip().lower()
     if enc in ("", "identity"):
@@ -61,7 +61,7 @@ class BoundedInflater:
             self._started = True
             self._z = decompressor(self._encoding, chunk[:2])
         data = chunk
-        while data:
+        while data and self._z is not None:
             try:
                 out = self._z.decompress(data, min(_STEP, self._limit - self._size + 1))
             except zlib.error as exc:

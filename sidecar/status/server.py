@@ -1,17 +1,17 @@
 """The status server: ``/healthz``, ``/metrics``, ``/status.json``, ``/history.json``, ``/cardinality`` and ``/``.
 
 It reads the running sidecar through :class:`StatusSource` only, so it can be started (and
-tested) against anything that answers those questions. Two optional attributes widen what it
-shows: ``scrapers`` (their consumer is wrapped in a :class:`~sidecar.status.history.HistoryTap`
-on start, before any scrape runs, so the page can chart ECS task stats) and ``processors`` (a
-``cardinality`` processor is asked for its report at request time, not its last 5-second copy).
+tested) against anything that answers those questions. The stats history it charts is filled by
+a :class:`~sidecar.status.history.HistoryTap` that the wiring puts in front of the scrapers'
+consumer; a processor that can report (the cardinality processor) is asked at request time,
+not for its last 5-second copy.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from aiohttp import web
@@ -19,7 +19,7 @@ from aiohttp import web
 from sidecar.pipeline.telemetry import Registry
 from sidecar.receivers.listen import listening_socket
 from sidecar.status.drops import drops_by_reason
-from sidecar.status.history import HistoryTap, StatsHistory
+from sidecar.status.history import StatsHistory
 from sidecar.status.page import PAGE
 
 #: A fresh cardinality report is built at most this often, however many pages poll.
@@ -27,8 +27,20 @@ CARDINALITY_MIN_AGE_S = 0.5
 JSON = "application/json"
 
 
+@runtime_checkable
+class Reporting(Protocol):
+    """A component with a live report for the status page (the cardinality processor)."""
+
+    name: str
+
+    def report(self) -> dict[str, Any]: ...
+
+
 class StatusSource(Protocol):
     telemetry: Registry
+
+    @property
+    def processors(self) -> Sequence[object]: ...
 
     def health(self) -> tuple[bool, list[str]]: ...
 
@@ -38,11 +50,11 @@ class StatusSource(Protocol):
 
 
 class StatusServer:
-    def __init__(self, source: StatusSource, host: str, port: int) -> None:
+    def __init__(self, source: StatusSource, host: str, port: int, history: StatsHistory | None = None) -> None:
         self.source = source
         self.host = host
         self.port = port
-        self.history = StatsHistory(source.telemetry)
+        self.history = history if history is not None else StatsHistory(source.telemetry)
         self._runner: web.AppRunner | None = None
         self._cardinality: tuple[float, Any] = (float("-inf"), None)
 
@@ -58,7 +70,6 @@ class StatusServer:
         return app
 
     async def start(self) -> None:
-        self._tap_scrapers()
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         sock = listening_socket("status server", self.host, self.port, 128)
@@ -70,13 +81,6 @@ class StatusServer:
             await self._runner.cleanup()
             self._runner = None
 
-    def _tap_scrapers(self) -> None:
-        scrapers: Sequence[Any] = getattr(self.source, "scrapers", ())
-        for scraper in scrapers:
-            consumer = getattr(scraper, "consumer", None)
-            if consumer is not None and not isinstance(consumer, HistoryTap):
-                scraper.consumer = HistoryTap(consumer, self.history)
-
     def fresh_cardinality(self) -> Any:
         """The cardinality report as of now (at most ``CARDINALITY_MIN_AGE_S`` old), or None without the processor.
 
@@ -86,8 +90,7 @@ class StatusServer:
         now = time.monotonic()
         if report is not None and now - at < CARDINALITY_MIN_AGE_S:
             return report
-        reports = [p.report() for p in getattr(self.source, "processors", ())
-                   if getattr(p, "name", None) == "cardinality" and callable(getattr(p, "report", None))]
+        reports = [p.report() for p in self.source.processors if isinstance(p, Reporting) and p.name == "cardinality"]
         if reports:  # one instance per signal it is wired into; the metrics one tracks the series
             report = max(reports, key=lambda r: (r.get("metrics_tracked", 0), r.get("series_total", 0)))
         else:

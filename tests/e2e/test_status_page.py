@@ -168,6 +168,8 @@ def test_status_json_keeps_its_shape_and_adds_history(sidecar_with_stats: Sideca
 class _TroubledSidecar:
     """A StatusSource in trouble: an exporter failing persistently, a full queue, items dropped."""
 
+    processors: list[object] = []
+
     def __init__(self) -> None:
         self.telemetry = Registry()
         self.telemetry.counter("ecs_otel_sidecar_exporter_dropped_items_total", "", ("signal", "exporter", "reason")).inc(

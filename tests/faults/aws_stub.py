@@ -59,6 +59,9 @@ def main(port_file: str) -> None:
     app.router.add_route("*", "/{tail:.*}", handle)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    # Listen before announcing the port: a client that reads the port file may connect at once,
+    # and a bound socket that is not listening yet refuses it (a flake under load).
+    sock.listen(128)
     tmp = port_file + ".tmp"
     Path(tmp).write_text(str(sock.getsockname()[1]))
     os.replace(tmp, port_file)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-from sidecar.app import resolve_region
 from tests.sidecar.test_e2e_ingest import send_with_sdk, spans_of_trace
 from tests.support.emulator import EmulatorProcess
 from tests.support.otlp_sink import SinkProcess
@@ -52,14 +51,3 @@ def test_sidecar_in_a_task_enriches_spans_and_scrapes_task_stats(tmp_path: Path,
                            signal="metrics") > 0
     finally:
         emulator.stop()
-
-
-def test_region_resolution_order() -> None:
-    arn_attrs = {"aws.ecs.task.arn": "arn:aws:ecs:eu-west-3:123456789012:task/c/abc"}
-    assert resolve_region("ap-south-1", {"AWS_REGION": "us-east-1"}, arn_attrs, None) == "ap-south-1"
-    assert resolve_region(None, {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-west-2"}, arn_attrs, None) \
-        == "us-east-1"
-    assert resolve_region(None, {"AWS_DEFAULT_REGION": "us-west-2"}, arn_attrs, None) == "us-west-2"
-    assert resolve_region(None, {}, arn_attrs, None) == "eu-west-3"
-    assert resolve_region(None, {}, {}, {"TaskARN": "arn:aws:ecs:sa-east-1:1:task/x"}) == "sa-east-1"
-    assert resolve_region(None, {}, {}, None) is None

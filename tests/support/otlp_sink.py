@@ -93,8 +93,11 @@ def run(port: int, port_file: str | None) -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # before the port is announced, so an early client is queued, not refused
     if port_file:
-        Path(port_file).write_text(str(sock.getsockname()[1]))
+        tmp = port_file + ".tmp"  # written whole, then renamed: a reader never sees an empty file
+        Path(tmp).write_text(str(sock.getsockname()[1]))
+        os.replace(tmp, port_file)
     web.run_app(app, sock=sock, print=None, handle_signals=True)
 
 

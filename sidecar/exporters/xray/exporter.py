@@ -93,7 +93,7 @@ class XRayExporter(Exporter):
         if settings.mode == "otlp":
             self.otlp = OtlpExporter(
                 OtlpExporter.Settings(
-                    sigv4_service="xray", region=self.aws.region, timeout=settings.timeout, compression="gzip"
+                    sigv4_service="xray", region=self.aws.region or "", timeout=settings.timeout, compression="gzip"
                 ),
                 context,
             )

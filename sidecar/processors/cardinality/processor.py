@@ -185,7 +185,6 @@ class CardinalityProcessor(Processor):
         report_top: int = setting(20, help="Metrics listed in the /cardinality report.")
 
     def __init__(self, settings: CardinalityProcessor.Settings, context: SidecarContext) -> None:
-        super().__init__()
         where = "processors.cardinality"
         if settings.limit < 1:
             raise ConfigError(f"{where}.limit", "an integer of 1 or more", settings.limit)
@@ -346,8 +345,8 @@ class CardinalityProcessor(Processor):
                         table.rewrite.clear()
                     table.rewrite[ab] = final
                 if final is not None:
-                    dpb = dpb[:at] + final + dpb[end:]  # type: ignore[operator]
-                    ab = final  # type: ignore[assignment]
+                    dpb = dpb[:at] + final + dpb[end:]
+                    ab = final
                     changed = True
             elif needles is not None and self._needs_rewrite(needles, ab, needles.search(ab)):
                 new = rewrite_string_values(ab, tag, self._norm_key_bytes, self.normalizer.value)

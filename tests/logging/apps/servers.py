@@ -100,6 +100,7 @@ def run_uvicorn() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # before announcing the port: an early client is queued, not refused
     _announce(sock.getsockname()[1])
     # uvicorn.Config applies uvicorn's own dictConfig *after* configure_logging ran: the retrofit must undo it.
     config = uvicorn.Config(asgi, lifespan="off")

@@ -259,7 +259,7 @@ class SeriesStore:
                 self.dropped["series_limit"] += 1
                 return
             series = family.series[key] = NumberSeries(key, resource_id, now)
-            series.value = 1.0  # type: ignore[attr-defined]
+            series.value = 1.0
             self.series_count += 1
             family.cache.clear()
         series.seen = now

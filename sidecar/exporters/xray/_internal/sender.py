@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import orjson
 
 from sidecar.aws import AwsApi, AwsApiError
-from sidecar.aws.client import backoff_s
+from sidecar.pipeline.retry import Backoff
 
 MAX_DOCUMENTS_PER_CALL = 50
 #: Error codes in UnprocessedTraceSegments worth sending again (the rest are the document's fault).
@@ -28,12 +28,21 @@ class SendResult:
 
 
 class SegmentSender:
-    """Sends documents in calls of 50, a few calls in flight at once (a full batch is 160+ calls)."""
+    """Sends documents in calls of 50, a few calls in flight at once (a full batch is 160+ calls).
 
-    def __init__(self, api: AwsApi, attempts: int = 3, concurrency: int = 4) -> None:
+    The one place below the queue that retries, and why: a batch is many independent calls, and
+    ``PutTraceSegments`` can accept a call while leaving some documents unprocessed. Retrying
+    the whole batch from the queue would send every accepted document again (duplicate
+    segments), so each call retries only its own unsent documents here, with the pipeline's
+    backoff; what still fails is reported to the queue as failed, not retried twice.
+    """
+
+    def __init__(self, api: AwsApi, attempts: int = 3, concurrency: int = 4,
+                 backoff: Backoff = Backoff(initial_s=0.1, max_interval_s=2.0)) -> None:
         self.api = api
         self.attempts = attempts
         self.concurrency = concurrency
+        self.backoff = backoff
 
     async def send(self, documents: list[bytes]) -> SendResult:
         result = SendResult()
@@ -57,13 +66,11 @@ class SegmentSender:
         pending = [d.decode() for d in chunk]
         for attempt in range(self.attempts):
             try:
-                response = await self.api.call(
-                    "PutTraceSegments", {"TraceSegmentDocuments": pending}, attempts=1
-                )
+                response = await self.api.call("PutTraceSegments", {"TraceSegmentDocuments": pending})
             except AwsApiError as err:
                 result.last_error = err
                 if err.retryable and attempt < self.attempts - 1:
-                    await asyncio.sleep(backoff_s(attempt))
+                    await asyncio.sleep(self.backoff.delay(attempt + 1))
                     continue
                 if err.retryable:
                     result.failed += len(pending)
@@ -80,7 +87,7 @@ class SegmentSender:
                 return
             pending = [d for d in pending if _doc_id(d) in retry_ids]
             if attempt < self.attempts - 1:
-                await asyncio.sleep(backoff_s(attempt))
+                await asyncio.sleep(self.backoff.delay(attempt + 1))
         result.failed += len(pending)
 
 
