@@ -21,10 +21,10 @@ def actions(name: str) -> set[str]:
     return out
 
 
-def called(package: str, prefix: str) -> set[str]:
-    """Operations the code calls through AwsApi.call (plus the proxied sampling operations)."""
+def called(component: str, prefix: str) -> set[str]:
+    """Operations an exporter component calls through AwsApi.call (its internals included)."""
     ops: set[str] = set()
-    for path in (ROOT / "sidecar" / package).glob("*.py"):
+    for path in (ROOT / "sidecar" / "exporters" / component).rglob("*.py"):
         ops.update(re.findall(r'\.call\(\s*"([A-Za-z]+)"', path.read_text()))
     return {f"{prefix}:{op}" for op in ops}
 

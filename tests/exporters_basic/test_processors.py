@@ -84,7 +84,11 @@ def test_enrich_all_signals_skip_and_late_attributes() -> None:
         assert "cloud.account.id" not in got
 
 
-def test_enrich_is_a_consumer_in_a_chain() -> None:
+def test_enrich_runs_in_a_stage_of_a_chain() -> None:
+    """A processor is a pure transform; the stage chains it to the next consumer."""
+    from sidecar.pipeline.stage import TimedStage
+    from sidecar.pipeline.telemetry import Registry
+
     seen = []
 
     class Sink:
@@ -94,8 +98,9 @@ def test_enrich_is_a_consumer_in_a_chain() -> None:
     proc = EnrichProcessor(
         EnrichProcessor.Settings(), SidecarContext(task_attributes={"aws.ecs.task.id": "abc"})
     )
-    proc.next = Sink()
-    asyncio.run(proc.consume(Signal.TRACES, spans.traces(1)))
+    assert not hasattr(proc, "consume") and not hasattr(proc, "next")
+    head = TimedStage("enrich", proc, Signal.TRACES, Sink(), Registry())
+    asyncio.run(head.consume(Signal.TRACES, spans.traces(1)))
     ((signal, batch),) = seen
     assert signal is Signal.TRACES
     assert attrs(batch.resource_spans[0].resource.attributes)["aws.ecs.task.id"] == "abc"
@@ -307,7 +312,7 @@ def test_redaction_screen_never_misses_a_sensitive_key_among_random_bytes() -> N
 def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
     """enrich → redaction → fan-out: a clean batch is encoded once (the screen's bytes go to the
     queues); a redacted one is re-encoded, so the exporter never sees the secret."""
-    from sidecar.pipeline.stage import stage
+    from sidecar.pipeline.stage import TimedStage
     from sidecar.pipeline.telemetry import Registry
 
     delivered: list[tuple[bytes | None, object]] = []
@@ -321,9 +326,9 @@ def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
 
     ctx = SidecarContext(task_attributes={"aws.ecs.task.id": "abc"})
     telemetry = Registry()
-    head = stage("redaction", RedactionProcessor(RedactionProcessor.Settings(), ctx), Signal.TRACES, Fan(),
-                 telemetry)
-    head = stage("enrich", EnrichProcessor(EnrichProcessor.Settings(), ctx), Signal.TRACES, head, telemetry)
+    head = TimedStage("redaction", RedactionProcessor(RedactionProcessor.Settings(), ctx), Signal.TRACES, Fan(),
+                      telemetry)
+    head = TimedStage("enrich", EnrichProcessor(EnrichProcessor.Settings(), ctx), Signal.TRACES, head, telemetry)
 
     clean = spans.traces(3)
     dirty = spans.traces(1)
