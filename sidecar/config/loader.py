@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from sidecar.config.errors import ConfigError
@@ -65,64 +66,97 @@ def describe(tp: Any) -> str:
 
 
 def coerce(tp: Any, value: Any, key: str, *, from_env: bool) -> Any:
+    """``value`` (a TOML value, or env text when ``from_env``) as type ``tp``, or a ConfigError naming ``key``."""
     origin = get_origin(tp)
+    convert = _COMPOUND.get(origin) if origin is not None else _SCALARS.get(tp)
+    if convert is None:
+        raise ConfigError(key, describe(tp), value)
     try:
-        if origin in (types.UnionType, typing.Union):
-            inner = [a for a in get_args(tp) if a is not type(None)]
-            if value is None or (from_env and value == ""):
-                return None
-            return coerce(inner[0], value, key, from_env=from_env)
-        if origin is Literal:
-            choices = get_args(tp)
-            v = value.strip().lower() if isinstance(value, str) else value
-            if v not in choices:
-                raise ValueError
-            return v
-        if origin is list:
-            (item,) = get_args(tp)
-            if isinstance(value, str):
-                parts = [p.strip() for p in value.split(",") if p.strip()]
-            elif isinstance(value, list):
-                parts = value
-            else:
-                raise ValueError
-            return [coerce(item, p, key, from_env=from_env) for p in parts]
-        if origin is dict:
-            _, vt = get_args(tp)
-            if isinstance(value, str):
-                pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
-                if any(len(p) != 2 for p in pairs):
-                    raise ValueError
-                return {k.strip(): coerce(vt, v.strip(), key, from_env=True) for k, v in pairs}
-            if isinstance(value, dict):
-                return {str(k): coerce(vt, v, key, from_env=from_env) for k, v in value.items()}
-            raise ValueError
-        if tp is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-                return value.strip().lower() in _TRUE
-            raise ValueError
-        if tp is int:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, int):
-                return value
-            if isinstance(value, str):
-                return int(value.strip())
-            raise ValueError
-        if tp is float:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, int | float):
-                return float(value)
-            if isinstance(value, str):
-                return float(value.strip())
-            raise ValueError
-        if tp is str:
-            if isinstance(value, str):
-                return value
-            raise ValueError
+        return convert(tp, value, key, from_env)
     except (ValueError, TypeError):
         raise ConfigError(key, describe(tp), value) from None
-    raise ConfigError(key, describe(tp), value)
+
+
+def _optional(tp: Any, value: Any, key: str, from_env: bool) -> Any:
+    inner = [a for a in get_args(tp) if a is not type(None)]
+    if value is None or (from_env and value == ""):
+        return None
+    return coerce(inner[0], value, key, from_env=from_env)
+
+
+def _choice(tp: Any, value: Any, key: str, from_env: bool) -> Any:
+    v = value.strip().lower() if isinstance(value, str) else value
+    if v not in get_args(tp):
+        raise ValueError(v)
+    return v
+
+
+def _list(tp: Any, value: Any, key: str, from_env: bool) -> list[Any]:
+    (item,) = get_args(tp)
+    if isinstance(value, str):
+        parts: list[Any] = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, list):
+        parts = value
+    else:
+        raise ValueError(value)
+    return [coerce(item, p, key, from_env=from_env) for p in parts]
+
+
+def _dict(tp: Any, value: Any, key: str, from_env: bool) -> dict[str, Any]:
+    _, vt = get_args(tp)
+    if isinstance(value, str):
+        pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(value)
+        return {k.strip(): coerce(vt, v.strip(), key, from_env=True) for k, v in pairs}
+    if isinstance(value, dict):
+        return {str(k): coerce(vt, v, key, from_env=from_env) for k, v in value.items()}
+    raise ValueError(value)
+
+
+def _bool(tp: Any, value: Any, key: str, from_env: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(value)
+
+
+def _int(tp: Any, value: Any, key: str, from_env: bool) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return int(value.strip())
+    raise ValueError(value)
+
+
+def _float(tp: Any, value: Any, key: str, from_env: bool) -> float:
+    """A finite number: ``inf`` and ``nan`` are refused, as the library refuses them (it falls back to
+    the default with a warning, because it must never stop the app; the sidecar stops with exit 2)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        number = float(value.strip())
+    else:
+        raise ValueError(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _str(tp: Any, value: Any, key: str, from_env: bool) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(value)
+
+
+_Convert = Callable[[Any, Any, str, bool], Any]
+#: One converter per type form the settings dataclasses use; anything else is a declaration bug.
+_SCALARS: dict[Any, _Convert] = {bool: _bool, int: _int, float: _float, str: _str}
+_COMPOUND: dict[Any, _Convert] = {
+    types.UnionType: _optional, typing.Union: _optional, Literal: _choice, list: _list, dict: _dict,
+}

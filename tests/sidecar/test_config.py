@@ -74,6 +74,11 @@ def test_defaults_without_any_configuration() -> None:
         ({"ECS_OTEL_TRACES_EXPORTERS": "otlp,jaeger"}, "", "ECS_OTEL_TRACES_EXPORTERS"),
         ({"ECS_OTEL_BATCH_TIMEOUT": "30"}, "", "ECS_OTEL_BATCH_TIMEOUT"),
         ({"ECS_OTEL_OTLP_HTTP_PORT": "70000"}, "", "ECS_OTEL_OTLP_HTTP_PORT"),
+        # Non-finite numbers were accepted (an infinite shutdown budget never ends the flush).
+        ({"ECS_OTEL_SHUTDOWN_TIMEOUT": "inf"}, "", "ECS_OTEL_SHUTDOWN_TIMEOUT"),
+        ({"ECS_OTEL_SHUTDOWN_TIMEOUT": "nan"}, "", "ECS_OTEL_SHUTDOWN_TIMEOUT"),
+        ({"ECS_OTEL_RETRY_INITIAL": "1e400"}, "", "ECS_OTEL_RETRY_INITIAL"),
+        ({}, "[pipeline]\nretry_initial_s = inf\n", "pipeline.retry_initial_s"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], document: str, key: str) -> None:

@@ -314,8 +314,6 @@ class CardinalityProcessor(Processor):
         tag = ATTRIBUTE_TAG[kind]
         flags_only = kind in ONLY_FLAGS_AFTER
         seen = table.seen
-        limit = table.limit
-        max_total = self.settings.max_total_series
         prefix = FIXED_PREFIX.match
         body = data.SerializeToString()
         n = len(body)
@@ -337,19 +335,8 @@ class CardinalityProcessor(Processor):
                 span = attribute_span(dpb, tag, flags_only)
                 at, end = span if span is not None else (0, end)
             ab = dpb[at:end]
-            if rules is not None:
-                final = table.rewrite.get(ab, _MISS)
-                if final is _MISS:
-                    final = self._rewrite(POINT_CLASS[kind].FromString(dpb), rules, ab, tag, flags_only)
-                    if len(table.rewrite) >= REWRITE_CACHE:
-                        table.rewrite.clear()
-                    table.rewrite[ab] = final
-                if final is not None:
-                    dpb = dpb[:at] + final + dpb[end:]
-                    ab = final
-                    changed = True
-            elif needles is not None and self._needs_rewrite(needles, ab, needles.search(ab)):
-                new = rewrite_string_values(ab, tag, self._norm_key_bytes, self.normalizer.value)
+            if rules is not None or needles is not None:
+                new = self._transformed(table, kind, rules, needles, dpb, ab, tag, flags_only)
                 if new is not None:
                     dpb = dpb[:at] + new + dpb[end:]
                     ab = new
@@ -359,13 +346,7 @@ class CardinalityProcessor(Processor):
                 seen[key] = now
                 points.append(dpb)
                 continue
-            if (len(seen) >= limit or self._total_series >= max_total) and now - table.last_sweep >= SWEEP_INTERVAL_S:
-                table.last_sweep = now
-                self._expire_table(table, now - self.settings.expiry_s)
-            if len(seen) < limit and self._total_series < max_total:
-                attrs = POINT_CLASS[kind].FromString(ab).attributes
-                table.admit(key, now, tuple((kv.key, value_text(kv.value)) for kv in attrs))
-                self._total_series += 1
+            if self._admit(table, kind, key, ab, now):
                 points.append(dpb)
                 continue
             if overflowed is None:
@@ -380,6 +361,38 @@ class CardinalityProcessor(Processor):
                 points.append(extra)
         del data.data_points[:]
         data.MergeFromString(b"".join([b"\x0a" + varint(len(p)) + p for p in points]))
+
+    def _transformed(self, table: SeriesTable, kind: str, rules: MetricRules | None, needles: re.Pattern[bytes] | None,
+                     dpb: bytes, ab: bytes, tag: int, flags_only: bool) -> bytes | None:
+        """The point's attribute bytes after the metric's rules or URL normalisation; None when unchanged.
+
+        Rule results are cached per attribute set (the same few sets repeat in every export).
+        """
+        if rules is not None:
+            final = table.rewrite.get(ab, _MISS)
+            if final is _MISS:
+                final = self._rewrite(POINT_CLASS[kind].FromString(dpb), rules, ab, tag, flags_only)
+                if len(table.rewrite) >= REWRITE_CACHE:
+                    table.rewrite.clear()
+                table.rewrite[ab] = final
+            return final  # type: ignore[return-value]
+        if needles is not None and self._needs_rewrite(needles, ab, needles.search(ab)):
+            return rewrite_string_values(ab, tag, self._norm_key_bytes, self.normalizer.value)
+        return None
+
+    def _admit(self, table: SeriesTable, kind: str, key: int, ab: bytes, now: float) -> bool:
+        """Admit a new series when the metric and the whole processor have room (after a sweep if full)."""
+        max_total = self.settings.max_total_series
+        full = len(table.seen) >= table.limit or self._total_series >= max_total
+        if full and now - table.last_sweep >= SWEEP_INTERVAL_S:
+            table.last_sweep = now
+            self._expire_table(table, now - self.settings.expiry_s)
+        if len(table.seen) >= table.limit or self._total_series >= max_total:
+            return False
+        attrs = POINT_CLASS[kind].FromString(ab).attributes
+        table.admit(key, now, tuple((kv.key, value_text(kv.value)) for kv in attrs))
+        self._total_series += 1
+        return True
 
     def _needs_rewrite(self, needles: re.Pattern[bytes], ab: bytes, m: re.Match[bytes] | None) -> bool:
         """Whether a URL-like value in ``ab`` would change; answered from a cache for values seen before."""
