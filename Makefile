@@ -1,4 +1,5 @@
 # Two commands matter: `make demo` and `make test`. Both build .venv from nothing.
+# `DEMO_SECONDS=300 make demo`: five minutes of load; `DEMO_KEEP=1` (or `DEMO_SECONDS=0`): stay up until Ctrl-C.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
