@@ -1,8 +1,11 @@
 # Two commands matter: `make demo` and `make test`. Both build .venv from nothing.
+# `DEMO_SECONDS=300 make demo`: five minutes of load; `DEMO_KEEP=1` (or `DEMO_SECONDS=0`): stay up until Ctrl-C.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per extra: `make demo` installs the light `demo` extra, `make test` the full `dev` one.
+STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test lint bench fuzz soak clean
 
@@ -14,7 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m examples.demo
 
 lint: $(STAMP)

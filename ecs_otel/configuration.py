@@ -5,6 +5,10 @@ providers (exporters built lazily in their worker threads) → propagators → l
 instrumentation (armed per library, see :mod:`ecs_otel.instrumentation`) → exit/fork hooks.
 Everything runs under one lock and at most once per process; a failure anywhere is one warning and
 the app goes on with whatever was set up.
+
+The library's own records logged before logging is set up (the "not on ECS" line, a metadata warning) are
+held and replayed once it is, so they come out in the configured format and at the configured level instead
+of being filtered by a root logger still at its ``WARNING`` default (see :class:`_HeldDiagnostics`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,20 +120,21 @@ def _configure(config: Configuration, instrument: bool) -> None:
         _logger.warning("ecs_otel: OpenTelemetry is already configured (%s); ecs_otel leaves it as it is", other)
         config.enabled = False
         return
-    _step(config, "ECS metadata", _fetch_metadata, config)
-    config.resource = _step(config, "resource", _build_resource, config)
-    if config.resource is None:
-        from opentelemetry.sdk.resources import Resource
-
-        config.resource = Resource.create({})
-
     from ecs_otel.lifecycle import ShutdownCoordinator, register_fork_hook
 
-    config.coordinator = ShutdownCoordinator(timeout_s=settings.shutdown_timeout_s)
-    _step(config, "propagators", _setup_propagators, settings)
-    _step(config, "traces", _setup_traces, config)
-    _step(config, "metrics", _setup_metrics, config)
+    with _held_diagnostics() as held:
+        _step(config, "ECS metadata", _fetch_metadata, config)
+        config.resource = _step(config, "resource", _build_resource, config)
+        if config.resource is None:
+            from opentelemetry.sdk.resources import Resource
+
+            config.resource = Resource.create({})
+        config.coordinator = ShutdownCoordinator(timeout_s=settings.shutdown_timeout_s)
+        _step(config, "propagators", _setup_propagators, settings)
+        _step(config, "traces", _setup_traces, config)
+        _step(config, "metrics", _setup_metrics, config)
     _step(config, "logging", _setup_logging, config)
+    held.replay()
     _step(config, "logs", _setup_logs, config)
     if instrument and settings.instrumentation:
         from ecs_otel.instrumentation import instrument_installed
@@ -139,6 +145,57 @@ def _configure(config: Configuration, instrument: bool) -> None:
         _step(config, "instrumentation", instrument_installed, settings.disabled_instrumentations)
     config.coordinator.install()
     register_fork_hook(lambda: _after_fork(config))
+
+
+class _HeldDiagnostics(logging.Handler):
+    """Holds the ``ecs_otel`` loggers' records until logging is set up (bounded), then replays them.
+
+    Without it the "not on ECS" line, logged while detecting the environment, met a root logger at its
+    ``WARNING`` default and was gone before ``ECS_OTEL_LOG_LEVEL=DEBUG`` was applied.
+    """
+
+    LIMIT = 200
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.LIMIT:
+            self.records.append(record)
+        else:
+            self.dropped += 1
+
+    def replay(self) -> None:
+        """Each held record through its own logger, as if logged now: levels, filters and handlers apply."""
+        records, self.records = self.records, []
+        for record in records:
+            try:
+                logger = logging.getLogger(record.name)
+                if logger.isEnabledFor(record.levelno):
+                    logger.handle(record)
+            except Exception:  # a broken handler of the app's must not break configure()
+                pass
+        if self.dropped:
+            _logger.debug("ecs_otel: %d set-up diagnostics were not kept", self.dropped)
+
+
+@contextmanager
+def _held_diagnostics() -> Iterator[_HeldDiagnostics]:
+    """``ecs_otel`` at DEBUG into a holder only, for the steps before logging; restored as it was after."""
+    holder = _HeldDiagnostics()
+    saved = (list(_logger.handlers), _logger.level, _logger.propagate)
+    _logger.handlers = [holder]
+    _logger.setLevel(logging.DEBUG)
+    _logger.propagate = False
+    try:
+        yield holder
+    finally:
+        handlers, level, propagate = saved
+        _logger.handlers = [*handlers, *(h for h in _logger.handlers if h is not holder)]
+        _logger.setLevel(level)
+        _logger.propagate = propagate
 
 
 # -- metadata and resource ---------------------------------------------------------------------------
@@ -398,6 +455,7 @@ def _root_configured_by_app(root: logging.Logger) -> bool:
 def _setup_logging(config: Configuration) -> None:
     mode = config.settings.logging
     if mode == "false" or (mode == "auto" and not config.on_ecs):
+        _library_diagnostics()
         return
     try:
         from ecs_otel.logging import configure_logging
@@ -406,6 +464,42 @@ def _setup_logging(config: Configuration) -> None:
         return
     attributes = dict(config.resource.attributes) if config.resource is not None else {}
     configure_logging(service=attributes.get("service.name"), ecs_context=attributes, on_ecs=True)
+
+
+def _library_diagnostics() -> None:
+    """Logging left to the application (off ECS with ``ECS_OTEL_LOGGING=auto``, or ``false``): an explicit
+    ``ECS_OTEL_LOG_LEVEL`` still sets the level of the library's own ``ecs_otel`` logger (its ``ecs_otel=``
+    entry, else its root level), and nothing else, so ``ECS_OTEL_LOG_LEVEL=DEBUG`` shows why ECS detection
+    was skipped without taking over the application's logging. When the application has no handler of its
+    own on the root logger (yet), the library's lines go to stderr as text through a handler of the
+    ``ecs_otel`` logger alone; otherwise they go wherever the application's handlers send them.
+    """
+    raw = os.environ.get("ECS_OTEL_LOG_LEVEL", "").strip()
+    if not raw:
+        return
+    from ecs_otel.logging.levels import parse_level_spec
+
+    try:
+        spec = parse_level_spec(raw)
+    except ValueError as exc:
+        _logger.warning("ecs_otel: ECS_OTEL_LOG_LEVEL: %s; levels left unchanged", exc)
+        return
+    level = spec.loggers.get("ecs_otel", spec.root)
+    if level is None:
+        return
+    _logger.setLevel(level)
+    root = logging.getLogger()
+    apps = [h for h in root.handlers
+            if not getattr(h, "_ecs_otel", False) and not type(h).__module__.startswith(("opentelemetry.", "_pytest."))]
+    if apps or any(getattr(h, "_ecs_otel", False) for h in _logger.handlers):
+        return
+    from ecs_otel.logging.text import TextFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TextFormatter())
+    handler._ecs_otel = True  # type: ignore[attr-defined]
+    _logger.addHandler(handler)
+    _logger.propagate = False  # the root's last-resort or fallback handler would print warnings twice
 
 
 # -- fork ----------------------------------------------------------------------------------------------

@@ -1,14 +1,35 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from tests.support.otlp_sink import SinkProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "ecs"  # copied from shared/fixtures/ecs (see PROVENANCE.md)
+
+# Hypothesis: the same examples on every run, everywhere (a fresh clone, a laptop, CI), and nothing written into
+# the working tree. A randomised run that found a failure once made every later run in that clone fail through
+# the saved `.hypothesis/` database, while other clones passed: a test suite that depends on luck and on history.
+# `HYPOTHESIS_PROFILE=explore` searches randomly (more examples, a database under the system temp dir) for
+# someone hunting bugs on purpose; whatever it finds becomes an explicit `@example` or a regression test.
+HYPOTHESIS_HOME = Path(
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "ecs-otel-hypothesis"))
+)
+set_hypothesis_home_dir(HYPOTHESIS_HOME)  # the unicode charmap cache too, not only the example database
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=False)
+settings.register_profile(
+    "explore", derandomize=False, max_examples=1000,
+    database=DirectoryBasedExampleDatabase(str(HYPOTHESIS_HOME / "examples")),
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture

@@ -56,6 +56,16 @@ _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 
 
+def _level_name(record: logging.LogRecord) -> str:
+    """``level`` for a record whose ``levelname`` was replaced by something that is not a name."""
+    levelno = getattr(record, "levelno", None)
+    if type(levelno) is int:
+        name = logging.getLevelName(levelno)
+        if type(name) is str:
+            return name
+    return safe_str(getattr(record, "levelname", ""))[:64] or "NOTSET"
+
+
 def max_bytes_from_env(default: int = DEFAULT_MAX_BYTES) -> int:
     raw = os.environ.get(MAX_BYTES_ENV, "").strip()
     if not raw:
@@ -90,7 +100,13 @@ class JsonFormatter(logging.Formatter):
     ``fmt``/``datefmt``/``style`` are accepted for compatibility and ignored.
 
     ``extra=`` fields go to the top level; one whose key equals a key the formatter writes itself is
-    written as ``extra.<key>`` instead. Counters: ``truncated_records``, ``format_errors``, ``plans_uncached``
+    written as ``extra.<key>`` instead, so ``timestamp``, ``level``, ``logger`` and ``message`` (and the
+    trace, exception and static keys) are always the formatter's own: a search on ``level`` must never meet
+    a user's value. ``logging`` itself refuses ``extra=`` keys that name ``LogRecord`` attributes
+    (``levelname``, ``msg``, ``message``, ``asctime``...); when a filter or record factory sets such an
+    attribute directly, the record's own attribute is what is written, except a ``levelname`` that is not
+    a non-empty string, for which ``level`` is the name of ``levelno`` (a level name is a string; a filter
+    that renames ``WARNING`` to ``WARN`` is respected). Counters: ``truncated_records``, ``format_errors``, ``plans_uncached``
     (distinct ``extra=`` keys beyond the 4096 whose handling is memoised).
     """
 
@@ -196,8 +212,8 @@ class JsonFormatter(logging.Formatter):
             msg = msg[: self._max_str]
             truncated = True
         level = record.levelname
-        if type(level) is not str:
-            level = safe_str(level)
+        if type(level) is not str or not level:
+            level = _level_name(record)
         name = record.name
         if type(name) is not str:
             name = safe_str(name)

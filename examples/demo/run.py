@@ -3,19 +3,23 @@
     emulator ─► sidecar (file + debug exporters, ecs_stats scraper)
     stubs (inventory + DynamoDB) ◄─ shop (import ecs_otel.auto) ─► sidecar ◄─ load
 
-Time is bounded by ``DEMO_SECONDS`` (default 20) from the first process start to the summary;
-every process started is stopped by its PID on the way out, Ctrl-C included.
+Time is bounded by ``DEMO_SECONDS`` (default 20) from the first process start to the summary; the
+load runs for all of it. With ``DEMO_KEEP=1`` (or ``DEMO_SECONDS=0``: the default duration, then keep) the
+summary is taken from the running processes and everything stays up, under a gentle load, until Ctrl-C.
+Every process started is stopped by its PID on the way out, Ctrl-C included.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
+import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -35,6 +39,10 @@ MIN_LOAD_S = 2.0
 DRAIN_TIMEOUT_S = 3.0
 #: The sidecar's cardinality limit for the demo's high-cardinality metric, low enough to be visible.
 ORDERS_SERIES_LIMIT = 10
+#: The shop's metric export interval (ms): a live summary waits for one export after the load.
+METRIC_INTERVAL_MS = 2000
+#: Requests per second while the keep-running mode holds the demo up (the status page keeps moving).
+KEEP_RATE_PER_S = 5.0
 _FOREIGN = ("ECS_OTEL_", "OTEL_", "ECS_CONTAINER_METADATA", "AWS_")
 
 
@@ -60,6 +68,9 @@ class DemoRun:
     #: The sidecar's ``prometheus`` exporter: where it was scraped and what it said.
     prometheus_url: str = ""
     prometheus_text: str = ""
+    #: True while the processes run (the keep-running mode's summary): only then are URLs printed as live.
+    live: bool = False
+    shop_url: str = ""
 
 
 def _clean_env() -> dict[str, str]:
@@ -128,7 +139,56 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
-def run(out_dir: Path, seconds: float) -> DemoRun:
+def _metrics_received(status_url: str) -> int:
+    raw = _get(status_url + "status.json", timeout_s=2.0)
+    if raw is None:
+        return -1
+    return sum(q.get("received", 0) for q in json.loads(raw).get("queues", []) if q.get("signal") == "metrics")
+
+
+def _wait_live_flush(status_url: str, timeout_s: float) -> None:
+    """With the shop still running: until its next metric export after the load reached the sidecar and
+    every exporter queue is empty, so the files hold what the summary reports (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    before = _metrics_received(status_url)
+    while time.monotonic() < deadline and _metrics_received(status_url) <= before:
+        time.sleep(0.1)
+    _wait_drained(status_url, max(0.0, deadline - time.monotonic()))
+
+
+def _live_counts(status: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per exporter and signal counts from a running sidecar's status.json (the shape of final_counts)."""
+    return [{k: q.get(k) for k in ("signal", "exporter", "received", "exported", "dropped", "queued")}
+            for q in (status or {}).get("queues", [])]
+
+
+def _hold(children: Sequence[Child], plan: LoadPlan) -> None:
+    """Keep everything up under a gentle load until Ctrl-C (or SIGTERM), or until a child exits by itself."""
+    load = threading.Thread(target=run_load, args=(plan,), name="keep-load", daemon=True)
+    load.start()
+    try:
+        while True:
+            for child in children:
+                if child.proc.poll() is not None:
+                    print(f"\n{child.name} exited with code {child.proc.returncode}; stopping the demo "
+                          f"(its log: {child.stderr_path})", flush=True)
+                    return
+            time.sleep(0.5)
+    except Interrupted:
+        print("\n\nCtrl-C: stopping the demo.", flush=True)
+    finally:
+        plan.stop.set()
+        load.join(15)
+
+
+def run(out_dir: Path, seconds: float, keep: bool = False,
+        show: Callable[[DemoRun], None] | None = None) -> DemoRun:
+    """Run the demo for ``seconds``; with ``keep``, call ``show`` with a live summary and hold until Ctrl-C.
+
+    Without ``keep`` every process has stopped when this returns, and the summary (built by the caller)
+    prints every URL as stopped. With ``keep`` the summary is shown while the processes run, which is the
+    only time its URLs are printed as live; the returned run says ``live=False`` once they stopped.
+    """
     started = time.monotonic()
     deadline = started + seconds
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -180,7 +240,7 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
             "ECS_CONTAINER_METADATA_URI_V4": uris["app"],
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
             "OTEL_LOGS_EXPORTER": "otlp",
-            "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+            "OTEL_METRIC_EXPORT_INTERVAL": str(METRIC_INTERVAL_MS),
             "OTEL_BSP_SCHEDULE_DELAY": "500",
             "OTEL_BLRP_SCHEDULE_DELAY": "500",
             "ECS_OTEL_LOGGING": "true",
@@ -204,37 +264,37 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
         print(f"\n  status page (live while the demo runs): {status_url}\n")
 
         until = max(deadline - TAIL_S, time.monotonic() + MIN_LOAD_S)
-        done = _step(f"driving load for {until - time.monotonic():.0f} s")
-        load = run_load(LoadPlan(base_url=shop_url, until=until))
+        plan = LoadPlan(base_url=shop_url, until=until)
+        done = _step(f"driving load for {until - time.monotonic():.0f} s (≤ {plan.rate_per_s:.0f} requests/s)")
+        load = run_load(plan)
         done(f"{load.requests:,} requests")
+        prometheus_url = f"http://127.0.0.1:{prometheus_port}/metrics"
+
+        if keep:
+            done = _step("waiting for the shop's next export")
+            _wait_live_flush(status_url, METRIC_INTERVAL_MS / 1000 + DRAIN_TIMEOUT_S + 2)
+            done("flushed")
+            result = _snapshot(out_dir, status_url, status_default, load, prometheus_url, started, children)
+            result.live, result.shop_url = True, shop_url
+            if show is not None:
+                show(result)
+            _hold(children, LoadPlan(base_url=shop_url, until=math.inf, rate_per_s=KEEP_RATE_PER_S))
+            for child in reversed(children):
+                child.stop()
+            result.live = False
+            result.seconds = time.monotonic() - started
+            return result
 
         # The shop's exit flush ends with the sidecar's 200s: from here on everything is in its queues.
         done = _step("stopping the shop (flushes its telemetry)")
         done(f"exit {shop.stop()}")
         _wait_drained(status_url, DRAIN_TIMEOUT_S)  # so the Prometheus endpoint holds the shop's last export
-        cardinality_raw = _get(status_url + "cardinality")
-        metrics_raw = _get(status_url + "metrics") or b""
-        status_raw = _get(status_url + "status.json")
-        prometheus_url = f"http://127.0.0.1:{prometheus_port}/metrics"
-        prometheus_raw = _get(prometheus_url) or b""
-        for name, raw in (("cardinality.json", cardinality_raw), ("status.json", status_raw),
-                          ("self-metrics.prom", metrics_raw), ("prometheus.prom", prometheus_raw)):
-            if raw:
-                (out_dir / name).write_bytes(raw)
+        result = _snapshot(out_dir, status_url, status_default, load, prometheus_url, started, children)
         done = _step("stopping the sidecar (flushes the files)")
         done(f"exit {sidecar.stop()}")
-        final_counts = _final_counts(sidecar.stderr_path)
-        return DemoRun(
-            out_dir=out_dir, status_url=status_url, status_port_is_default=status_default, load=load,
-            cardinality=json.loads(cardinality_raw) if cardinality_raw else None,
-            self_metrics=metrics_raw.decode(errors="replace"),
-            status=json.loads(status_raw) if status_raw else None,
-            final_counts=final_counts,
-            prometheus_url=prometheus_url,
-            prometheus_text=prometheus_raw.decode(errors="replace"),
-            seconds=time.monotonic() - started,
-            pids={c.name: c.pid for c in children},
-        )
+        result.final_counts = _final_counts(sidecar.stderr_path)
+        result.seconds = time.monotonic() - started
+        return result
     finally:
         # Ctrl-C while stopping must not leave anything behind: ignore it until the children are gone.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -246,7 +306,37 @@ def run(out_dir: Path, seconds: float) -> DemoRun:
             signal.signal(s, handler)
 
 
+def _snapshot(out_dir: Path, status_url: str, status_default: bool, load: LoadResult, prometheus_url: str,
+              started: float, children: Sequence[Child]) -> DemoRun:
+    """What the sidecar's endpoints say now (also saved under ``out_dir``), with counts from status.json."""
+    cardinality_raw = _get(status_url + "cardinality")
+    metrics_raw = _get(status_url + "metrics") or b""
+    status_raw = _get(status_url + "status.json")
+    prometheus_raw = _get(prometheus_url) or b""
+    for name, raw in (("cardinality.json", cardinality_raw), ("status.json", status_raw),
+                      ("self-metrics.prom", metrics_raw), ("prometheus.prom", prometheus_raw)):
+        if raw:
+            (out_dir / name).write_bytes(raw)
+    status = json.loads(status_raw) if status_raw else None
+    return DemoRun(
+        out_dir=out_dir, status_url=status_url, status_port_is_default=status_default, load=load,
+        cardinality=json.loads(cardinality_raw) if cardinality_raw else None,
+        self_metrics=metrics_raw.decode(errors="replace"),
+        status=status,
+        final_counts=_live_counts(status),
+        prometheus_url=prometheus_url,
+        prometheus_text=prometheus_raw.decode(errors="replace"),
+        seconds=time.monotonic() - started,
+        pids={c.name: c.pid for c in children},
+    )
+
+
+def _truthy(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
 def seconds_from_env(env: Mapping[str, str]) -> float:
+    """``DEMO_SECONDS`` (default 20, at least 5); ``0`` means the default duration and then keep running."""
     raw = env.get("DEMO_SECONDS", "").strip()
     if not raw:
         return DEFAULT_SECONDS
@@ -254,9 +344,22 @@ def seconds_from_env(env: Mapping[str, str]) -> float:
         value = float(raw)
     except ValueError:
         raise SystemExit(f"DEMO_SECONDS must be a number of seconds, got {raw!r}") from None
-    if value < 5:
-        raise SystemExit(f"DEMO_SECONDS must be 5 or more (start-up alone takes a few seconds), got {raw!r}")
+    if value == 0:
+        return DEFAULT_SECONDS
+    if not 5 <= value < math.inf:
+        raise SystemExit(f"DEMO_SECONDS must be 5 or more (start-up alone takes a few seconds; 0 keeps the demo "
+                         f"running until Ctrl-C), got {raw!r}")
     return value
 
 
-__all__ = ["DemoRun", "Interrupted", "StartError", "run", "seconds_from_env"]
+def keep_from_env(env: Mapping[str, str]) -> bool:
+    """The keep-running mode: ``DEMO_KEEP=1`` (after ``DEMO_SECONDS`` of load) or ``DEMO_SECONDS=0``."""
+    if _truthy(env.get("DEMO_KEEP", "")):
+        return True
+    try:
+        return float(env.get("DEMO_SECONDS", "").strip() or "nan") == 0
+    except ValueError:
+        return False
+
+
+__all__ = ["DemoRun", "Interrupted", "StartError", "keep_from_env", "run", "seconds_from_env"]

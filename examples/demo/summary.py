@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from examples.demo import readout
-from examples.demo.run import ORDERS_SERIES_LIMIT, DemoRun
+from examples.demo.run import KEEP_RATE_PER_S, ORDERS_SERIES_LIMIT, DemoRun
 
 WIDTH = max(80, min(shutil.get_terminal_size((100, 24)).columns, 140))
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -202,7 +202,8 @@ def pipeline_section(run: DemoRun) -> str:
     for q in run.final_counts:
         dropped = sum((q.get("dropped") or {}).values())
         rows.append([q["signal"], q["exporter"], q["received"], q["exported"], dropped, q["queued"]])
-    lines = [heading("Sidecar pipeline (its final counts, after the flush)")]
+    title = "its counts now" if run.live else "its final counts, after the flush"
+    lines = [heading(f"Sidecar pipeline ({title})")]
     if rows:
         lines.append(table(["signal", "exporter", "received", "exported", "dropped", "queued"], rows))
     else:
@@ -210,12 +211,32 @@ def pipeline_section(run: DemoRun) -> str:
     if run.prometheus_text:
         series = [line for line in run.prometheus_text.splitlines() if line and not line.startswith("#")]
         orders = sum(1 for line in series if line.startswith("shop_orders"))
-        lines.append(f"\n  Prometheus scrape endpoint: {run.prometheus_url}  ({len(series):,} samples, "
-                     f"{orders} of them shop_orders*; saved as demo-output/prometheus.prom)")
+        lines.append(f"\n  {endpoint('Prometheus scrape endpoint', run.prometheus_url, run.live)}")
+        lines.append(f"  its scrape: {len(series):,} samples, {orders} of them shop_orders*; saved as "
+                     "demo-output/prometheus.prom")
     where = "the default port" if run.status_port_is_default else "13133 was taken, so a free port"
-    lines.append(f"\n  status page: {run.status_url}  ({where}; it lived while the demo ran —")
-    lines.append("  DEMO_SECONDS=300 make demo keeps it up for five minutes)")
+    lines.append(f"\n  {endpoint('status page', run.status_url, run.live)}  ({where})")
+    if not run.live:
+        lines.append("  DEMO_KEEP=1 make demo (or DEMO_SECONDS=0) keeps everything up until Ctrl-C")
     return "\n".join(lines)
+
+
+def endpoint(label: str, url: str, live: bool) -> str:
+    """A URL as the truth stands when the line is printed: live only while its server runs."""
+    return f"{label}: {url}" if live else f"{label} was at {url} (stopped)"
+
+
+def keep_banner(run: DemoRun) -> str:
+    """What the keep-running mode prints after its summary: the URLs that answer now, and how to stop."""
+    rows = [["status page", run.status_url], ["shop", run.shop_url + "/products/sku-mug"]]
+    if run.prometheus_url:
+        rows.append(["Prometheus", run.prometheus_url])
+    width = max(len(r[0]) for r in rows) + 1
+    return "\n".join([
+        heading("Still running: press Ctrl-C to stop"),
+        f"  Everything stays up under a gentle load ({KEEP_RATE_PER_S:.0f} requests/s) so the status page moves:",
+        *(f"  {(name + ':').ljust(width)} {url}" for name, url in rows),
+    ])
 
 
 def files_section(out_dir: Path) -> str:
@@ -249,7 +270,9 @@ def render(run: DemoRun) -> str:
         _safely("Newest app log lines", lambda: logs_section(run)),
         _safely("Sidecar pipeline", lambda: pipeline_section(run)),
         _safely("Output files", lambda: files_section(run.out_dir)),
-        f"\nDone in {run.seconds:.1f} s; every process the demo started (pids "
-        f"{', '.join(str(p) for p in run.pids.values())}) has exited.",
+        (f"\nSummary after {run.seconds:.1f} s; the demo's processes (pids "
+         f"{', '.join(str(p) for p in run.pids.values())}) are still running." if run.live else
+         f"\nDone in {run.seconds:.1f} s; every process the demo started (pids "
+         f"{', '.join(str(p) for p in run.pids.values())}) has exited."),
     ]
     return "\n".join(parts)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -65,15 +66,18 @@ def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Pat
     assert row, out
     before, after, limit = map(int, row.groups())
     assert before > limit and after == limit + 1
-    prom = re.search(r"Prometheus scrape endpoint: http://127\.0\.0\.1:\d+/metrics  \(([\d,]+) samples, (\d+) of them "
-                     r"shop_orders", out)
+    prom = re.search(r"Prometheus scrape endpoint was at http://127\.0\.0\.1:\d+/metrics \(stopped\)\n"
+                     r"  its scrape: ([\d,]+) samples, (\d+) of them shop_orders", out)
     assert prom and int(prom.group(1).replace(",", "")) > 0 and int(prom.group(2)) == after, out
     # ECS task stats with real numbers, the newest app logs, the status page, the pipeline counts.
     assert re.search(r"^\s+task \(total\)\s+[\d.]+ vCPU\s+[\d.]+ MiB", out, re.M), out
     assert re.search(r"^\s+app\s+[\d.]+ vCPU\s+[\d.]+ MiB", out, re.M), out
     log_lines = re.search(r"^Newest app log lines.*\n─+\n((?:  \{.*\}\n){3})", out, re.M)
     assert log_lines, out
-    assert re.search(r"status page: http://127\.0\.0\.1:\d+/", out), out
+    assert re.search(r"status page was at http://127\.0\.0\.1:\d+/ \(stopped\)", out), out
+    # The summary is printed after everything stopped: no URL in it may read as live.
+    summary = out[out.index("\nLoad: "):]
+    assert summary.count("http://127.0.0.1:") == summary.count(" (stopped)") + _stub_urls(summary), summary
     assert re.search(r"^\s+traces\s+file\s+(\d+)\s+\1\s+0\s+0$", out, re.M), out
 
     # Every process it started has exited.
@@ -94,6 +98,60 @@ def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Pat
     assert sum(len(sl.log_records) for b in logs for rl in b.resource_logs for sl in rl.scope_logs) > 0
     assert (output / "logs" / "shop.stdout.log").stat().st_size > 0
     assert "shop_orders_total{" in (output / "prometheus.prom").read_text()
+
+
+def _stub_urls(summary: str) -> int:
+    """URLs of the demo's stubs inside sampled spans (the trace's client calls): data, not links."""
+    return len(re.findall(r"http://127\.0\.0\.1:\d+/stock/", summary))
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, seen: list[str], timeout_s: float) -> bool:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            return False
+        seen.append(line)
+        if marker in line:
+            return True
+    return False
+
+
+def test_demo_keep_running_serves_every_printed_url_until_ctrl_c(tmp_path: Path) -> None:
+    """DEMO_KEEP=1: the summary is printed while everything runs; every URL printed as live answers."""
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "examples.demo"], cwd=tmp_path,
+                            env=_env(DEMO_SECONDS="6", DEMO_KEEP="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    try:
+        assert _read_until(proc, "Still running: press Ctrl-C", seen, 120), "".join(seen)
+        assert _read_until(proc, "Prometheus:", seen, 30), "".join(seen)
+        text = "".join(seen)
+        summary = text[text.index("\nLoad: "):]
+        assert "(stopped)" not in summary and "are still running" in summary, summary
+        live = re.findall(r"^  (?:status page|shop|Prometheus):\s+(http://127\.0\.0\.1:\d+/\S*)$", summary, re.M)
+        assert len(live) == 3, summary
+        assert re.search(r"^\s+status page: http://127\.0\.0\.1:\d+/  \(", summary, re.M), summary
+        for url in live:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                assert resp.status == 200, url
+        pids = [int(p) for p in PID_LINE.findall(text[:text.index("\nLoad: ")])]
+        assert len(pids) == 3 and not any(_gone(p) for p in pids), text
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, "".join(seen) + out + err
+    assert "has exited" in out and "Traceback" not in "".join(seen) + out + err
+    assert all(_gone(p) for p in pids)
+    for url in live:
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=5)
 
 
 def test_demo_ctrl_c_stops_every_process(tmp_path: Path) -> None:

@@ -250,14 +250,25 @@ class _Odd:
     __repr__ = __str__
 
 
-def check_log_line(formatter: logging.Formatter, record: logging.LogRecord, max_bytes: int = LOG_MAX_BYTES) -> None:
+def expected_level(record: logging.LogRecord) -> str:
+    """What ``level`` must say: the record's ``levelname`` when it is a name, else the name of ``levelno``."""
+    name = record.levelname
+    if isinstance(name, str) and name:
+        return name
+    return logging.getLevelName(record.levelno)
+
+
+def check_log_line(
+    formatter: logging.Formatter, record: logging.LogRecord, max_bytes: int = LOG_MAX_BYTES
+) -> dict[str, Any]:
     line = formatter.format(record)
     assert "\n" not in line, "one record, one line"
     assert len(line.encode("utf-8", "surrogateescape")) + 1 <= max_bytes, len(line)
     line.encode("utf-8")  # no lone surrogates: the line can be written to any UTF-8 stream
     obj = json.loads(line, parse_constant=_refuse_constant)
     assert {"timestamp", "level", "logger", "message"} <= set(obj), obj.keys()
-    assert obj["level"] == record.levelname
+    assert obj["level"] == expected_level(record)
+    return obj
 
 
 _VALUES: tuple[Callable[[ByteReader], Any], ...] = (
