@@ -334,7 +334,8 @@ def _setup_traces(config: Configuration) -> None:
         provider.add_span_processor(processor)
         config.coordinator.add(f"traces-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint,
-                               flush=lambda remaining, p=processor: p.force_flush(int(remaining * 1000)))
+                               flush=lambda remaining, p=processor: p.force_flush(int(remaining * 1000)),
+                               prepare=getattr(exporter, "prepare", None))
     trace.set_tracer_provider(provider)
     config.tracer_provider = provider
     if hasattr(sampler, "start"):
@@ -401,12 +402,14 @@ def _setup_metrics(config: Configuration) -> None:
     if readers:
         first_endpoint = next((e for _, _, e in endpoints if e), None)
         aborts = [_abort_of(exp) for _, exp, _ in endpoints]
+        prepares = [p for p in (getattr(exp, "prepare", None) for _, exp, _ in endpoints) if p is not None]
 
         def shutdown(remaining: float) -> None:
             provider.shutdown(timeout_millis=remaining * 1000)
 
         config.coordinator.add("metrics", shutdown, lambda: [a() for a in aborts], first_endpoint,
-                               flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000))
+                               flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000),
+                               prepare=(lambda: [p() for p in prepares]) if prepares else None)
     if settings.runtime_metrics:
         from ecs_otel.metrics.runtime import RuntimeMetrics
 
@@ -430,7 +433,8 @@ def _setup_logs(config: Configuration) -> None:
         provider.add_log_record_processor(processor)
         config.coordinator.add(f"logs-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint,
-                               flush=lambda remaining, p=processor: p.force_flush(int(remaining * 1000)))
+                               flush=lambda remaining, p=processor: p.force_flush(int(remaining * 1000)),
+                               prepare=getattr(exporter, "prepare", None))
     set_logger_provider(provider)
     config.logger_provider = provider
     handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)

@@ -216,6 +216,17 @@ class LazyExporter:
                         _logger.warning("ecs_otel: cannot build OTLP %s exporter: %s", self.target.signal, exc)
         return self._inner
 
+    def prepare(self) -> None:
+        """Build the real exporter now (unless aborted), so exports at interpreter exit need no imports.
+
+        Called by the shutdown coordinator when the main thread finishes, before Python's thread
+        pools refuse new work: importing the gRPC exporter then still works (it imports an SDK
+        module that builds a ``Resource`` through a thread pool), which it no longer does in
+        ``atexit``.
+        """
+        if not self._aborted:
+            self._get()
+
     def export(self, batch: Sequence[Any]) -> Any:
         inner = None if self._aborted else self._get()
         if inner is None:
@@ -300,6 +311,9 @@ def lazy_metric_exporter(target: OtlpTarget, env: Mapping[str, str]) -> Any:
 
         def abort(self) -> None:
             self._lazy.abort()
+
+        def prepare(self) -> None:
+            self._lazy.prepare()
 
         def reset_after_fork(self) -> None:
             self._lazy.reset_after_fork()

@@ -7,6 +7,11 @@ parallel threads bounded by ``ECS_OTEL_SHUTDOWN_TIMEOUT``; at the deadline every
 aborted (back-off interrupted) and the process moves on. SIGTERM is chained: after the flush the
 app's own handler runs, or, when there was none, the default action (terminate by the signal)
 is re-raised, so the exit status stays what it would have been.
+
+Exporters are built lazily, and a process that exits within the batch delay first builds them at
+exit. ``atexit`` is too late for that: by then Python refuses new thread-pool work, which importing
+the gRPC exporter needs. So each exporter is *prepared* (built) as soon as the main thread
+finishes, in a hook that runs before the standard library's thread pools shut down.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class _Flushable:
     endpoint: str | None = None
     #: Export what is queued but keep running (SIGTERM while the app's own handler drains); takes seconds.
     flush: Callable[[float], Any] | None = None
+    #: Build what the exporter needs (imports, channel) while the interpreter can still do so.
+    prepare: Callable[[], Any] | None = None
 
 
 def receiver_refuses(endpoint: str, timeout_s: float = 0.2) -> bool:
@@ -52,6 +59,26 @@ def receiver_refuses(endpoint: str, timeout_s: float = 0.2) -> bool:
         return False
 
 
+def register_before_thread_pools_stop(callback: Callable[[], None]) -> bool:
+    """Run ``callback`` when the main thread finishes, before ``concurrent.futures`` refuses new work.
+
+    CPython runs these hooks (``threading._register_atexit``) last-registered first, before joining
+    non-daemon threads and before ``atexit``. The thread-pool module registers its own hook when first
+    imported, so it is imported here first, making ours run earlier. False when the interpreter has
+    no such hook (then the exit flush builds exporters in ``atexit``, which works for OTLP/HTTP).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return False
+    import concurrent.futures.thread  # noqa: F401  (see above: its hook must be registered before ours)
+
+    try:
+        register(callback)
+    except RuntimeError:  # configured while the interpreter is already exiting
+        return False
+    return True
+
+
 @dataclass
 class ShutdownCoordinator:
     timeout_s: float = 5.0
@@ -63,8 +90,9 @@ class ShutdownCoordinator:
     _extra: list[Callable[[], None]] = field(default_factory=list)
 
     def add(self, name: str, shutdown: Callable[[float], Any], abort: Callable[[], None],
-            endpoint: str | None = None, flush: Callable[[float], Any] | None = None) -> None:
-        self._items.append(_Flushable(name, shutdown, abort, endpoint, flush))
+            endpoint: str | None = None, flush: Callable[[float], Any] | None = None,
+            prepare: Callable[[], Any] | None = None) -> None:
+        self._items.append(_Flushable(name, shutdown, abort, endpoint, flush, prepare))
 
     def on_shutdown(self, callback: Callable[[], None]) -> None:
         """Quick, non-blocking work run first (stop pollers)."""
@@ -119,7 +147,27 @@ class ShutdownCoordinator:
     # -- hooks -------------------------------------------------------------------------------------
     def install(self) -> None:
         atexit.register(self._atexit)
+        register_before_thread_pools_stop(self._prepare_for_exit)
         self._install_sigterm()
+
+    def _prepare_for_exit(self) -> None:
+        """The main thread has finished: build every exporter the final flush will need, one by one.
+
+        An exporter whose loopback receiver refuses connections is aborted instead (the flush would
+        drop its data anyway), which spares the import. Never raises: this runs inside Python's exit.
+        """
+        if self._done:
+            return
+        for item in self._items:
+            if item.prepare is None:
+                continue
+            try:
+                if item.endpoint and receiver_refuses(item.endpoint):
+                    item.abort()
+                    continue
+                item.prepare()
+            except Exception as exc:
+                _logger.debug("ecs_otel: preparing %s for exit failed: %s", item.name, exc)
 
     def _atexit(self) -> None:
         try:
