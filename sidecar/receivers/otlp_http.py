@@ -90,7 +90,8 @@ class OtlpHttpReceiver(Receiver):
                 batch.ParseFromString(body)
         except (DecodeError, json_codec.OtlpJsonError, RecursionError) as exc:
             self.ingest.outcome(signal, "bad_request")
-            return _error(400, f"cannot decode {signal.value} request: {exc}", as_json)
+            hint = "" if as_json else f" (malformed, or nested deeper than {json_codec.MAX_MESSAGE_DEPTH} messages)"
+            return _error(400, f"cannot decode {signal.value} request: {exc}{hint}", as_json)
         try:
             await self.ingest.deliver(signal, batch, len(body))
         except BackPressure as exc:
