@@ -140,12 +140,15 @@ class Sidecar:
             self.scrapers.append(scraper)
         self._validate_unused_sections()
         token = BearerToken(s.receiver_token)
-        self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", self.chains, self.telemetry), host=s.receiver_host,
+        max_items = self.config.pipeline.queue_max_items  # a request bigger than a queue could never fit
+        self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", self.chains, self.telemetry, max_items=max_items,
+                                                      budget=self.budget), host=s.receiver_host,
                                                port=s.otlp_http_port, max_body_bytes=s.max_request_bytes, token=token))
         if s.otlp_grpc_port >= 0:
             from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver  # grpc costs ~10 MB: only when enabled
 
-            self.receivers.append(OtlpGrpcReceiver(Ingest("otlp_grpc", self.chains, self.telemetry),
+            self.receivers.append(OtlpGrpcReceiver(Ingest("otlp_grpc", self.chains, self.telemetry,
+                                                          max_items=max_items, budget=self.budget),
                                                    host=s.receiver_host, port=s.otlp_grpc_port,
                                                    max_body_bytes=s.max_request_bytes, token=token))
         self.telemetry.on_collect(self._collect)

@@ -27,7 +27,7 @@ import orjson
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-__all__ = ["OtlpJsonError", "decode", "decode_dict", "encode", "encode_dict"]
+__all__ = ["MAX_MESSAGE_DEPTH", "OtlpJsonError", "decode", "decode_dict", "encode", "encode_dict"]
 
 M = TypeVar("M", bound=Message)
 
@@ -53,6 +53,12 @@ _INT32_TYPES = frozenset(
     }
 )
 _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
+
+#: The deepest message nesting (the request itself counts 1) that protobuf's own parser accepts.
+#: Deeper messages can be *built* from JSON and even serialized, but every later parse of those
+#: bytes fails (upb's default recursion limit), so a queued batch holding one would be lost whole
+#: at the exporter. The decoder refuses them instead: a request the wire format cannot carry.
+MAX_MESSAGE_DEPTH = 100
 
 
 class OtlpJsonError(ValueError):
@@ -153,7 +159,7 @@ class _Plan:
 
     def __init__(self) -> None:
         self.by_number: dict[int, tuple[str, Callable[[Any], Any]]] = {}
-        self.by_key: dict[str, tuple[str, Callable[[Any, str], Any]]] = {}
+        self.by_key: dict[str, tuple[str, Callable[[Any, str, int], Any]]] = {}
         self.cls: type[Message] | None = None
 
 
@@ -203,8 +209,8 @@ def _scalar(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[Any], 
     raise TypeError(f"unsupported field type {t} for {fd.full_name}")
 
 
-def _converters(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[Any, str], Any]]:
-    """Return (encode(value), decode(json_value, path)) for one field."""
+def _converters(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[Any, str, int], Any]]:
+    """Return (encode(value), decode(json_value, path, depth)) for one field; ``depth`` is the parent's."""
     name = fd.json_name
     if fd.type == FieldDescriptor.TYPE_MESSAGE:
         sub_desc = fd.message_type
@@ -214,19 +220,19 @@ def _converters(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[An
                 sub = _plan(sub_desc)
                 return [_encode_message(x, sub) for x in v]
 
-            def dec_msgs(v: Any, path: str) -> list[dict[str, Any]]:
+            def dec_msgs(v: Any, path: str, depth: int) -> list[dict[str, Any]]:
                 if type(v) is not list:
                     raise OtlpJsonError(f"{path}.{name}", "expected an array of objects")
                 sub = _plan(sub_desc)
-                return [_decode_message(x, sub, f"{path}.{name}[{i}]") for i, x in enumerate(v)]
+                return [_decode_message(x, sub, f"{path}.{name}[{i}]", depth + 1) for i, x in enumerate(v)]
 
             return enc_msgs, dec_msgs
 
         def enc_msg(v: Any) -> dict[str, Any]:
             return _encode_message(v, _plan(sub_desc))
 
-        def dec_msg(v: Any, path: str) -> dict[str, Any]:
-            return _decode_message(v, _plan(sub_desc), f"{path}.{name}")
+        def dec_msg(v: Any, path: str, depth: int) -> dict[str, Any]:
+            return _decode_message(v, _plan(sub_desc), f"{path}.{name}", depth + 1)
 
         return enc_msg, dec_msg
 
@@ -236,7 +242,7 @@ def _converters(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[An
         def enc_list(v: Any) -> list[Any]:
             return [enc(x) for x in v]
 
-        def dec_list(v: Any, path: str) -> list[Any]:
+        def dec_list(v: Any, path: str, depth: int) -> list[Any]:
             if type(v) is not list:
                 raise OtlpJsonError(f"{path}.{name}", "expected an array")
             try:
@@ -246,7 +252,7 @@ def _converters(fd: FieldDescriptor) -> tuple[Callable[[Any], Any], Callable[[An
 
         return enc_list, dec_list
 
-    def dec_one(v: Any, path: str) -> Any:
+    def dec_one(v: Any, path: str, depth: int) -> Any:
         try:
             return dec(v)
         except ValueError as e:
@@ -264,16 +270,19 @@ def _encode_message(msg: Message, plan: _Plan) -> dict[str, Any]:
     return out
 
 
-def _decode_message(obj: Any, plan: _Plan, path: str) -> dict[str, Any]:
+def _decode_message(obj: Any, plan: _Plan, path: str, depth: int) -> dict[str, Any]:
     if type(obj) is not dict:
         raise OtlpJsonError(path, f"expected an object, got {type(obj).__name__}")
+    if depth > MAX_MESSAGE_DEPTH:
+        raise OtlpJsonError(path, f"nested deeper than {MAX_MESSAGE_DEPTH} messages, more than protobuf can "
+                                  "carry; flatten the value")
     by_key = plan.by_key
     out: dict[str, Any] = {}
     for k, v in obj.items():
         entry = by_key.get(k)
         if entry is None or v is None:  # unknown keys are ignored, as the specification requires
             continue
-        out[entry[0]] = entry[1](v, path)
+        out[entry[0]] = entry[1](v, path, depth)
     return out
 
 
@@ -292,7 +301,7 @@ def encode(message: Message) -> bytes:
 
 def decode_dict(message_type: type[M], obj: Any) -> M:
     """Build ``message_type`` from an already parsed OTLP/JSON object."""
-    fields = _decode_message(obj, _plan(message_type.DESCRIPTOR), "")
+    fields = _decode_message(obj, _plan(message_type.DESCRIPTOR), "", 1)
     try:
         return message_type(**fields)
     except (TypeError, ValueError) as e:  # e.g. two members of one oneof, out-of-range integers

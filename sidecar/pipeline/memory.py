@@ -50,6 +50,8 @@ class MemoryBudget:
     def __init__(self, limit_bytes: int, read_rss: Callable[[], int] | None = None) -> None:
         self.limit_bytes = limit_bytes
         self.queued_bytes = 0
+        #: What requests being decoded right now are expected to cost (see :meth:`reserve_decode`).
+        self.decoding_bytes = 0
         self._read_rss: Callable[[], int] = read_rss or _process_rss(psutil.Process())
         self._rss = 0
         self._sampled_at = 0.0
@@ -84,6 +86,21 @@ class MemoryBudget:
         if self.rss() + self._admitted_since_sample + growth > self.limit_bytes:
             raise BackPressure("memory_limit", retry_after_s=2.0)
         self._admitted_since_sample += growth
+
+    def reserve_decode(self, cost_bytes: int) -> None:
+        """Reserves room for decoding a request estimated to cost ``cost_bytes``, or raises BackPressure.
+
+        Called before a request is decoded, so that memory is bounded *before* the objects exist
+        (decoding is where a small body turns into a large heap: two bytes of wire per empty
+        span, ~190 bytes once decoded). Requests decoding at the same time add up. Pair with
+        :meth:`release_decode` once the decoded batch has been handed on (or refused).
+        """
+        if self.rss() + self._admitted_since_sample + self.decoding_bytes + cost_bytes > self.limit_bytes:
+            raise BackPressure("memory_limit", retry_after_s=2.0)
+        self.decoding_bytes += cost_bytes
+
+    def release_decode(self, cost_bytes: int) -> None:
+        self.decoding_bytes -= cost_bytes
 
     def take(self, n: int) -> None:
         self.queued_bytes += n

@@ -6,12 +6,15 @@ reasons, and their counters carry the same names.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
+from sidecar.otlp import json_codec, wire
 from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import BackPressure, Consumer
+from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.telemetry import Registry
 
 REQUESTS = "ecs_otel_sidecar_receiver_requests_total"
@@ -27,15 +30,49 @@ class PipelineError(Exception):
     """A stage failed unexpectedly on a batch (answered as HTTP 500 / gRPC INTERNAL)."""
 
 
+class Refused(Exception):
+    """A request refused for good before decoding (the client should not send it again as it is).
+
+    ``outcome`` is the counter label: ``bad_request`` (HTTP 400 / INVALID_ARGUMENT),
+    ``too_many_items`` or ``too_large`` (HTTP 413 / RESOURCE_EXHAUSTED without a retry hint).
+    """
+
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+#: The tag byte that introduces each item inside its parent: ``spans`` / ``log_records`` are field 2,
+#: ``data_points`` field 1, all length-delimited. Every item has one, so counting that byte over the
+#: whole body (C speed) bounds the item count from above; only bodies over the limit are walked.
+_ITEM_TAG = {Signal.TRACES: b"\x12", Signal.LOGS: b"\x12", Signal.METRICS: b"\x0a"}
+#: What one decoded item costs at least (an empty span measured ~190 bytes in the protobuf runtime).
+DECODED_BYTES_PER_ITEM = 256
+#: An empty sub-message is two bytes on the wire (its tag, then a zero length) and tens of bytes
+#: decoded: zero bytes are counted (C speed) and each is charged this much, so a body of millions
+#: of empty attributes is priced like what it becomes. Zeros inside values only over-estimate.
+DECODED_BYTES_PER_ZERO = 64
+#: Decoded protobuf takes a few times its wire size; OTLP/JSON, parsed into dicts first, more.
+PROTOBUF_GROWTH = 3
+JSON_GROWTH = 8
+#: Decoding costs more than a scheduler slice above this size: run it on a worker thread, so the
+#: event loop (health checks, other requests) keeps running between the decoder's bytecodes.
+THREAD_DECODE_BYTES = 256 * 1024
+
+
 class Ingest:
     """Counts requests and items per receiver and signal, and forwards batches to ``consumer``."""
 
-    def __init__(self, receiver: str, consumers: dict[Signal, Consumer], telemetry: Registry) -> None:
+    def __init__(self, receiver: str, consumers: dict[Signal, Consumer], telemetry: Registry, *,
+                 max_items: int = 0, budget: MemoryBudget | None = None) -> None:
         self.receiver = receiver
         self.consumers = consumers
+        #: Items one request may carry (0: no limit): more could never fit an exporter's queue.
+        self.max_items = max_items
+        self.budget = budget
         self.requests = telemetry.counter(
             REQUESTS, "Requests received, by receiver, signal and outcome (ok, bad_request, too_large, "
-            "unsupported, unauthenticated, backpressure, error).", ("receiver", "signal", "outcome")
+            "too_many_items, unsupported, unauthenticated, backpressure, error).", ("receiver", "signal", "outcome")
         )
         self.accepted = telemetry.counter(
             ACCEPTED, "Items (spans, data points, log records) handed to the pipeline.", ("receiver", "signal")
@@ -46,6 +83,71 @@ class Ingest:
         self.bytes = telemetry.counter(
             REQUEST_BYTES, "Decoded request body bytes received.", ("receiver", "signal")
         )
+
+    async def decode(self, signal: Signal, body: bytes, as_json: bool) -> Message:
+        """Decode a request body, bounding what it may cost *before* building it.
+
+        In order: the item count from the wire (protobuf; refused above ``max_items`` without
+        decoding), the decoded size estimated and reserved in the memory budget (refused when
+        it cannot fit: :class:`BackPressure` when it may later, :class:`Refused` when never),
+        then the decode itself, off the event loop for large bodies. Raises :class:`Refused`
+        for what the client must change (malformed, too many items, too large).
+        """
+        limit = self.max_items or (1 << 62)
+        if as_json:
+            # Every JSON object costs a dict, whatever it holds: count them (an upper bound, C speed).
+            cost = JSON_GROWTH * len(body) + DECODED_BYTES_PER_ITEM * body.count(b"{")
+            items = 0
+        else:
+            items = body.count(_ITEM_TAG[signal])
+            if items > limit:
+                items = await self._exact_count(signal, body, limit)
+                if items > limit:
+                    self.outcome(signal, "too_many_items")
+                    raise Refused("too_many_items", f"{signal.value} request holds more than {limit} items, the "
+                                  "most one request may carry (ECS_OTEL_QUEUE_MAX_ITEMS); send smaller batches")
+            cost = PROTOBUF_GROWTH * len(body) + DECODED_BYTES_PER_ITEM * items + DECODED_BYTES_PER_ZERO * body.count(0)
+        budget = self.budget
+        if budget is not None:
+            if cost > budget.limit_bytes:
+                self.outcome(signal, "too_large")
+                raise Refused("too_large", f"{signal.value} request would take ~{cost >> 20} MiB once decoded, more "
+                              f"than the sidecar's memory limit ({budget.limit_bytes >> 20} MiB); send smaller batches")
+            try:
+                budget.reserve_decode(cost)
+            except BackPressure as exc:
+                if not as_json:
+                    n = await self._exact_count(signal, body, limit)
+                    self.refused.inc(n, receiver=self.receiver, signal=signal.value, reason=exc.reason)
+                self.outcome(signal, "backpressure")
+                raise
+        try:
+            if len(body) >= THREAD_DECODE_BYTES:
+                batch = await asyncio.to_thread(_decode, signal, body, as_json)
+            else:
+                batch = _decode(signal, body, as_json)
+        except (DecodeError, json_codec.OtlpJsonError, RecursionError) as exc:
+            self.outcome(signal, "bad_request")
+            hint = "" if as_json else f" (malformed, or nested deeper than {json_codec.MAX_MESSAGE_DEPTH} messages)"
+            raise Refused("bad_request", f"cannot decode {signal.value} request: {exc}{hint}") from None
+        finally:
+            if budget is not None:
+                budget.release_decode(cost)
+        if as_json and self.max_items and item_count(signal, batch) > limit:
+            self.outcome(signal, "too_many_items")
+            raise Refused("too_many_items", f"{signal.value} request holds more than {limit} items, the most one "
+                          "request may carry (ECS_OTEL_QUEUE_MAX_ITEMS); send smaller batches")
+        return batch
+
+    async def _exact_count(self, signal: Signal, body: bytes, limit: int) -> int:
+        """The wire walk of :func:`wire.count_items` (a malformed body is a bad request)."""
+        try:
+            if len(body) >= THREAD_DECODE_BYTES:
+                return await asyncio.to_thread(wire.count_items, signal, body, limit)
+            return wire.count_items(signal, body, limit)
+        except wire.WireError as exc:
+            self.outcome(signal, "bad_request")
+            raise Refused("bad_request", f"cannot decode {signal.value} request: {exc}") from None
 
     def outcome(self, signal: Signal | str, outcome: str) -> None:
         self.requests.inc(receiver=self.receiver, signal=str(signal), outcome=outcome)
@@ -73,3 +175,9 @@ class Ingest:
         self.accepted.inc(n, receiver=self.receiver, signal=signal.value)
         self.outcome(signal, "ok")
         return n
+
+
+def _decode(signal: Signal, body: bytes, as_json: bool) -> Message:
+    if as_json:
+        return json_codec.decode(signal.request_type, body)
+    return signal.request_type.FromString(body)

@@ -15,7 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.base import Receiver
-from sidecar.receivers.ingest import PipelineError
+from sidecar.receivers.ingest import PipelineError, Refused
 
 #: The OTLP service that carries each signal (what opentelemetry-proto's generated stubs register).
 _SERVICES = {
@@ -33,23 +33,30 @@ class _Service:
         self.receiver = receiver
 
     def handler(self) -> grpc.GenericRpcHandler:
-        """Registered like the generated stubs, but the request arrives with its wire size."""
-        parse = self.signal.request_type.FromString
-        # The wire size comes free here; request.ByteSize() would encode the whole request again.
+        """Registered like the generated stubs, but the request arrives as its wire bytes.
+
+        Decoding is the handler's job, not gRPC's: the token is checked before a byte is
+        decoded, the item count and memory are bounded before the objects exist, and a body
+        that does not decode is ``INVALID_ARGUMENT`` (counted ``bad_request``, as HTTP's 400)
+        instead of gRPC's ``UNKNOWN`` with a logged traceback.
+        """
         method = grpc.unary_unary_rpc_method_handler(
-            self.Export, request_deserializer=lambda data: (parse(data), len(data)),
-            response_serializer=self.signal.response_type.SerializeToString)
+            self.Export, request_deserializer=bytes, response_serializer=self.signal.response_type.SerializeToString)
         return grpc.method_handlers_generic_handler(_SERVICES[self.signal], {"Export": method})
 
-    async def Export(self, sized: tuple[Message, int], context: grpc.aio.ServicerContext) -> Message:
-        request, size = sized
+    async def Export(self, body: bytes, context: grpc.aio.ServicerContext) -> Message:
         ingest = self.receiver.ingest
         metadata = dict(context.invocation_metadata() or ())
         if not self.receiver.token.allows(metadata.get("authorization")):
             ingest.outcome(self.signal, "unauthenticated")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            await ingest.deliver(self.signal, request, size)
+            request = await ingest.decode(self.signal, body, as_json=False)
+            await ingest.deliver(self.signal, request, len(body))
+        except Refused as exc:
+            # Without RetryInfo, RESOURCE_EXHAUSTED tells an OTLP client not to send this request again.
+            code = grpc.StatusCode.INVALID_ARGUMENT if exc.outcome == "bad_request" else grpc.StatusCode.RESOURCE_EXHAUSTED
+            await context.abort(code, str(exc))
         except BackPressure as exc:
             message = f"sidecar is under back-pressure ({exc.reason}); retry later"
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message,

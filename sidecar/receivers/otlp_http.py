@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from aiohttp import web
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from sidecar.otlp import json_codec
@@ -18,7 +18,7 @@ from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import BackPressure
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
-from sidecar.receivers.ingest import PipelineError
+from sidecar.receivers.ingest import PipelineError, Refused
 from sidecar.receivers.listen import listening_socket
 
 PROTOBUF = "application/x-protobuf"
@@ -83,16 +83,10 @@ class OtlpHttpReceiver(Receiver):
             self.ingest.outcome(signal, "bad_request" if "unsupported" not in str(exc) else "unsupported")
             return _error(415 if "unsupported" in str(exc) else 400, str(exc), as_json)
         try:
-            if as_json:
-                batch = json_codec.decode(signal.request_type, body)
-            else:
-                batch = signal.new_batch()
-                batch.ParseFromString(body)
-        except (DecodeError, json_codec.OtlpJsonError, RecursionError) as exc:
-            self.ingest.outcome(signal, "bad_request")
-            return _error(400, f"cannot decode {signal.value} request: {exc}", as_json)
-        try:
+            batch = await self.ingest.decode(signal, body, as_json)
             await self.ingest.deliver(signal, batch, len(body))
+        except Refused as exc:
+            return _error(400 if exc.outcome == "bad_request" else 413, str(exc), as_json)
         except BackPressure as exc:
             retry_after = str(max(1, math.ceil(exc.retry_after_s)))
             return _error(429, f"sidecar is under back-pressure ({exc.reason}); retry later", as_json,
