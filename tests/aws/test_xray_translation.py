@@ -12,12 +12,13 @@ from sidecar.exporters.xray._internal import ids
 from sidecar.exporters.xray._internal.naming import annotation_key, sanitize_name
 from sidecar.exporters.xray._internal.segment import SegmentTranslator
 from sidecar.exporters.xray._internal.trim import MAX_DOCUMENT_BYTES, fit
+from tests.aws.aws_documents import validate_segment
 from tests.aws.spans import by_name, checkout_trace
 
 
 def translate(**kw: object) -> list[dict]:  # type: ignore[type-arg]
     t = SegmentTranslator(**kw)  # type: ignore[arg-type]
-    return [orjson.loads(d) for d in t.translate(checkout_trace(), time.time())]
+    return [validate_segment(d) for d in t.translate(checkout_trace(), time.time())]
 
 
 def test_segments_subsegments_ids_and_names() -> None:
