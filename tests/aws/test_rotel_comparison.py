@@ -25,6 +25,7 @@ import pytest
 import rotel
 
 from sidecar.exporters.xray._internal.segment import SegmentTranslator
+from tests.aws.aws_documents import validate_segment
 from tests.aws.moto_process import FAKE_CREDENTIALS
 from tests.aws.sigv4_recorder import Recorder
 from tests.aws.spans import checkout_trace
@@ -97,7 +98,7 @@ async def through_rotel(request_bytes: bytes) -> list[dict[str, Any]]:
 def test_same_spans_same_structure_richer_translation_here() -> None:
     request = checkout_trace()
     theirs = {d["id"]: d for d in asyncio.run(through_rotel(request.SerializeToString()))}
-    ours = {d["id"]: d for d in map(json.loads, SegmentTranslator().translate(request, time.time()))}
+    ours = {d["id"]: d for d in map(validate_segment, SegmentTranslator().translate(request, time.time()))}
 
     # Same structure: ids, trace id, parent links, which spans are segments.
     assert set(theirs) == set(ours) and len(ours) == 5

@@ -15,6 +15,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
+from tests.aws.aws_documents import validate_segment
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
 from tests.aws.moto_process import MotoProcess
@@ -82,7 +83,7 @@ def test_sdk_data_through_sidecar_reaches_moto(
 
     def fetched() -> list[dict[str, Any]]:
         traces = xray_client(aws).batch_get_traces(TraceIds=[xray_id])["Traces"]
-        docs = [json.loads(s["Document"]) for t in traces for s in t["Segments"]]
+        docs = [validate_segment(s["Document"]) for t in traces for s in t["Segments"]]
         return docs if len(docs) == 5 else []
 
     docs = by_name(wait_for(fetched))

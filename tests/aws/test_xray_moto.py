@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 import botocore.session
@@ -12,6 +11,7 @@ import pytest
 from sidecar.context import SidecarContext
 from sidecar.exporters.xray.exporter import XRayExporter
 from sidecar.otlp.signals import Signal
+from tests.aws.aws_documents import validate_segment
 from tests.aws.spans import by_name, checkout_trace
 
 
@@ -24,7 +24,7 @@ def xray_client(env: dict[str, str]):  # type: ignore[no-untyped-def]
 def fetch(env: dict[str, str], trace_id: str) -> list[dict]:  # type: ignore[type-arg]
     traces = xray_client(env).batch_get_traces(TraceIds=[trace_id])["Traces"]
     assert len(traces) == 1
-    return [json.loads(s["Document"]) for s in traces[0]["Segments"]]
+    return [validate_segment(s["Document"]) for s in traces[0]["Segments"]]
 
 
 def make(env: dict[str, str], **kw: object) -> XRayExporter:

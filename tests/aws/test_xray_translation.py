@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from typing import Any
 
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from sidecar.exporters.xray._internal import ids
-from sidecar.exporters.xray._internal.naming import annotation_key, sanitize_name
+from sidecar.exporters.xray._internal import ids, limits
+from sidecar.exporters.xray._internal.naming import annotation_key, name_char_allowed, sanitize_name
 from sidecar.exporters.xray._internal.segment import SegmentTranslator
 from sidecar.exporters.xray._internal.trim import MAX_DOCUMENT_BYTES, fit
+from tests.aws.aws_documents import XRAY_SCHEMA, schema, validate_segment
 from tests.aws.spans import by_name, checkout_trace
 
 
 def translate(**kw: object) -> list[dict]:  # type: ignore[type-arg]
     t = SegmentTranslator(**kw)  # type: ignore[arg-type]
-    return [orjson.loads(d) for d in t.translate(checkout_trace(), time.time())]
+    return [validate_segment(d) for d in t.translate(checkout_trace(), time.time())]
 
 
 def test_segments_subsegments_ids_and_names() -> None:
@@ -112,10 +115,67 @@ def test_remapper_is_bounded() -> None:
 
 
 def test_names_and_keys_sanitised() -> None:
-    assert sanitize_name("GET /a?b=<c>!") == "GET /a_b=_c__"
+    # As the Collector does: characters the schema refuses are removed (tab and backslash included).
+    assert sanitize_name("GET /a?b=<c>!") == "GET /ab=c"
+    assert sanitize_name("GET\t/orders\\42") == "GET/orders42"
     assert len(sanitize_name("é" * 300).encode()) <= 200
-    assert sanitize_name("***") == "___"
+    assert sanitize_name("***") == "span"
+    assert sanitize_name("日本語 サービス") == "日本語 サービス"
     assert annotation_key("http.route-x") == "http_route_x"
+    assert annotation_key("") == "_" and len(annotation_key("k" * 600)) == 500
+
+
+def test_every_name_character_kept_matches_the_schema_pattern() -> None:
+    """Exhaustive over the BMP: what the sanitiser keeps, the published pattern accepts."""
+    pattern = schema(XRAY_SCHEMA)["properties"]["name"]["pattern"]
+    accepted = re.compile("[" + pattern[len("^[") : pattern.rindex("]")] + "]")
+    kept = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and name_char_allowed(chr(c))]
+    refused = [c for c in kept if not accepted.match(c)]
+    assert not refused, [hex(ord(c)) for c in refused[:20]]
+    assert len(kept) > 45_000  # letters and digits of every script Unicode 3.2 knew, not a narrow whitelist
+    assert not name_char_allowed("\t") and not name_char_allowed("\\") and not name_char_allowed("\U00010400")
+
+
+def _schema_limits(node: Any, path: tuple[str, ...], out: set[tuple[tuple[str, ...], int]]) -> None:
+    if not isinstance(node, dict):
+        return
+    if "maxLength" in node and node.get("minLength") != node["maxLength"]:  # fixed-length ids excluded
+        out.add((path, node["maxLength"]))
+    for key, child in node.get("properties", {}).items():
+        _schema_limits(child, (*path, key), out)
+    for child in node.get("patternProperties", {}).values():
+        _schema_limits(child, (*path, "*"), out)
+    for child in node.get("oneOf", []):
+        _schema_limits(child, path, out)
+
+
+def test_every_length_limit_in_the_schema_is_enforced() -> None:
+    full = schema(XRAY_SCHEMA)
+    found: set[tuple[tuple[str, ...], int]] = set()
+    _schema_limits(full, (), found)
+    _schema_limits(full["definitions"]["subsegment"], (), found)
+    found = {(p, n) for p, n in found if p != ("name",)}  # names: naming.sanitize_name (pattern and 200)
+    assert found and found <= set(limits.FIELD_LIMITS), found - set(limits.FIELD_LIMITS)
+
+
+def test_long_fields_are_cut_to_the_schema_limits_not_refused() -> None:
+    """Issue 15, X-Ray item 1: a 300-character URL, a 2,000-character annotation, a tab in a name."""
+    request = checkout_trace()
+    spans = request.resource_spans[0].scope_spans[0].spans
+    server = next(s for s in spans if s.kind == Span.SPAN_KIND_SERVER)
+    internal = next(s for s in spans if s.name == "load-user")
+    internal.name = "load\tuser\\v2"
+    server.attributes.add(key="url.full", value={"string_value": "https://api.local/" + "p" * 300})
+    server.attributes.add(key="user_agent.original", value={"string_value": "😀" * 200})
+    server.attributes.add(key="note", value={"string_value": "n" * 2000})
+    t = SegmentTranslator(indexed_attributes=frozenset({"note"}))
+    docs = by_name([validate_segment(d) for d in t.translate(request, time.time())])
+    seg = docs["checkout"]
+    assert seg["http"]["request"]["url"] == ("https://api.local/" + "p" * 300)[:250]
+    assert len(seg["http"]["request"]["user_agent"].encode("utf-16-le")) == 500  # 125 emoji, none split
+    assert seg["annotations"]["note"] == "n" * 1000
+    assert "loaduserv2" in docs
+    assert t.stats.fields_truncated == 3
 
 
 def test_documents_trimmed_metadata_first_then_dropped() -> None:

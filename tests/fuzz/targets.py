@@ -35,6 +35,7 @@ from sidecar.otlp import json_codec
 from sidecar.otlp.attributes import first, to_dict
 from sidecar.otlp.signals import Signal
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
+from tests.aws.aws_documents import validate_segment
 from tests.fuzz.provider import ByteReader
 
 #: Generated spans include the shapes of the X-Ray findings in tests/fuzz/test_regressions.py (ids of
@@ -114,6 +115,7 @@ def check_segments(request: ExportTraceServiceRequest, now_s: float, **translato
         assert math.isfinite(doc["start_time"]) and doc["end_time"] >= doc["start_time"]
         for link in doc.get("links", []):
             assert TRACE_ID.match(link["trace_id"]) and SPAN_ID.match(link["id"]), link
+        validate_segment(raw)  # AWS's published schema and the rules only its prose states
         out.append(doc)
     return out
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from sidecar.exporters.cloudwatch._internal.container_insights import (
@@ -15,6 +13,7 @@ from sidecar.exporters.cloudwatch._internal.container_insights import (
 from sidecar.exporters.cloudwatch._internal.delta import CumulativeToDelta
 from sidecar.exporters.cloudwatch._internal.emf import EmfBuilder
 from sidecar.scrapers.ecs_stats._internal.otlp import build_request
+from tests.aws.aws_documents import validate_emf
 from tests.stats.fixtures_util import MIB, compute, load
 
 
@@ -58,7 +57,7 @@ def test_service_name_dimension_and_emf_encoding():
         namespace=NAMESPACE, delta=CumulativeToDelta(process_start_ns=0), resource_dimensions=(),
         dimension_sets=DIMENSION_SETS,
     )
-    events = [json.loads(e.message) for e in builder.build(ci_request, now_ms=1)]
+    events = [validate_emf(e.message) for e in builder.build(ci_request, now_ms=1)]
     task_event = next(e for e in events if "CpuUtilized" in e)
     assert task_event["ClusterName"] == "prom-ecs-exporter-sandbox"
     directive = task_event["_aws"]["CloudWatchMetrics"][0]

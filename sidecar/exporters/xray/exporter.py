@@ -116,7 +116,8 @@ class XRayExporter(Exporter):
             "ecs_otel_sidecar_xray_span_problems_total",
             "Spans translation had to alter or drop, by reason: invalid_id (dropped: trace id not 16 bytes or "
             "span id not 8), translation_error (dropped: building the document raised), invalid_parent_id "
-            "(sent as a segment without parent), invalid_link (that link left out).",
+            "(sent as a segment without parent), invalid_link (that link left out), field_truncated (a string "
+            "cut to the segment schema's length limit: URL, user agent, annotation value …).",
             ("reason",),
         )
 
@@ -169,6 +170,7 @@ class XRayExporter(Exporter):
             "translation_error": stats.translation_errors,
             "invalid_parent_id": stats.invalid_parent_ids_ignored,
             "invalid_link": stats.invalid_links_skipped,
+            "field_truncated": stats.fields_truncated,
         }
 
     async def export_segments(self, batch: ExportTraceServiceRequest) -> ExportOutcome:

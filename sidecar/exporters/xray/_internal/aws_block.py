@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sidecar.otlp.attributes import first
@@ -15,6 +16,13 @@ SDK_CONSUMED = frozenset(
      "aws.dynamodb.table_names", "aws.sqs.queue_url", "aws.s3.bucket", "aws.s3.key", "aws.lambda.invoked_arn",
      "aws.sns.topic.arn", "aws.step_functions.state_machine.arn", "messaging.url"}
 )  # fmt: skip
+
+
+def as_text(value: Any) -> str:
+    """An attribute value as the string the schema requires (non-strings as compact JSON)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def origin(resource: dict[str, Any]) -> str | None:
@@ -35,7 +43,7 @@ def segment_aws_block(resource: dict[str, Any]) -> dict[str, Any]:
     if account:
         block["account_id"] = str(account)
     ecs = {
-        k: resource[src]
+        k: as_text(resource[src])
         for k, src in (
             ("container", "container.name"),
             ("container_id", "container.id"),
@@ -78,10 +86,12 @@ def sdk_call_block(attrs: dict[str, Any]) -> dict[str, Any]:
     ):
         v = first(attrs, *names)
         if v is not None:
-            block[key] = v
+            block[key] = as_text(v)
     tables = attrs.get("aws.dynamodb.table_names")
     if isinstance(tables, list) and len(tables) == 1:
-        block["table_name"] = tables[0]
+        block["table_name"] = as_text(tables[0])
     elif isinstance(tables, list) and tables:
-        block["table_names"] = tables
+        block["table_names"] = [as_text(t) for t in tables]
+    elif isinstance(tables, str) and tables:
+        block["table_name"] = tables
     return block

@@ -23,7 +23,7 @@ def parse_stack(text: str) -> tuple[list[dict[str, Any]], int]:
         m = _PY_FRAME.match(line) or _JAVA_FRAME.match(line)
         if m:
             frame: dict[str, Any] = {"path": m["path"], "label": m["label"].strip()}
-            if m["line"]:
+            if m["line"] and len(m["line"]) <= 9:  # a line number, not thirty digits no JSON reader keeps
                 frame["line"] = int(m["line"])
             frames.append(frame)
     if python:

@@ -37,7 +37,7 @@ def request_url(attrs: dict[str, Any], server: bool) -> str | None:
     if target is None:
         path = first(attrs, "url.path")
         query = first(attrs, "url.query")
-        target = (path or "") + (f"?{query}" if query else "") if path or query else None
+        target = f"{path or ''}{f'?{query}' if query else ''}" if path or query else None
     if host is None:
         return None
     hostport = str(host)

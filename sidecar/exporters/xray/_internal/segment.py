@@ -14,6 +14,7 @@ retried until it expires.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from sidecar.exporters.xray._internal import aws_block, http_block, ids, sql_block, trim
+from sidecar.exporters.xray._internal import aws_block, http_block, ids, limits, sql_block, trim
 from sidecar.exporters.xray._internal.cause import cause_block
 from sidecar.exporters.xray._internal.naming import annotation_key, sanitize_name
 from sidecar.otlp.attributes import first, to_dict
@@ -52,6 +53,8 @@ class TranslationStats:
     invalid_links_skipped: int = 0
     #: Spans dropped because building their document raised (a bug or an input nobody foresaw).
     translation_errors: int = 0
+    #: String fields cut to the schema's length limit (a URL over 250 characters, an annotation over 1,000 …).
+    fields_truncated: int = 0
 
 
 @dataclass
@@ -182,6 +185,7 @@ class SegmentTranslator:
         links = self._links(span, now_s)
         if links:
             doc["links"] = links
+        self.stats.fields_truncated += limits.enforce(doc)
         return doc
 
     @staticmethod
@@ -208,7 +212,7 @@ class SegmentTranslator:
         for key, value in attrs.items():
             if key in _CONSUMED or (sdk_call and key in aws_block.SDK_CONSUMED):
                 continue
-            indexable = isinstance(value, str | int | float | bool)
+            indexable = _annotatable(value)
             wanted = self.index_all_attributes or key in self.indexed_attributes
             if indexable and wanted and len(annotations) < MAX_ANNOTATIONS:
                 annotations[annotation_key(key)] = value
@@ -216,7 +220,7 @@ class SegmentTranslator:
                 metadata[key] = value
         for key in self.indexed_attributes:
             value = resource.get(key)
-            if isinstance(value, str | int | float | bool) and len(annotations) < MAX_ANNOTATIONS:
+            if _annotatable(value) and len(annotations) < MAX_ANNOTATIONS:
                 annotations.setdefault(annotation_key(key), value)
         if annotations:
             doc["annotations"] = annotations
@@ -245,6 +249,13 @@ class SegmentTranslator:
                 entry["attributes"] = attributes
             out.append(entry)
         return out
+
+
+def _annotatable(value: Any) -> bool:
+    """Annotations hold strings, numbers and booleans; NaN and infinities are no JSON number (metadata keeps them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int | bool)
 
 
 def segment_fields(resource: dict[str, Any]) -> dict[str, Any]:
