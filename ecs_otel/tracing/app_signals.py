@@ -137,7 +137,7 @@ class AttributePropagator(SpanProcessor):
 _REQUEST_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "s3": (("Bucket", "aws.s3.bucket"),),
     "sqs": (("QueueName", "aws.sqs.queue.name"), ("QueueUrl", "aws.sqs.queue.url")),
-    "kinesis": (("StreamName", "aws.kinesis.stream.name"), ("StreamARN", "aws.kinesis.stream.arn")),
+    "kinesis": (("StreamName", "aws.kinesis.stream_name"), ("StreamARN", "aws.kinesis.stream.arn")),
     "lambda": (("FunctionName", "aws.lambda.function.name"), ("UUID", "aws.lambda.resource_mapping.id")),
 }
 

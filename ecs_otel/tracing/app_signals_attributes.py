@@ -167,14 +167,14 @@ def _first_path_segment(path: str | None) -> str:
 
 # -- which metrics a span produces ------------------------------------------------------------------------
 def _is_dependency_consumer(span: Any, attrs: Mapping[str, Any]) -> bool:
-    if span.kind != SpanKind.CONSUMER:
-        return False
-    if attrs.get("messaging.operation") == "process":
-        # A ``process`` span under a ``receive`` span of the same message is the same call twice.
-        if is_local_root(span):
-            return True
-        return attrs.get(AWS_CONSUMER_PARENT_SPAN_KIND) != SpanKind.CONSUMER.name
-    return True
+    """Every CONSUMER span, as ADOT's Python SDK does in effect.
+
+    ADOT means to skip a ``process`` span nested under a ``receive`` CONSUMER span (the parent's kind
+    is stamped at start as ``aws.consumer.parent.span.kind``), but its Python SDK compares that
+    string with the ``SpanKind`` enum, which never matches, so it counts them. We keep its output,
+    so that metrics do not change when a service moves between ADOT and ecs_otel.
+    """
+    return span.kind == SpanKind.CONSUMER
 
 
 def produces_service_metrics(span: Any) -> bool:
@@ -403,8 +403,8 @@ def remote_resource(attrs: Mapping[str, Any]) -> tuple[str, str, str] | None:
         elif _has(attrs, "aws.dynamodb.table.arn"):
             rtype = "AWS::DynamoDB::Table"
             ident = _escape(_arn_resource(attrs["aws.dynamodb.table.arn"], "table/"))
-        elif _has(attrs, "aws.kinesis.stream.name"):
-            rtype, ident = "AWS::Kinesis::Stream", _escape(attrs["aws.kinesis.stream.name"])
+        elif _has(attrs, "aws.kinesis.stream_name"):
+            rtype, ident = "AWS::Kinesis::Stream", _escape(attrs["aws.kinesis.stream_name"])
         elif _has(attrs, "aws.kinesis.stream.arn"):
             rtype = "AWS::Kinesis::Stream"
             ident = _escape(_arn_resource(attrs["aws.kinesis.stream.arn"], "stream/"))
