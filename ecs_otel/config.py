@@ -160,6 +160,13 @@ OTEL_SETTINGS: tuple[LibrarySetting, ...] = (
         "EMF/Prometheus outputs drop them; set `trace_based` to keep them.",
     ),
     LibrarySetting("OTEL_METRIC_EXPORT_INTERVAL", "60000", "Metric export interval, ms."),
+    LibrarySetting(
+        "OTEL_AWS_APPLICATION_SIGNALS_ENABLED",
+        "false",
+        "ADOT's switch: `true` records Application Signals RED metrics (`Latency`, `Error`, `Fault`) from every "
+        "span, sampled or not, and adds the `aws.local.*`/`aws.remote.*` span attributes; the sidecar's "
+        "`cloudwatch` exporter publishes them (see docs/application-signals.md).",
+    ),
     LibrarySetting("OTEL_METRIC_EXPORT_TIMEOUT", "30000", "Metric export timeout, ms."),
 )
 
@@ -244,6 +251,7 @@ class Settings:
     disabled_instrumentations: tuple[str, ...] = ()
     xray_sampling_endpoint: str = "http://127.0.0.1:2000"
     xray_sampling_interval_s: float = 300.0
+    application_signals: bool = False
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -275,6 +283,7 @@ class Settings:
             "disabled_instrumentations": _names(env, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"),
             "xray_sampling_endpoint": _raw(env, "ECS_OTEL_XRAY_SAMPLING_ENDPOINT").rstrip("/"),
             "xray_sampling_interval_s": _float(env, "ECS_OTEL_XRAY_SAMPLING_INTERVAL", minimum=1.0),
+            "application_signals": _bool(env, "OTEL_AWS_APPLICATION_SIGNALS_ENABLED"),
             "environ": env,
         }
         known = {f.name for f in fields(cls)}

@@ -136,6 +136,8 @@ def _configure(config: Configuration, instrument: bool) -> None:
     _step(config, "logging", _setup_logging, config)
     held.replay()
     _step(config, "logs", _setup_logs, config)
+    if settings.application_signals:
+        _step(config, "application signals", _setup_app_signals_instrumentation)
     if instrument and settings.instrumentation:
         from ecs_otel.instrumentation import instrument_installed
 
@@ -198,7 +200,17 @@ def _held_diagnostics() -> Iterator[_HeldDiagnostics]:
         _logger.propagate = propagate
 
 
+def _setup_app_signals_instrumentation() -> None:
+    """AWS SDK calls name the resource they touch (bucket, queue…), whoever loads the instrumentor."""
+    from ecs_otel.instrumentation import INSTRUMENT_KWARGS
+    from ecs_otel.tracing.app_signals import botocore_hooks
+
+    INSTRUMENT_KWARGS.setdefault("botocore", botocore_hooks)
+
+
 # -- metadata and resource ---------------------------------------------------------------------------
+
+
 def _fetch_metadata(config: Configuration) -> None:
     """Task and container documents within ECS_OTEL_METADATA_TIMEOUT; keep whatever arrived in time."""
     env = dict(config.settings.environ)
@@ -326,8 +338,17 @@ def _setup_traces(config: Configuration) -> None:
     from ecs_otel.tracing.sampling import build_sampler
 
     sampler = build_sampler(settings, config.resource)
+    if settings.application_signals:
+        from ecs_otel.tracing.app_signals import RecordOnlySampler
+
+        # Every span is recorded (metrics count them all); only sampled ones are exported.
+        sampler = RecordOnlySampler(sampler)
     provider = TracerProvider(resource=config.resource, sampler=sampler, id_generator=XRayIdGenerator(),
                               shutdown_on_exit=False)
+    if settings.application_signals:
+        from ecs_otel.tracing.app_signals import AttributePropagator
+
+        provider.add_span_processor(AttributePropagator())
     for name, exporter, endpoint in _exporters(config, "traces", settings.traces_exporter, LazyExporter,
                                                ConsoleSpanExporter):
         processor = BatchSpanProcessor(exporter)
@@ -396,6 +417,10 @@ def _setup_metrics(config: Configuration) -> None:
         from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
 
         kwargs["exemplar_filter"] = AlwaysOffExemplarFilter()
+    if settings.application_signals:
+        from ecs_otel.metrics import app_signals
+
+        kwargs["views"] = app_signals.views()
     provider = MeterProvider(resource=config.resource, metric_readers=readers, shutdown_on_exit=False, **kwargs)
     metrics.set_meter_provider(provider)
     config.meter_provider = provider
@@ -410,6 +435,11 @@ def _setup_metrics(config: Configuration) -> None:
         config.coordinator.add("metrics", shutdown, lambda: [a() for a in aborts], first_endpoint,
                                flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000),
                                prepare=(lambda: [p() for p in prepares]) if prepares else None)
+                               flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000))
+    if settings.application_signals and config.tracer_provider is not None:
+        from ecs_otel.metrics.app_signals import ApplicationSignalsMetrics
+
+        config.tracer_provider.add_span_processor(ApplicationSignalsMetrics(provider, config.resource))
     if settings.runtime_metrics:
         from ecs_otel.metrics.runtime import RuntimeMetrics
 

@@ -17,6 +17,13 @@ metrics of each batch are also written under Container Insights' names, units an
 own. That second output is best effort: it is written only after the regular EMF events were
 accepted, and its failures are counted and logged, never retried, because retrying the batch
 would write the regular events twice.
+
+Application Signals (``ECS_OTEL_CLOUDWATCH_APPLICATION_SIGNALS``, EMF mode, on by default): the
+``Latency``/``Error``/``Fault`` histograms an app records with ``OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true``
+leave the regular output and are written as the CloudWatch agent writes them, to
+``/aws/application-signals/data`` in namespace ``ApplicationSignals``
+(:mod:`sidecar.exporters.cloudwatch._internal.application_signals`), best effort in the same way as
+Container Insights.
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from sidecar.aws import AwsApi, AwsApiError, session_for
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
+from sidecar.exporters.cloudwatch._internal.application_signals import LOG_GROUP as AS_LOG_GROUP
+from sidecar.exporters.cloudwatch._internal.application_signals import LOG_STREAM as AS_LOG_STREAM
+from sidecar.exporters.cloudwatch._internal.application_signals import ApplicationSignalsEmf, split
 from sidecar.exporters.cloudwatch._internal.batching import Filtered, LogEvent, acceptable
 from sidecar.exporters.cloudwatch._internal.container_insights import LOG_GROUP as CI_LOG_GROUP
 from sidecar.exporters.cloudwatch._internal.container_insights import LOG_STREAM as CI_LOG_STREAM
@@ -48,6 +58,16 @@ from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
 #: Batches larger than this (encoded bytes) are translated in a worker thread.
 _THREAD_BYTES = 256 * 1024
+
+
+def _version() -> str:
+    """The installed distribution's version, for the ``Telemetry.Agent`` field."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecs-otel")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class CloudWatchExporter(Exporter):
@@ -138,6 +158,25 @@ class CloudWatchExporter(Exporter):
             "Leave the cluster's own Container Insights off, or the same metrics are published twice.",
             env="ECS_OTEL_CLOUDWATCH_CONTAINER_INSIGHTS",
         )
+        application_signals: bool = setting(
+            True,
+            help="EMF mode: publish the Application Signals metrics apps record (OTEL_AWS_APPLICATION_SIGNALS_ENABLED"
+            "=true) as the CloudWatch agent does: log group /aws/application-signals/data, namespace "
+            "ApplicationSignals, the agent's dimensions. Off: they go out as ordinary EMF metrics.",
+            env="ECS_OTEL_CLOUDWATCH_APPLICATION_SIGNALS",
+        )
+        application_signals_environment: str = setting(
+            "",
+            help="Application Signals Environment when the app sets no deployment.environment; empty: "
+            "ecs:<cluster> (as the CloudWatch agent on ECS).",
+            env="ECS_OTEL_APPLICATION_SIGNALS_ENVIRONMENT",
+        )
+        application_signals_max_operations: int = setting(
+            500,
+            help="Application Signals: operations (and dependency operations) per service published as they are; "
+            "later ones fold into AllOtherOperations / AllOtherRemoteOperations (counted).",
+            env="ECS_OTEL_APPLICATION_SIGNALS_MAX_OPERATIONS",
+        )
         timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_CLOUDWATCH_TIMEOUT")
 
     def __init__(self, settings: CloudWatchExporter.Settings, context: SidecarContext) -> None:
@@ -189,6 +228,25 @@ class CloudWatchExporter(Exporter):
                 settings.retention_days,
                 self.logger,
             )
+        self.signals: ApplicationSignalsEmf | None = None
+        self.signals_writer: LogStreamWriter | None = None
+        if settings.application_signals and settings.mode == "emf":
+            self.signals = ApplicationSignalsEmf(
+                start_ns,
+                settings.max_series,
+                task,
+                environment=settings.application_signals_environment,
+                max_operations=settings.application_signals_max_operations,
+                agent=f"ecs-otel-sidecar/{_version()}",
+            )
+            self.signals_writer = LogStreamWriter(
+                self.api,
+                AS_LOG_GROUP,
+                render(AS_LOG_STREAM, task, "exporters.cloudwatch.application_signals", group=False),
+                settings.retention_days,
+                self.logger,
+            )
+        self._signals_failing = False
         self.metrics_otlp: OtlpExporter | None = None
         self.logs_otlp: OtlpExporter | None = None
         if settings.mode == "otlp":
@@ -220,7 +278,13 @@ class CloudWatchExporter(Exporter):
         series = t.gauge(
             "ecs_otel_sidecar_cloudwatch_delta_series", "Cumulative series remembered for deltas."
         )
-        t.on_collect(lambda: series.set(len(self.delta) + (len(self.insights.delta) if self.insights else 0)))
+        t.on_collect(lambda: series.set(len(self.delta) + (len(self.insights.delta) if self.insights else 0)
+                                        + (len(self.signals.delta) if self.signals else 0)))
+        self._folded = t.counter(
+            "ecs_otel_sidecar_application_signals_folded_points_total",
+            "Application Signals points whose operation was folded into AllOtherOperations "
+            "(application_signals_max_operations per service reached).",
+        )
 
     def _otlp(self, service: str, headers: dict[str, str]) -> OtlpExporter:
         exporter = OtlpExporter(
@@ -283,6 +347,14 @@ class CloudWatchExporter(Exporter):
 
     async def export_emf(self, batch: ExportMetricsServiceRequest) -> ExportOutcome:
         now_ms = int(time.time() * 1000)
+        signals: list[LogEvent] = []
+        if self.signals is not None:
+            batch, selected = split(batch)
+            if selected.resource_metrics:
+                async with self._emf_lock:
+                    folded = self.signals.limiter.folded
+                    signals = self.signals.build(selected, now_ms)
+                    self._folded.inc(self.signals.limiter.folded - folded)
         builders = [self.emf] + ([self.insights.emf] if self.insights else [])
         deltas = [b.delta for b in builders]
         before = [(b.stats.baselines, d.evicted) for b, d in zip(builders, deltas, strict=True)]
@@ -299,7 +371,25 @@ class CloudWatchExporter(Exporter):
             # After the regular events: a retried batch rebuilds the same deltas (the delta table
             # remembers the points it has seen), so Container Insights loses nothing by waiting.
             await self._write_insights(insights, now_ms)
+        if signals and self.signals_writer is not None and not outcome.retryable:
+            await self._write_signals(signals, now_ms)
         return outcome
+
+    async def _write_signals(self, events: list[LogEvent], now_ms: int) -> None:
+        """Best effort, as Container Insights: counted and logged once per streak of failures, never retried."""
+        assert self.signals_writer is not None
+        outcome = await self._write(
+            "application_signals", self.signals_writer, events, now_ms, truncate_large=False
+        )
+        if not outcome.ok and not self._signals_failing:
+            self.logger.warning(
+                "Application Signals events not written to %s (counted, not retried): %s",
+                self.signals_writer.group,
+                outcome.reason,
+            )
+        elif outcome.ok and self._signals_failing:
+            self.logger.info("Application Signals events written to %s again", self.signals_writer.group)
+        self._signals_failing = not outcome.ok
 
     def _build_emf(
         self, batch: ExportMetricsServiceRequest, now_ms: int

@@ -67,6 +67,9 @@ class EmfBuilder:
     rollup: Rollup = "none"
     metric_names: Sequence[str] = ()
     histogram_format: Literal["values", "statistic_set"] = "values"
+    #: Histograms published as statistic sets whatever ``histogram_format`` says (0/1 flags such as
+    #: Application Signals' Error and Fault, whose bucket midpoints would misstate the values).
+    statistic_set_metrics: frozenset[str] = frozenset()
     stats: EmfStats = field(default_factory=EmfStats)
 
     def __post_init__(self) -> None:
@@ -130,6 +133,8 @@ class EmfBuilder:
                 lo = p.min if p.HasField("min") else None
                 hi = p.max if p.HasField("max") else None
                 pairs = explicit_values(list(p.explicit_bounds), counts, lo, hi)
+                if metric.name in self.statistic_set_metrics:
+                    pairs = []
                 yield attrs, ts_ms, self._distribution(pairs, count, total, lo, hi)
             elif kind == "exponential_histogram":
                 pos, neg = p.positive, p.negative
