@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz soak clean
+.PHONY: demo test lint docs bench fuzz soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# The documentation site, strictly (a warning or a broken link fails): regenerates the reference pages, builds site/.
+docs: $(STAMP)
+	$(BIN)/python -m sidecar.config.reference --write docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -35,4 +40,4 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) demo-output test-output .pytest_cache
+	rm -rf $(VENV) demo-output test-output .pytest_cache site
