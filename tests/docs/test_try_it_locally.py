@@ -113,7 +113,7 @@ def test_the_page_has_the_four_commands_and_the_readme_repeats_them() -> None:
     section = readme[readme.index("## Try it with your own app"):]
     section = section[:section.index("\n## ", 1)]
     shown = [ln.split("  #")[0].strip() for b in blocks(section) if b.lang == "sh" for ln in b.body.splitlines()]
-    shown = [ln for ln in shown if ln]
+    shown = [ln for ln in shown if ln and not ln.startswith("#")]
     assert shown == [c for _, c in commands[:4]], "the README's short version differs from docs/try-it-locally.md"
 
 
@@ -178,7 +178,7 @@ def test_the_four_commands_give_a_span_and_a_json_log_line(tmp_path: Path) -> No
             # The span of that trace reaches the sidecar's debug output.
             want = re.compile(rf"^otel-debug span .* trace={line['trace_id']} .* name='{re.escape(span_name)}'", re.M)
             wait_for(f"span {line['trace_id']} in the sidecar's output",
-                     lambda: want.search(sidecar_out.read_text(errors="replace")), procs[1])
+                     lambda want=want: want.search(sidecar_out.read_text(errors="replace")), procs[1])
     finally:
         for proc in reversed(procs):
             stop_process(proc)
