@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test lint bench fuzz soak clean
+.PHONY: demo test lint docs bench fuzz soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# The documentation site, strictly (a warning or a broken link fails): regenerates the reference pages, builds site/.
+docs: $(STAMP)
+	$(BIN)/python -m sidecar.config.reference --write docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -44,4 +49,4 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) demo-output test-output .pytest_cache
+	rm -rf $(VENV) demo-output test-output .pytest_cache site

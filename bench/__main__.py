@@ -2,7 +2,7 @@
 
 Each module exposes ``run(quick) -> rows`` and ``to_markdown(rows)``; peers are measured in the
 same run as ecs-otel so that ratios, not absolute numbers, carry the comparison. The document
-goes to stdout and to ``bench/RESULTS.md``; the README's tables are copied from it.
+goes to stdout and to ``bench/RESULTS.md``; docs/benchmarks.md includes that file.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ SUITES: tuple[tuple[str, str], ...] = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, not for the README)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, not for the docs)")
     parser.add_argument("--only", nargs="*", help="module names to run (e.g. bench.logging_bench)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)

@@ -1,8 +1,8 @@
 """Library settings: the environment (plus ``configure(**overrides)``) read once into a frozen value.
 
 Every variable the library reads is declared here with its default and one line of help, so the
-README's settings tables are generated from :data:`LIBRARY_SETTINGS` and :data:`OTEL_SETTINGS`
-rather than kept in sync by hand. Reading is forgiving: a malformed value is reported once (as a
+settings reference (docs/reference/library.md) is generated from :data:`LIBRARY_SETTINGS` and
+:data:`OTEL_SETTINGS` rather than kept in sync by hand. Reading is forgiving: a malformed value is reported once (as a
 warning) and replaced by its default, because a typo in a task definition must not stop the app.
 """
 
@@ -82,7 +82,7 @@ LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = (
         "300",
         "Seconds between sampling-rule polls for `OTEL_TRACES_SAMPLER=xray` (targets follow X-Ray's own interval).",
     ),
-    # Read by ecs_otel.logging.configure_logging; declared here so the README documents them with the rest.
+    # Read by ecs_otel.logging.configure_logging; declared here so the docs reference lists them with the rest.
     LibrarySetting(
         "ECS_OTEL_LOG_LEVEL",
         "",
@@ -300,7 +300,7 @@ class Settings:
 
 
 def settings_table(settings: tuple[LibrarySetting, ...] = LIBRARY_SETTINGS) -> str:
-    """The README's Markdown table for ``settings`` (``python -c 'from ecs_otel.config import *; …'``)."""
+    """A Markdown table for ``settings`` (``python -c 'from ecs_otel.config import *; …'``)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for s in settings:
         default = f"`{s.default}`" if s.default else "(unset)"

@@ -435,7 +435,6 @@ def _setup_metrics(config: Configuration) -> None:
         config.coordinator.add("metrics", shutdown, lambda: [a() for a in aborts], first_endpoint,
                                flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000),
                                prepare=(lambda: [p() for p in prepares]) if prepares else None)
-                               flush=lambda remaining: provider.force_flush(timeout_millis=remaining * 1000))
     if settings.application_signals and config.tracer_provider is not None:
         from ecs_otel.metrics.app_signals import ApplicationSignalsMetrics
 

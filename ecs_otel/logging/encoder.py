@@ -5,7 +5,7 @@ Two steps. :func:`to_jsonable` reduces any value to the JSON data model (exact `
 on the way; after that both encoders, orjson and the stdlib fallback, are given only values they agree
 on, and the fallback formats floats the way orjson does, so the two produce identical bytes.
 
-Rendering choices (documented in the README): datetime/date/time → ISO 8601 text; Decimal, UUID, Path →
+Rendering choices (documented in docs/getting-started.md): datetime/date/time → ISO 8601 text; Decimal, UUID, Path →
 ``str``; bytes → UTF-8 text with ``\\x..`` escapes for invalid bytes; set/frozenset → sorted list (insertion
 order when not sortable); Enum → its value; dataclass → object of its fields; exception → ``"Type: message"``;
 NaN/±inf → the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; ints beyond 64 bits → decimal text;

@@ -1,6 +1,6 @@
 """``configure_logging``: JSON lines on stdout for the whole process, applied once by ``ecs_otel.auto``.
 
-Decisions (documented in the README):
+Decisions (documented in docs/getting-started.md):
 
 * The handler goes on the *root* logger, so an application that never configured logging still shows its
   warnings, as JSON lines. (Python's "last resort" stderr handler is only used while the root has no

@@ -1,8 +1,8 @@
 """Declaring settings: a dataclass field per setting, with its env variable and help text.
 
 Every settings dataclass in the sidecar is declared with :func:`setting`, so the loader can
-validate TOML and environment values the same way, and the README's configuration table is
-generated from the same declarations (a test fails when the two drift).
+validate TOML and environment values the same way, and the documentation's reference
+(docs/reference/sidecar.md) is generated from the same declarations (a test fails when the two drift).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ rotel (pip ``rotel``) runs as a real process with ``--xray-exporter-custom-endpo
 recorder of PutTraceSegments bodies (its body is declared gzip but is plain JSON, which is
 why it cannot be pointed at moto). Both translations must agree on the trace structure
 (trace ids, span ids, parent links, segment versus subsegment); where they differ is recorded
-here and in the README's comparison table.
+here and in docs/comparisons.md.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_same_spans_same_structure_richer_translation_here() -> None:
     server, db, ddb, http = (
         by_span[n] for n in ("GET /users/{id}", "SELECT users", "DynamoDB.GetItem", "POST")
     )
-    # Differences documented in the README:
+    # Differences documented in docs/comparisons.md:
     # 1. Names: rotel keeps span names; we name segments after the service and remote calls after the callee.
     assert theirs[server]["name"] == "GET /users/{id}" and ours[server]["name"] == "checkout"
     assert theirs[db]["name"] == "SELECT users" and ours[db]["name"] == "users@db.local"

@@ -65,7 +65,7 @@ def _m(source: str, target: str, unit: str, scale: float = 1.0) -> Mapping:
     return Mapping(source, target, scale, unit)
 
 
-#: Side by side: our metric → Container Insights metric (scale, unit). README-ready via :func:`mapping_table`.
+#: Side by side: our metric → Container Insights metric (scale, unit). Docs-ready via :func:`mapping_table`.
 MAPPINGS: dict[str, Mapping] = {
     m.source: m
     for m in (
@@ -93,7 +93,7 @@ MAPPINGS: dict[str, Mapping] = {
 
 
 def mapping_table() -> str:
-    """A Markdown table of :data:`MAPPINGS` (for the README)."""
+    """A Markdown table of :data:`MAPPINGS` (for docs/exporters.md)."""
     rows = ["| ecs-otel metric | Container Insights metric | conversion |", "|---|---|---|"]
     for m in MAPPINGS.values():
         conv = "×1024 (vCPU → CPU units)" if m.scale == CPU_UNITS_PER_VCPU else (

@@ -2,7 +2,7 @@
 
 Names follow the collector's ``awsecscontainermetricsreceiver`` where it has one (so dashboards
 carry over); units are UCUM (``By``, ``MiB`` only where the name says "utilized"/"reserved" in
-MiB, ``ns``, ``By/s``, ``1``). See :data:`METRICS` for the full list, also used by the README.
+MiB, ``ns``, ``By/s``, ``1``). See :data:`METRICS` for the full list, also used by the docs.
 """
 
 from __future__ import annotations
