@@ -143,7 +143,7 @@ def _is_db_span(attrs: Mapping[str, Any]) -> bool:
 def _is_boto3sqs(span: Any) -> bool:
     scope = getattr(span, "instrumentation_scope", None)
     name = getattr(scope, "name", None)
-    return bool(name) and name.casefold() == _BOTO3SQS_SCOPE
+    return isinstance(name, str) and name.casefold() == _BOTO3SQS_SCOPE
 
 
 def _http_method(attrs: Mapping[str, Any]) -> Any:

@@ -228,10 +228,10 @@ class CloudWatchExporter(Exporter):
                 settings.retention_days,
                 self.logger,
             )
-        self.signals: ApplicationSignalsEmf | None = None
-        self.signals_writer: LogStreamWriter | None = None
+        self.app_signals: ApplicationSignalsEmf | None = None
+        self.app_signals_writer: LogStreamWriter | None = None
         if settings.application_signals and settings.mode == "emf":
-            self.signals = ApplicationSignalsEmf(
+            self.app_signals = ApplicationSignalsEmf(
                 start_ns,
                 settings.max_series,
                 task,
@@ -239,7 +239,7 @@ class CloudWatchExporter(Exporter):
                 max_operations=settings.application_signals_max_operations,
                 agent=f"ecs-otel-sidecar/{_version()}",
             )
-            self.signals_writer = LogStreamWriter(
+            self.app_signals_writer = LogStreamWriter(
                 self.api,
                 AS_LOG_GROUP,
                 render(AS_LOG_STREAM, task, "exporters.cloudwatch.application_signals", group=False),
@@ -279,7 +279,7 @@ class CloudWatchExporter(Exporter):
             "ecs_otel_sidecar_cloudwatch_delta_series", "Cumulative series remembered for deltas."
         )
         t.on_collect(lambda: series.set(len(self.delta) + (len(self.insights.delta) if self.insights else 0)
-                                        + (len(self.signals.delta) if self.signals else 0)))
+                                        + (len(self.app_signals.delta) if self.app_signals else 0)))
         self._folded = t.counter(
             "ecs_otel_sidecar_application_signals_folded_points_total",
             "Application Signals points whose operation was folded into AllOtherOperations "
@@ -348,13 +348,13 @@ class CloudWatchExporter(Exporter):
     async def export_emf(self, batch: ExportMetricsServiceRequest) -> ExportOutcome:
         now_ms = int(time.time() * 1000)
         signals: list[LogEvent] = []
-        if self.signals is not None:
+        if self.app_signals is not None:
             batch, selected = split(batch)
             if selected.resource_metrics:
                 async with self._emf_lock:
-                    folded = self.signals.limiter.folded
-                    signals = self.signals.build(selected, now_ms)
-                    self._folded.inc(self.signals.limiter.folded - folded)
+                    folded = self.app_signals.limiter.folded
+                    signals = self.app_signals.build(selected, now_ms)
+                    self._folded.inc(self.app_signals.limiter.folded - folded)
         builders = [self.emf] + ([self.insights.emf] if self.insights else [])
         deltas = [b.delta for b in builders]
         before = [(b.stats.baselines, d.evicted) for b, d in zip(builders, deltas, strict=True)]
@@ -371,24 +371,24 @@ class CloudWatchExporter(Exporter):
             # After the regular events: a retried batch rebuilds the same deltas (the delta table
             # remembers the points it has seen), so Container Insights loses nothing by waiting.
             await self._write_insights(insights, now_ms)
-        if signals and self.signals_writer is not None and not outcome.retryable:
+        if signals and self.app_signals_writer is not None and not outcome.retryable:
             await self._write_signals(signals, now_ms)
         return outcome
 
     async def _write_signals(self, events: list[LogEvent], now_ms: int) -> None:
         """Best effort, as Container Insights: counted and logged once per streak of failures, never retried."""
-        assert self.signals_writer is not None
+        assert self.app_signals_writer is not None
         outcome = await self._write(
-            "application_signals", self.signals_writer, events, now_ms, truncate_large=False
+            "application_signals", self.app_signals_writer, events, now_ms, truncate_large=False
         )
         if not outcome.ok and not self._signals_failing:
             self.logger.warning(
                 "Application Signals events not written to %s (counted, not retried): %s",
-                self.signals_writer.group,
+                self.app_signals_writer.group,
                 outcome.reason,
             )
         elif outcome.ok and self._signals_failing:
-            self.logger.info("Application Signals events written to %s again", self.signals_writer.group)
+            self.logger.info("Application Signals events written to %s again", self.app_signals_writer.group)
         self._signals_failing = not outcome.ok
 
     def _build_emf(

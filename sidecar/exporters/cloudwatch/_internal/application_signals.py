@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AggregationTemporality,
     HistogramDataPoint,
@@ -109,9 +109,10 @@ _MAX_ENVIRONMENT, _MAX_SERVICE, _MAX_VALUE = 259, 255, 1024
 
 
 def is_application_signals(metric: Metric) -> bool:
-    if metric.name not in METRIC_NAMES or metric.WhichOneof("data") not in ("histogram", "sum", "gauge"):
+    kind = metric.WhichOneof("data")
+    if metric.name not in METRIC_NAMES or kind not in ("histogram", "sum", "gauge"):
         return False
-    points = getattr(metric, metric.WhichOneof("data")).data_points
+    points = getattr(metric, kind).data_points
     return any(kv.key == SPAN_KIND for p in points[:1] for kv in p.attributes)
 
 
@@ -330,8 +331,10 @@ class ApplicationSignalsEmf:
         for (name, dims_key), acc in merged.items():
             dims = dict(dims_key)
             is_service = dims.get("Telemetry.Source") in SERVICE_SOURCES
-            metric = outputs.get((name, is_service))
-            if metric is None:
+            found = outputs.get((name, is_service))
+            if found is not None:
+                metric = found
+            else:
                 req = service_req if is_service else dependency_req
                 if not req.resource_metrics:
                     req.resource_metrics.add().scope_metrics.add().scope.name = "ecs_otel.sidecar.application_signals"
@@ -344,7 +347,7 @@ class ApplicationSignalsEmf:
             )  # fmt: skip
             if acc.lo is not None and acc.hi is not None:
                 q.min, q.max = acc.lo, acc.hi
-            q.attributes.extend(KeyValue(key=k, value={"string_value": v}) for k, v in sorted(dims.items()))
+            q.attributes.extend(KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in sorted(dims.items()))
         events = self.service_emf.build(service_req, now_ms) + self.dependency_emf.build(dependency_req, now_ms)
         events.sort(key=lambda e: e.timestamp_ms)
         return events
