@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ecs_otel.export_health import health_for, install_filter, loggers_of, tracked_export
 
 _logger = logging.getLogger("ecs_otel")
 
@@ -200,6 +202,7 @@ class LazyExporter:
 
     def __init__(self, target: OtlpTarget) -> None:
         self.target = target
+        self._health = health_for(target.endpoint, target.protocol)
         self._inner: Any = None
         self._lock = threading.Lock()
         self._aborted = False
@@ -211,6 +214,7 @@ class LazyExporter:
                 if self._inner is None and not self._failed_build:
                     try:
                         self._inner = build_otlp_exporter(self.target)
+                        install_filter(loggers_of(self._inner))
                     except Exception as exc:  # never raise into the app's threads
                         self._failed_build = True
                         _logger.warning("ecs_otel: cannot build OTLP %s exporter: %s", self.target.signal, exc)
@@ -227,11 +231,15 @@ class LazyExporter:
         if not self._aborted:
             self._get()
 
+    def tracked(self, items: int, call: Callable[[], Any]) -> Any:
+        """``call()`` (one export by the built exporter), its connection failures reported as one warning."""
+        return tracked_export(self._health, self.target.signal, self.target.endpoint, items, call, _succeeded)
+
     def export(self, batch: Sequence[Any]) -> Any:
         inner = None if self._aborted else self._get()
         if inner is None:
             return _failure(self.target.signal)
-        return inner.export(batch)
+        return self.tracked(len(batch), lambda: inner.export(batch))
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True
@@ -256,6 +264,11 @@ class LazyExporter:
     def shutdown(self, timeout_millis: float = 30_000, **_: Any) -> None:
         if not self._aborted:
             self.abort()
+
+
+def _succeeded(result: Any) -> bool:
+    """SpanExportResult / LogRecordExportResult / MetricExportResult: each has a SUCCESS member."""
+    return getattr(result, "name", None) == "SUCCESS"
 
 
 def _failure(signal: str) -> Any:
@@ -304,7 +317,7 @@ def lazy_metric_exporter(target: OtlpTarget, env: Mapping[str, str]) -> Any:
             inner = None if self._lazy._aborted else self._lazy._get()
             if inner is None:
                 return MetricExportResult.FAILURE
-            return inner.export(metrics_data, timeout_millis=timeout_millis)
+            return self._lazy.tracked(1, lambda: inner.export(metrics_data, timeout_millis=timeout_millis))
 
         def force_flush(self, timeout_millis: float = 10_000) -> bool:
             return True
