@@ -44,6 +44,7 @@ class Configuration:
     logger_provider: Any = None
     coordinator: Any = None
     exporters: list[Any] = field(default_factory=list)
+    open_spans: Any = None  # the OpenSpanTracker (spans ended at shutdown, spans it could not track)
     task: Any = None
     container: Any = None
     problems: list[str] = field(default_factory=list)
@@ -335,6 +336,7 @@ def _setup_traces(config: Configuration) -> None:
 
     from ecs_otel.exporting import LazyExporter
     from ecs_otel.tracing.ids import XRayIdGenerator
+    from ecs_otel.tracing.open_spans import OpenSpanTracker
     from ecs_otel.tracing.sampling import build_sampler
 
     sampler = build_sampler(settings, config.resource)
@@ -345,6 +347,12 @@ def _setup_traces(config: Configuration) -> None:
         sampler = RecordOnlySampler(sampler)
     provider = TracerProvider(resource=config.resource, sampler=sampler, id_generator=XRayIdGenerator(),
                               shutdown_on_exit=False)
+    # First processor: spans still open when the process stops (SIGTERM mid-request) are ended as
+    # errors before the batch processors flush, instead of being lost with their traces.
+    tracker = OpenSpanTracker()
+    provider.add_span_processor(tracker)
+    config.coordinator.before_flush(tracker.end_open_spans)
+    config.open_spans = tracker
     if settings.application_signals:
         from ecs_otel.tracing.app_signals import AttributePropagator
 
@@ -550,6 +558,8 @@ def _after_fork(config: Configuration) -> None:
         reset = getattr(exporter, "reset_after_fork", None)
         if reset is not None:
             reset()
+    if config.open_spans is not None:
+        config.open_spans.reset_after_fork()
     if config.coordinator is not None:
         config.coordinator.after_fork_in_child()
     sampler = getattr(config.tracer_provider, "sampler", None)

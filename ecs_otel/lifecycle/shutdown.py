@@ -88,6 +88,7 @@ class ShutdownCoordinator:
     _previous_sigterm: Any = None
     _sigterm_installed: bool = False
     _extra: list[Callable[[], None]] = field(default_factory=list)
+    _before_flush: list[Callable[[str, float], Any]] = field(default_factory=list)
 
     def add(self, name: str, shutdown: Callable[[float], Any], abort: Callable[[], None],
             endpoint: str | None = None, flush: Callable[[float], Any] | None = None,
@@ -98,13 +99,25 @@ class ShutdownCoordinator:
         """Quick, non-blocking work run first (stop pollers)."""
         self._extra.append(callback)
 
+    def before_flush(self, callback: Callable[[str, float], Any]) -> None:
+        """Work that produces the last data (end open spans), run before the final flush.
+
+        Called with the reason (``SIGTERM``, ``exit``, ``shutdown``) and the flush deadline
+        (``time.monotonic()``). Not called by the SIGTERM flush that leaves a draining app running.
+        """
+        self._before_flush.append(callback)
+
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
         self._done = False
 
     # -- the flush ---------------------------------------------------------------------------------
-    def shutdown(self, timeout_s: float | None = None) -> bool:
-        """Flush and stop all providers within ``timeout_s``; True when everything finished in time."""
+    def shutdown(self, timeout_s: float | None = None, reason: str = "shutdown") -> bool:
+        """Flush and stop all providers within ``timeout_s``; True when everything finished in time.
+
+        ``reason`` says why the process stops (``SIGTERM``, ``exit`` or ``shutdown`` for an explicit call);
+        spans still open are ended with it before the flush.
+        """
         with self._lock:
             if self._done:
                 return True
@@ -116,6 +129,11 @@ class ShutdownCoordinator:
                 callback()
             except Exception:
                 pass
+        for before in self._before_flush:
+            try:
+                before(reason, deadline)
+            except Exception as exc:
+                _logger.debug("ecs_otel: before-flush step failed: %s", exc)
         for item in self._items:
             if item.endpoint and receiver_refuses(item.endpoint):
                 _logger.debug("ecs_otel: no OTLP receiver at %s; dropping queued %s", item.endpoint, item.name)
@@ -171,7 +189,7 @@ class ShutdownCoordinator:
 
     def _atexit(self) -> None:
         try:
-            self.shutdown()
+            self.shutdown(reason="exit")
         except Exception:
             pass
 
@@ -198,7 +216,7 @@ class ShutdownCoordinator:
             previous(signum, frame)
             return
         try:
-            self.shutdown()
+            self.shutdown(reason="SIGTERM")
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)

@@ -7,7 +7,15 @@ import subprocess
 import sys
 import time
 
-from tests.library.conftest import base_env, log_records, metric_names, resource_spans, run, write_script
+from tests.library.conftest import (
+    attrs,
+    base_env,
+    log_records,
+    metric_names,
+    resource_spans,
+    run,
+    write_script,
+)
 
 SIGTERM_APP = """
 import ecs_otel.auto
@@ -228,3 +236,125 @@ def test_explicit_shutdown_flushes_and_is_idempotent(tmp_path, sink):
     assert "FIRST True" in proc.stdout and "SECOND True" in proc.stdout
     spans = resource_spans(sink.received("traces"))
     assert [s["name"] for _, s in spans] == ["explicit"]  # already there when shutdown() returned
+
+
+SLOW_SERVER_APP = """
+import ecs_otel.auto
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+tracer = trace.get_tracer("app")
+never = threading.Event()
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        with tracer.start_as_current_span("GET " + self.path, kind=SpanKind.SERVER):
+            if self.path == "/fast":
+                self.send_response(204)
+                self.end_headers()
+                return
+            with tracer.start_as_current_span("SELECT orders", kind=SpanKind.CLIENT):
+                print("IN_REQUEST", flush=True)
+                never.wait()  # the slow query ECS interrupts
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print("PORT", server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float = 30) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if marker in line:
+            return line
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no {marker!r} from the app: {proc.stderr.read()}")
+
+
+def test_spans_open_at_sigterm_are_ended_as_errors_and_delivered(tmp_path, sink):
+    import threading
+    import urllib.request
+
+    script = write_script(tmp_path, SLOW_SERVER_APP)
+    env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_METRICS_EXPORTER="none",
+                   ECS_OTEL_INSTRUMENTATION="false", ECS_OTEL_SHUTDOWN_TIMEOUT="2")
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        port = int(_read_until(proc, "PORT").split()[1])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/fast", timeout=10) as resp:
+            assert resp.status == 204
+
+        def slow_request() -> None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=30).read()
+            except OSError:
+                pass  # the server dies mid-request: that is the point
+
+        client = threading.Thread(target=slow_request, daemon=True)
+        client.start()
+        _read_until(proc, "IN_REQUEST")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == -signal.SIGTERM, err
+    assert took < 2 + 5, err  # the budget, plus a generous allowance for a loaded machine
+    assert "Traceback" not in err, err
+
+    spans = {s["name"]: s for _, s in resource_spans(
+        sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 3, timeout_s=10))}
+    assert set(spans) == {"GET /fast", "GET /slow", "SELECT orders"}
+    for name in ("GET /slow", "SELECT orders"):
+        span = spans[name]
+        assert span["status"]["code"] == "STATUS_CODE_ERROR", span
+        assert "SIGTERM" in span["status"]["message"]
+        assert attrs(span["attributes"]) == {"ecs_otel.shutdown.ended": True, "ecs_otel.shutdown.reason": "SIGTERM"}
+        assert int(span["endTimeUnixNano"]) >= int(span["startTimeUnixNano"])
+    # The request that finished is untouched, and the trace stays whole: the query is still the request's child.
+    assert "ecs_otel.shutdown.ended" not in attrs(spans["GET /fast"].get("attributes"))
+    assert spans["GET /fast"].get("status", {}).get("code") != "STATUS_CODE_ERROR"
+    assert spans["SELECT orders"]["parentSpanId"] == spans["GET /slow"]["spanId"]
+
+
+EXIT_WITH_OPEN_SPAN_APP = """
+import ecs_otel.auto
+import threading
+from opentelemetry import trace
+started = threading.Event()
+
+def worker():
+    with trace.get_tracer("app").start_as_current_span("background job"):
+        started.set()
+        threading.Event().wait()  # still running when the main thread returns
+
+threading.Thread(target=worker, daemon=True).start()
+started.wait()
+print("EXITING", flush=True)
+"""
+
+
+def test_spans_open_at_interpreter_exit_are_ended_as_errors(tmp_path, sink):
+    env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_METRICS_EXPORTER="none",
+                   ECS_OTEL_INSTRUMENTATION="false")
+    proc = run([sys.executable, str(write_script(tmp_path, EXIT_WITH_OPEN_SPAN_APP))], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    spans = resource_spans(sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1, timeout_s=10))
+    [(_, span)] = spans
+    assert span["name"] == "background job"
+    assert span["status"]["code"] == "STATUS_CODE_ERROR"
+    assert attrs(span["attributes"]) == {"ecs_otel.shutdown.ended": True, "ecs_otel.shutdown.reason": "exit"}
