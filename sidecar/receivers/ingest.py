@@ -11,7 +11,7 @@ import logging
 
 from google.protobuf.message import DecodeError, Message
 
-from sidecar.otlp import json_codec, wire
+from sidecar.otlp import ids, json_codec, wire
 from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import BackPressure, Consumer
 from sidecar.pipeline.memory import MemoryBudget
@@ -21,6 +21,12 @@ REQUESTS = "ecs_otel_sidecar_receiver_requests_total"
 ACCEPTED = "ecs_otel_sidecar_receiver_accepted_items_total"
 REFUSED = "ecs_otel_sidecar_receiver_refused_items_total"
 REQUEST_BYTES = "ecs_otel_sidecar_receiver_request_bytes_total"
+REJECTED = "ecs_otel_sidecar_receiver_rejected_items_total"
+REPAIRED = "ecs_otel_sidecar_receiver_repaired_items_total"
+
+#: The partial_success field that counts rejected items, per signal.
+_REJECTED_FIELD = {Signal.TRACES: "rejected_spans", Signal.METRICS: "rejected_data_points",
+                   Signal.LOGS: "rejected_log_records"}
 
 
 log = logging.getLogger("ecs_otel.sidecar.receivers")
@@ -83,6 +89,16 @@ class Ingest:
         self.bytes = telemetry.counter(
             REQUEST_BYTES, "Decoded request body bytes received.", ("receiver", "signal")
         )
+        self.rejected = telemetry.counter(
+            REJECTED, "Items dropped from an accepted request and reported to the client as OTLP partial "
+            "success (reason invalid_id: a span whose trace or span id the OTLP specification calls invalid).",
+            ("receiver", "signal", "reason"),
+        )
+        self.repaired = telemetry.counter(
+            REPAIRED, "Items kept after clearing a field the specification says to treat as absent (reason "
+            "invalid_id: a log record's invalid trace or span id, a span's invalid parent id).",
+            ("receiver", "signal", "reason"),
+        )
 
     async def decode(self, signal: Signal, body: bytes, as_json: bool) -> Message:
         """Decode a request body, bounding what it may cost *before* building it.
@@ -138,6 +154,24 @@ class Ingest:
             raise Refused("too_many_items", f"{signal.value} request holds more than {limit} items, the most one "
                           "request may carry (ECS_OTEL_QUEUE_MAX_ITEMS); send smaller batches")
         return batch
+
+    def screen(self, signal: Signal, batch: Message) -> Message:
+        """Drops or repairs items with invalid ids (see :mod:`sidecar.otlp.ids`), in place; returns the response.
+
+        The response carries an OTLP ``partial_success`` naming what was dropped, so the client
+        learns of it (the SDKs log it) while the rest of its request is delivered.
+        """
+        dropped, repaired = ids.screen(signal, batch)
+        if repaired:
+            self.repaired.inc(repaired, receiver=self.receiver, signal=signal.value, reason="invalid_id")
+        response = signal.response_type()
+        if dropped:
+            self.rejected.inc(dropped, receiver=self.receiver, signal=signal.value, reason="invalid_id")
+            partial = response.partial_success  # type: ignore[attr-defined]
+            setattr(partial, _REJECTED_FIELD[signal], dropped)
+            partial.error_message = (f"{dropped} span(s) dropped: trace_id must be 16 bytes and span_id 8 bytes, "
+                                     "neither all zero")
+        return response
 
     async def _exact_count(self, signal: Signal, body: bytes, limit: int) -> int:
         """The wire walk of :func:`wire.count_items` (a malformed body is a bad request)."""

@@ -52,6 +52,7 @@ class _Service:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
             request = await ingest.decode(self.signal, body, as_json=False)
+            response = ingest.screen(self.signal, request)
             await ingest.deliver(self.signal, request, len(body))
         except Refused as exc:
             # Without RetryInfo, RESOURCE_EXHAUSTED tells an OTLP client not to send this request again.
@@ -63,7 +64,7 @@ class _Service:
                                 _retry_info(grpc.StatusCode.RESOURCE_EXHAUSTED, message, exc.retry_after_s))
         except PipelineError:
             await context.abort(grpc.StatusCode.INTERNAL, "internal error in the sidecar pipeline")
-        return self.signal.response_type()
+        return response
 
 
 def _retry_info(code: grpc.StatusCode, message: str, delay_s: float) -> tuple[tuple[str, bytes], ...]:

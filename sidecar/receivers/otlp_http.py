@@ -84,6 +84,7 @@ class OtlpHttpReceiver(Receiver):
             return _error(415 if "unsupported" in str(exc) else 400, str(exc), as_json)
         try:
             batch = await self.ingest.decode(signal, body, as_json)
+            response = self.ingest.screen(signal, batch)
             await self.ingest.deliver(signal, batch, len(body))
         except Refused as exc:
             return _error(400 if exc.outcome == "bad_request" else 413, str(exc), as_json)
@@ -93,7 +94,7 @@ class OtlpHttpReceiver(Receiver):
                           {"Retry-After": retry_after})
         except PipelineError:
             return _error(500, "internal error in the sidecar pipeline", as_json)
-        return _encode(signal.response_type(), as_json, 200)
+        return _encode(response, as_json, 200)
 
 
 def _encode(message: Message, as_json: bool, status: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -57,9 +57,19 @@ def test_every_listener_is_loopback_by_default(tmp_path, fault_sidecar) -> None:
 
 
 def test_receiver_host_opens_the_receivers_only(tmp_path, fault_sidecar) -> None:  # type: ignore[no-untyped-def]
-    sidecar = fault_sidecar({"ECS_OTEL_RECEIVER_HOST": "0.0.0.0", "ECS_OTEL_TRACES_EXPORTERS": "debug",
-                             "ECS_OTEL_METRICS_EXPORTERS": "debug", "ECS_OTEL_LOGS_EXPORTERS": "debug"})
-    addresses = bound(sidecar)
+    stub = AwsStub(tmp_path)
+    try:
+        # The X-Ray sampling proxy and UDP daemon listener relay to AWS with the task's credentials and
+        # take no token: opening the receivers for a bridge-mode task leaves them on loopback.
+        sidecar = fault_sidecar({**everything_env(stub), "ECS_OTEL_RECEIVER_HOST": "0.0.0.0"})
+        addresses = bound(sidecar)
+    finally:
+        stub.stop()
+    assert addresses[("tcp", sidecar.ports["otlp_http"])] == "0.0.0.0"
+    xray = {key: ip for key, ip in addresses.items() if key[1] == sidecar.status()["components"]["xray_proxy"]["port"]}
+    assert set(xray) == {("tcp", key[1]) for key in xray} | {("udp", key[1]) for key in xray}, addresses
+    assert xray and all(is_loopback(ip) for ip in xray.values()), addresses
+    assert is_loopback(addresses[("tcp", sidecar.ports["status"])])
     assert addresses[("tcp", sidecar.ports["otlp_http"])] == "0.0.0.0"
     assert addresses[("tcp", sidecar.ports["otlp_grpc"])] in ("0.0.0.0", "::")  # gRPC: dual-stack wildcard
     assert is_loopback(addresses[("tcp", sidecar.ports["status"])])  # /metrics and / stay private

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from sidecar.otlp import json_codec
@@ -199,3 +200,47 @@ def test_an_undecodable_grpc_request_is_invalid_argument_counted_and_logged_with
     sidecar.terminate()
     records = sidecar.log_records()
     assert not [r for r in records if r["level"] == "ERROR" or "exception" in r], records
+
+
+# ------------------------------------------------------------------------------------------------ ids
+
+
+def test_spans_with_invalid_ids_are_dropped_counted_and_reported_as_partial_success(sidecar_factory) -> None:  # type: ignore[no-untyped-def]
+    sidecar = sidecar_factory({"ECS_OTEL_TRACES_EXPORTERS": "debug", "ECS_OTEL_LOGS_EXPORTERS": "debug",
+                               "ECS_OTEL_TRACES_PROCESSORS": "none", "ECS_OTEL_LOGS_PROCESSORS": "none"})
+    trace, span = os.urandom(16).hex(), os.urandom(8).hex()
+    bad = [span_json("no-trace", traceId=""), span_json("short-trace", traceId="ab" * 15),
+           span_json("long-trace", traceId="ab" * 17), span_json("short-span", spanId="cd" * 7),
+           span_json("zero-trace", traceId="00" * 16), span_json("zero-span", spanId="00" * 8)]
+    short_parent = span_json("short-parent", traceId=trace)
+    short_parent["parentSpanId"] = "ef" * 7  # optional: cleared, the span kept as a root
+    zero_parent = span_json("zero-parent", traceId=trace)
+    zero_parent["parentSpanId"] = "00" * 8  # "no parent": the same
+    good = span_json("good", traceId=trace, spanId=span)
+    status, _, body = post(sidecar.http_url + "/v1/traces", traces_json([*bad, short_parent, zero_parent, good]), JSON)
+    assert status == 200, body
+    answer = json.loads(body)["partialSuccess"]
+    assert int(answer["rejectedSpans"]) == 6 and "16 bytes" in answer["errorMessage"], answer
+    # The same over gRPC, in protobuf.
+    request = json_codec.decode(ExportTraceServiceRequest, traces_json([span_json("g-bad", spanId=""),
+                                                                        span_json("g-good")]))
+    with grpc.insecure_channel(sidecar.grpc_target) as channel:
+        reply = trace_service_pb2_grpc.TraceServiceStub(channel).Export(request, timeout=10)
+    assert reply.partial_success.rejected_spans == 1
+    # A log record's ids are optional: an invalid one is cleared and the record kept.
+    logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"body": {"stringValue": "bad ids"}, "traceId": "ab" * 15, "spanId": "00" * 8},
+        {"body": {"stringValue": "fine"}, "traceId": trace, "spanId": span}]}]}]}
+    status, _, body = post(sidecar.http_url + "/v1/logs", json.dumps(logs).encode(), JSON)
+    assert status == 200 and "partialSuccess" not in json.loads(body or b"{}"), body
+    m = sidecar.wait_metrics(lambda m: accounting(m, "debug")["exported"] == 4
+                             and accounting(m, "debug", "logs")["exported"] == 2)
+    assert accounting(m, "debug")["received"] == 4  # good, short-parent, zero-parent, g-good
+    assert m.get_value("ecs_otel_sidecar_receiver_rejected_items_total", receiver="otlp_http", signal="traces",
+                       reason="invalid_id") == 6
+    assert m.get_value("ecs_otel_sidecar_receiver_rejected_items_total", receiver="otlp_grpc", signal="traces",
+                       reason="invalid_id") == 1
+    assert m.get_value("ecs_otel_sidecar_receiver_repaired_items_total", receiver="otlp_http", signal="logs",
+                       reason="invalid_id") == 1
+    assert m.get_value("ecs_otel_sidecar_receiver_repaired_items_total", receiver="otlp_http", signal="traces",
+                       reason="invalid_id") == 2

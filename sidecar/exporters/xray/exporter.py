@@ -69,7 +69,9 @@ class XRayExporter(Exporter):
         )
         proxy_host: str = setting(
             "",
-            help="Address the proxy listens on; empty: ECS_OTEL_RECEIVER_HOST, else 127.0.0.1.",
+            help="Address the sampling proxy and daemon listener bind; empty: 127.0.0.1, even when "
+            "ECS_OTEL_RECEIVER_HOST opens the receivers (they relay to AWS signed with the task role, and the "
+            "UDP protocol has no token). Set `0.0.0.0` only for bridge-mode SDKs that need them.",
             env="ECS_OTEL_XRAY_PROXY_HOST",
         )
         timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_XRAY_TIMEOUT")
@@ -131,9 +133,8 @@ class XRayExporter(Exporter):
         port = self.settings.proxy_port
         if port < 0:
             return
-        host = (
-            self.settings.proxy_host or (self.context.env or {}).get("ECS_OTEL_RECEIVER_HOST") or "127.0.0.1"
-        )
+        # Not ECS_OTEL_RECEIVER_HOST: opening the OTLP receivers must not also open a credentialed relay.
+        host = self.settings.proxy_host or "127.0.0.1"
         try:
             bound = await self.proxy.start(host, port)
             await self.daemon.start(host, bound)
