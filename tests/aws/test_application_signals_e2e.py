@@ -31,11 +31,11 @@ from sidecar.exporters.cloudwatch._internal.application_signals import (
     SERVICE_DIMENSION_SETS,
 )
 from sidecar.exporters.cloudwatch._internal.naming import placeholders
+from tests.aws.aws_documents import validate_emf
 from tests.aws.emf_schema import validate
 from tests.aws.moto_process import MotoProcess
 from tests.aws.test_cloudwatch_moto import read_all
 from tests.aws.test_sidecar_aws import wait_for
-from tests.aws.aws_documents import validate_emf
 from tests.support.emulator import EmulatorProcess
 from tests.support.process import stop_process, wait_for_port_file
 from tests.support.sidecar import SidecarProcess, sidecar_factory  # noqa: F401 - fixture

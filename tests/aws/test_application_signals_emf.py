@@ -12,8 +12,8 @@ from sidecar.exporters.cloudwatch._internal.application_signals import (
     environment,
     split,
 )
+from tests.aws.aws_documents import validate_emf
 from tests.aws.emf_schema import validate
-from tests.support.emf_json_schema import validate_with_schema
 
 START = 2_000_000_000_000_000_000  # after the converter's own start: first points count in full
 CLUSTER_ARN = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
@@ -60,7 +60,7 @@ def test_operations_beyond_the_limit_fold_after_the_delta_and_add_up() -> None:
             cumulative[op] += i + 1
         _, selected = split(_request(dict(cumulative), t))
         for event in emf.build(selected, 0):
-            validate_with_schema(event.message)
+            validate_emf(event.message)
             doc = validate(event.message)
             assert doc["Environment"] == "ecs:prod" and doc["ECS.Cluster"] == "prod"
             assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ApplicationSignals"
