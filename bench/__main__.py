@@ -22,6 +22,7 @@ from bench import headline
 SUITES: tuple[tuple[str, str], ...] = (
     ("bench.logging_bench", "JSON logging: records/s against python-json-logger, structlog, Powertools, stdlib"),
     ("bench.startup_bench", "Start-up and request overhead against aws-opentelemetry-distro"),
+    ("bench.app_signals_bench", "Application Signals: request overhead, on against off"),
     ("bench.sidecar_vs_rotel", "Sidecar against rotel: OTLP/HTTP ingest → OTLP export"),
     ("bench.cardinality_bench", "Cardinality processor at 1,000,000 distinct attribute sets"),
     ("bench.scrape_bench", "ECS task stats: CPU time of one scrape"),

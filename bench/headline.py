@@ -98,9 +98,20 @@ def prometheus_lines(rows: Rows) -> list[Line]:
              f"{peer['ms']}" if peer else "n/a", "a small fraction of a second")]
 
 
+def app_signals_lines(rows: Rows) -> list[Line]:
+    on = _first(rows, name="Application Signals on")
+    off = _first(rows, name="Application Signals off")
+    if not on:
+        return []
+    return [("server CPU µs/request, Application Signals on vs off", f"{on['cpu_us']:.0f}",
+             f"{off['cpu_us']:.0f}" if off else "n/a",
+             f"measured, no target — got {_ratio(on['cpu_us'], off and off['cpu_us'])}")]
+
+
 EXTRACTORS: dict[str, Callable[[Rows], list[Line]]] = {
     "bench.logging_bench": logging_lines,
     "bench.startup_bench": startup_lines,
+    "bench.app_signals_bench": app_signals_lines,
     "bench.sidecar_vs_rotel": sidecar_lines,
     "bench.cardinality_bench": cardinality_lines,
     "bench.scrape_bench": scrape_lines,

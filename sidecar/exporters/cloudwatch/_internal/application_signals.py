@@ -52,7 +52,9 @@ NAMESPACE = "ApplicationSignals"
 LOG_GROUP = "/aws/application-signals/data"
 #: One stream per task, as for the other EMF outputs.
 LOG_STREAM = "{task_id}"
-METRIC_NAMES = frozenset({"Latency", "Error", "Fault"})
+#: Lower-cased name → the name published. The OpenTelemetry Python SDK lower-cases instrument names
+#: (names are case-insensitive in the specification), so ``Latency`` may arrive as ``latency``.
+METRIC_NAMES: dict[str, str] = {"latency": "Latency", "error": "Error", "fault": "Fault"}
 SPAN_KIND = "aws.span.kind"
 OTHER_OPERATIONS = "AllOtherOperations"
 OTHER_REMOTE_OPERATIONS = "AllOtherRemoteOperations"
@@ -110,7 +112,7 @@ _MAX_ENVIRONMENT, _MAX_SERVICE, _MAX_VALUE = 259, 255, 1024
 
 def is_application_signals(metric: Metric) -> bool:
     kind = metric.WhichOneof("data")
-    if metric.name not in METRIC_NAMES or kind not in ("histogram", "sum", "gauge"):
+    if metric.name.lower() not in METRIC_NAMES or kind not in ("histogram", "sum", "gauge"):
         return False
     points = getattr(metric, kind).data_points
     return any(kv.key == SPAN_KIND for p in points[:1] for kv in p.attributes)
@@ -321,10 +323,11 @@ class ApplicationSignalsEmf:
                 for metric in sm.metrics:
                     if metric.WhichOneof("data") != "histogram":
                         continue  # the three are histograms in ADOT's SDKs and ours
-                    units.setdefault(metric.name, metric.unit)
+                    name = METRIC_NAMES[metric.name.lower()]
+                    units.setdefault(name, metric.unit)
                     data = metric.histogram
                     for p in data.data_points:
-                        self._merge(merged, metric.name, rkey, resource, env, p,
+                        self._merge(merged, name, rkey, resource, env, p,
                                     data.aggregation_temporality == CUMULATIVE, now)  # fmt: skip
         service_req, dependency_req = ExportMetricsServiceRequest(), ExportMetricsServiceRequest()
         outputs: dict[tuple[str, bool], Metric] = {}
