@@ -246,7 +246,6 @@ class CloudWatchExporter(Exporter):
                 settings.retention_days,
                 self.logger,
             )
-        self._signals_failing = False
         self.metrics_otlp: OtlpExporter | None = None
         self.logs_otlp: OtlpExporter | None = None
         if settings.mode == "otlp":
@@ -255,7 +254,8 @@ class CloudWatchExporter(Exporter):
             headers = {"x-aws-log-group": self.log_group, "x-aws-log-stream": self.log_stream}
             self.logs_otlp = self._otlp("logs", headers)
         self._logs_stream_checked = False
-        self._insights_failing = False
+        #: Side streams whose last write failed (a warning per streak, an info line on recovery).
+        self._failing: set[str] = set()
         self._emf_lock = asyncio.Lock()
         t = context.telemetry
         self._events = t.counter(
@@ -370,26 +370,12 @@ class CloudWatchExporter(Exporter):
         if insights and self.insights_writer is not None and not outcome.retryable:
             # After the regular events: a retried batch rebuilds the same deltas (the delta table
             # remembers the points it has seen), so Container Insights loses nothing by waiting.
-            await self._write_insights(insights, now_ms)
+            await self._write_best_effort("container_insights", "Container Insights", self.insights_writer,
+                                          insights, now_ms)
         if signals and self.app_signals_writer is not None and not outcome.retryable:
-            await self._write_signals(signals, now_ms)
+            await self._write_best_effort("application_signals", "Application Signals", self.app_signals_writer,
+                                          signals, now_ms)
         return outcome
-
-    async def _write_signals(self, events: list[LogEvent], now_ms: int) -> None:
-        """Best effort, as Container Insights: counted and logged once per streak of failures, never retried."""
-        assert self.app_signals_writer is not None
-        outcome = await self._write(
-            "application_signals", self.app_signals_writer, events, now_ms, truncate_large=False
-        )
-        if not outcome.ok and not self._signals_failing:
-            self.logger.warning(
-                "Application Signals events not written to %s (counted, not retried): %s",
-                self.app_signals_writer.group,
-                outcome.reason,
-            )
-        elif outcome.ok and self._signals_failing:
-            self.logger.info("Application Signals events written to %s again", self.app_signals_writer.group)
-        self._signals_failing = not outcome.ok
 
     def _build_emf(
         self, batch: ExportMetricsServiceRequest, now_ms: int
@@ -398,21 +384,24 @@ class CloudWatchExporter(Exporter):
         insights = self.insights.build(batch, now_ms) if self.insights is not None else []
         return events, insights
 
-    async def _write_insights(self, events: list[LogEvent], now_ms: int) -> None:
-        assert self.insights_writer is not None
-        outcome = await self._write(
-            "container_insights", self.insights_writer, events, now_ms, truncate_large=False
-        )
-        # One warning per streak of failures (the counters keep the full tally), one line on recovery.
-        if not outcome.ok and not self._insights_failing:
-            self.logger.warning(
-                "Container Insights events not written to %s (counted, not retried): %s",
-                self.insights_writer.group,
-                outcome.reason,
-            )
-        elif outcome.ok and self._insights_failing:
-            self.logger.info("Container Insights events written to %s again", self.insights_writer.group)
-        self._insights_failing = not outcome.ok
+    async def _write_best_effort(self, kind: str, label: str, writer: LogStreamWriter | None,
+                                 events: list[LogEvent], now_ms: int) -> None:
+        """A side stream (Container Insights, Application Signals): counted, never retried.
+
+        One warning per streak of failures (the counters keep the full tally), one line on recovery.
+        """
+        assert writer is not None
+        outcome = await self._write(kind, writer, events, now_ms, truncate_large=False)
+        failing = kind in self._failing
+        if not outcome.ok and not failing:
+            self.logger.warning("%s events not written to %s (counted, not retried): %s", label, writer.group,
+                                outcome.reason)
+        elif outcome.ok and failing:
+            self.logger.info("%s events written to %s again", label, writer.group)
+        if outcome.ok:
+            self._failing.discard(kind)
+        else:
+            self._failing.add(kind)
 
     async def export_log_events(self, batch: ExportLogsServiceRequest) -> ExportOutcome:
         now_ms = int(time.time() * 1000)
