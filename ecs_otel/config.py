@@ -32,7 +32,7 @@ LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = (
         "ECS_OTEL_METADATA_TIMEOUT",
         "1.0",
         "Seconds: total budget for ECS task metadata requests at start-up (retry included); "
-        "import never blocks longer than this.",
+        "import never blocks longer than this. At most 30: a larger value is one warning, then 30.",
     ),
     LibrarySetting(
         "ECS_OTEL_SHUTDOWN_TIMEOUT",
@@ -151,8 +151,18 @@ OTEL_SETTINGS: tuple[LibrarySetting, ...] = (
         "http",
         "Set to `http` when unset, so instrumentations emit the stable HTTP semantic conventions.",
     ),
-    LibrarySetting("OTEL_BSP_SCHEDULE_DELAY", "5000", "Span batch delay, ms (and the other OTEL_BSP_* variables)."),
-    LibrarySetting("OTEL_BLRP_SCHEDULE_DELAY", "1000", "Log batch delay, ms (and the other OTEL_BLRP_* variables)."),
+    LibrarySetting("OTEL_BSP_SCHEDULE_DELAY", "5000", "Span batch delay, ms."),
+    LibrarySetting("OTEL_BSP_EXPORT_TIMEOUT", "30000", "Span batch export timeout, ms."),
+    LibrarySetting("OTEL_BSP_MAX_QUEUE_SIZE", "2048", "Spans held for export; more are dropped."),
+    LibrarySetting(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512", "Spans per export (at most OTEL_BSP_MAX_QUEUE_SIZE)."
+    ),
+    LibrarySetting("OTEL_BLRP_SCHEDULE_DELAY", "1000", "Log batch delay, ms."),
+    LibrarySetting("OTEL_BLRP_EXPORT_TIMEOUT", "30000", "Log batch export timeout, ms."),
+    LibrarySetting("OTEL_BLRP_MAX_QUEUE_SIZE", "2048", "Log records held for export; more are dropped."),
+    LibrarySetting(
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "512", "Log records per export (at most OTEL_BLRP_MAX_QUEUE_SIZE)."
+    ),
     LibrarySetting(
         "OTEL_METRICS_EXEMPLAR_FILTER",
         "always_off",
@@ -171,6 +181,86 @@ OTEL_SETTINGS: tuple[LibrarySetting, ...] = (
 )
 
 _DEFAULTS = {s.name: s.default for s in (*LIBRARY_SETTINGS, *OTEL_SETTINGS)}
+
+#: Upper bound of ECS_OTEL_METADATA_TIMEOUT, seconds: start-up must not wait minutes on a hanging endpoint.
+MAX_METADATA_TIMEOUT_S = 30.0  # the metadata client caps the variable the same way (MAX_TIMEOUT_S)
+
+#: The SDK's numeric tuning variables, each validated on its own: name -> True for a count (whole
+#: number >= 1), False for milliseconds (a finite number > 0). The SDK refuses a bad value by raising
+#: in the processor's constructor, which turned a whole signal off; here a bad value is one warning
+#: and that variable's default, the others keep their values.
+TUNING_VARIABLES: dict[str, bool] = {
+    "OTEL_BSP_SCHEDULE_DELAY": False,
+    "OTEL_BSP_EXPORT_TIMEOUT": False,
+    "OTEL_BSP_MAX_QUEUE_SIZE": True,
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": True,
+    "OTEL_BLRP_SCHEDULE_DELAY": False,
+    "OTEL_BLRP_EXPORT_TIMEOUT": False,
+    "OTEL_BLRP_MAX_QUEUE_SIZE": True,
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": True,
+    "OTEL_METRIC_EXPORT_INTERVAL": False,
+    "OTEL_METRIC_EXPORT_TIMEOUT": False,
+}
+#: Export timeouts (milliseconds) validated the same way. A bad per-signal value is dropped, so the
+#: signal uses OTEL_EXPORTER_OTLP_TIMEOUT (its default, per the specification).
+OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = (
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+)
+_BATCH_PREFIX = {"traces": "OTEL_BSP", "logs": "OTEL_BLRP"}
+
+
+def _tuning_value(raw: str, count: bool) -> float:
+    """The value of one tuning variable, or ValueError when the specification does not allow it."""
+    value = float(int(raw)) if count else float(raw)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _read_tuning(env: dict[str, str]) -> dict[str, float]:
+    """Validate every tuning variable; a bad one is warned about, removed from ``env`` and defaulted.
+
+    Removing it matters for the OTLP timeouts, which the exporters resolve from ``env`` per signal:
+    the bad value is then warned about here, once, and never seen again.
+    """
+    values: dict[str, float] = {}
+    for name, count in TUNING_VARIABLES.items():
+        raw = env.get(name, "").strip()
+        default = float(_DEFAULTS[name])
+        if not raw:
+            values[name] = default
+            continue
+        try:
+            values[name] = _tuning_value(raw, count)
+        except ValueError:
+            _warn_bad(name, raw, _DEFAULTS[name])
+            env.pop(name, None)
+            values[name] = default
+    for name in OTLP_TIMEOUT_VARIABLES:
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            _tuning_value(raw, False)
+        except ValueError:
+            fallback = "OTEL_EXPORTER_OTLP_TIMEOUT" if name != "OTEL_EXPORTER_OTLP_TIMEOUT" else _DEFAULTS[name]
+            _warn_bad(name, raw, fallback)
+            env.pop(name, None)
+    for prefix in _BATCH_PREFIX.values():
+        batch, queue = f"{prefix}_MAX_EXPORT_BATCH_SIZE", f"{prefix}_MAX_QUEUE_SIZE"
+        if values[batch] > values[queue]:
+            if env.get(batch, "").strip():  # the user chose both: say which one gives way
+                _logger.warning("ecs_otel: %s=%d is larger than %s=%d; using %d", batch, values[batch], queue,
+                                values[queue], values[queue])
+            values[batch] = values[queue]
+    return values
+
+
+def _default_tuning() -> dict[str, float]:
+    return {name: float(_DEFAULTS[name]) for name in TUNING_VARIABLES}
 
 
 def _warn_bad(name: str, raw: str, default: str) -> None:
@@ -204,6 +294,15 @@ def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
     except ValueError:
         _warn_bad(name, raw, _DEFAULTS[name])
         return int(_DEFAULTS[name])
+
+
+def _metadata_timeout(env: Mapping[str, str]) -> float:
+    value = _float(env, "ECS_OTEL_METADATA_TIMEOUT")
+    if value > MAX_METADATA_TIMEOUT_S:
+        _logger.warning("ecs_otel: ECS_OTEL_METADATA_TIMEOUT=%g is above the %g s limit; using %g",
+                        value, MAX_METADATA_TIMEOUT_S, MAX_METADATA_TIMEOUT_S)
+        value = MAX_METADATA_TIMEOUT_S
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -252,12 +351,33 @@ class Settings:
     xray_sampling_endpoint: str = "http://127.0.0.1:2000"
     xray_sampling_interval_s: float = 300.0
     application_signals: bool = False
+    #: Validated TUNING_VARIABLES (numbers); passed to the SDK explicitly so it never reads a bad one itself.
+    tuning: Mapping[str, float] = field(default_factory=_default_tuning, compare=False)
+    #: The environment as read, minus the tuning variables whose values were refused.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def batch_processor_args(self, signal: str) -> dict[str, Any]:
+        """Keyword arguments for ``BatchSpanProcessor`` (``traces``) or ``BatchLogRecordProcessor`` (``logs``)."""
+        prefix = _BATCH_PREFIX[signal]
+        t = {**_default_tuning(), **self.tuning}
+        return {
+            "schedule_delay_millis": t[f"{prefix}_SCHEDULE_DELAY"],
+            "export_timeout_millis": t[f"{prefix}_EXPORT_TIMEOUT"],
+            "max_queue_size": int(t[f"{prefix}_MAX_QUEUE_SIZE"]),
+            "max_export_batch_size": int(min(t[f"{prefix}_MAX_EXPORT_BATCH_SIZE"], t[f"{prefix}_MAX_QUEUE_SIZE"])),
+        }
+
+    def metric_reader_args(self) -> dict[str, float]:
+        """Keyword arguments for ``PeriodicExportingMetricReader``."""
+        t = {**_default_tuning(), **self.tuning}
+        return {"export_interval_millis": t["OTEL_METRIC_EXPORT_INTERVAL"],
+                "export_timeout_millis": t["OTEL_METRIC_EXPORT_TIMEOUT"]}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the environment, then apply ``overrides`` (field names of this class) on top."""
         env = dict(os.environ if environ is None else environ)
+        tuning = _read_tuning(env)
 
         def exporters(name: str) -> tuple[str, ...]:
             chosen = tuple(n.lower() for n in _names(env, name))
@@ -266,7 +386,7 @@ class Settings:
         values: dict[str, Any] = {
             "disabled": _raw(env, "OTEL_SDK_DISABLED").lower() == "true",
             "service_name": env.get("OTEL_SERVICE_NAME", "").strip() or None,
-            "metadata_timeout_s": _float(env, "ECS_OTEL_METADATA_TIMEOUT"),
+            "metadata_timeout_s": _metadata_timeout(env),
             "shutdown_timeout_s": _float(env, "ECS_OTEL_SHUTDOWN_TIMEOUT"),
             "metric_cardinality_limit": _int(env, "ECS_OTEL_METRIC_CARDINALITY_LIMIT"),
             "receiver_token": env.get("ECS_OTEL_RECEIVER_TOKEN", "").strip() or None,
@@ -284,6 +404,7 @@ class Settings:
             "xray_sampling_endpoint": _raw(env, "ECS_OTEL_XRAY_SAMPLING_ENDPOINT").rstrip("/"),
             "xray_sampling_interval_s": _float(env, "ECS_OTEL_XRAY_SAMPLING_INTERVAL", minimum=1.0),
             "application_signals": _bool(env, "OTEL_AWS_APPLICATION_SIGNALS_ENABLED"),
+            "tuning": tuning,
             "environ": env,
         }
         known = {f.name for f in fields(cls)}

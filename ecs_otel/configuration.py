@@ -359,7 +359,7 @@ def _setup_traces(config: Configuration) -> None:
         provider.add_span_processor(AttributePropagator())
     for name, exporter, endpoint in _exporters(config, "traces", settings.traces_exporter, LazyExporter,
                                                ConsoleSpanExporter):
-        processor = BatchSpanProcessor(exporter)
+        processor = BatchSpanProcessor(exporter, **settings.batch_processor_args("traces"))
         provider.add_span_processor(processor)
         config.coordinator.add(f"traces-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint,
@@ -415,7 +415,7 @@ def _setup_metrics(config: Configuration) -> None:
     for name, exporter, endpoint in _exporters(config, "metrics", settings.metrics_exporter,
                                                lambda target: lazy_metric_exporter(target, settings.environ),
                                                ConsoleMetricExporter):
-        readers.append(PeriodicExportingMetricReader(exporter))
+        readers.append(PeriodicExportingMetricReader(exporter, **settings.metric_reader_args()))
         endpoints.append((name, exporter, endpoint))
     install_cardinality_limit(settings.metric_cardinality_limit)
     kwargs: dict[str, Any] = {}
@@ -466,7 +466,7 @@ def _setup_logs(config: Configuration) -> None:
     provider = LoggerProvider(resource=config.resource, shutdown_on_exit=False)
     for name, exporter, endpoint in _exporters(config, "logs", settings.logs_exporter, LazyExporter,
                                                ConsoleLogExporter):
-        processor = BatchLogRecordProcessor(exporter)
+        processor = BatchLogRecordProcessor(exporter, **settings.batch_processor_args("logs"))
         provider.add_log_record_processor(processor)
         config.coordinator.add(f"logs-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import math
 import os
 import time
@@ -24,6 +25,9 @@ ENV_URI_V4 = "ECS_CONTAINER_METADATA_URI_V4"
 ENV_URI_V3 = "ECS_CONTAINER_METADATA_URI"
 ENV_TIMEOUT = "ECS_OTEL_METADATA_TIMEOUT"
 DEFAULT_TIMEOUT_S = 1.0
+#: Upper bound of ``ECS_OTEL_METADATA_TIMEOUT``: a larger value is one warning, then this.
+MAX_TIMEOUT_S = 30.0
+_capped_warned = False
 
 #: Largest body accepted; real task documents are a few KiB, task stats tens of KiB per container.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -36,7 +40,12 @@ T = TypeVar("T")
 
 
 def timeout_from_environment(env: Mapping[str, str] = os.environ) -> float:
-    """``ECS_OTEL_METADATA_TIMEOUT`` in seconds; a bad value falls back to the default (never raises)."""
+    """``ECS_OTEL_METADATA_TIMEOUT`` in seconds; a bad value falls back to the default (never raises).
+
+    Values above :data:`MAX_TIMEOUT_S` are capped (warned about once per process): a hanging endpoint
+    must not hold the app's start-up for minutes because of a typo.
+    """
+    global _capped_warned
     raw = env.get(ENV_TIMEOUT, "").strip()
     if not raw:
         return DEFAULT_TIMEOUT_S
@@ -44,7 +53,15 @@ def timeout_from_environment(env: Mapping[str, str] = os.environ) -> float:
         value = float(raw)
     except ValueError:
         return DEFAULT_TIMEOUT_S
-    return value if 0 < value < math.inf else DEFAULT_TIMEOUT_S
+    if not 0 < value < math.inf:
+        return DEFAULT_TIMEOUT_S
+    if value > MAX_TIMEOUT_S:
+        if not _capped_warned:
+            _capped_warned = True
+            logging.getLogger("ecs_otel").warning("ecs_otel: %s=%g is above the %g s limit; using %g",
+                                                  ENV_TIMEOUT, value, MAX_TIMEOUT_S, MAX_TIMEOUT_S)
+        value = MAX_TIMEOUT_S
+    return value
 
 
 class MetadataClient:
