@@ -8,6 +8,10 @@ environment the test sets (OTEL_AWS_APPLICATION_SIGNALS_ENABLED, the sampler, th
 
 from __future__ import annotations
 
+# isort: skip_file
+# ecs_otel.auto first: Flask's instrumentation patches the Flask class, which a module imported before it keeps.
+import ecs_otel.auto  # noqa: F401
+
 import os
 import sys
 
@@ -15,8 +19,6 @@ import botocore.session
 import requests
 from flask import Flask
 from werkzeug.serving import make_server
-
-import ecs_otel.auto  # noqa: F401 - configures telemetry before the libraries are imported
 
 app = Flask(__name__)
 _dynamodb = botocore.session.get_session().create_client("dynamodb", region_name=os.environ["AWS_REGION"])
