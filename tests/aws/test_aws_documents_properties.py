@@ -13,12 +13,16 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from sidecar.exporters.cloudwatch._internal.delta import CumulativeToDelta
+from sidecar.exporters.cloudwatch._internal.emf import EmfBuilder
 from sidecar.exporters.xray._internal.segment import SegmentTranslator
 from sidecar.otlp.attributes import any_value
-from tests.aws.aws_documents import validate_segment
+from tests.aws.aws_documents import validate_emf, validate_segment
 
 PROPERTY = settings(
     max_examples=80, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -139,3 +143,98 @@ def test_every_segment_document_validates(
     assert len(docs) == 1, "a span with valid ids is never dropped for its attributes"
     doc = validate_segment(docs[0])
     assert math.isfinite(doc["end_time"])
+
+
+# -- EMF -------------------------------------------------------------------------------------------------------
+
+NOW_MS = int(time.time() * 1000)
+DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+finite_or_not = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, 1.0, -1.0, 1e300, 2.0**361])
+)
+counts = st.integers(0, 10)
+dimension_attrs = st.dictionaries(
+    nasty_text, st.one_of(nasty_text, st.integers(-(2**63), 2**63 - 1), finite_or_not), max_size=5
+)
+metric_names = st.one_of(st.sampled_from(["latency", "requests", "_aws", "k", "x" * 1025]), nasty_text)
+
+
+@st.composite
+def metrics_requests(draw: st.DrawFn) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    for k, v in draw(st.dictionaries(st.sampled_from(["service.name", "x"]), nasty_text, max_size=2)).items():
+        rm.resource.attributes.add(key=k).value.CopyFrom(any_value(v))
+    sm = rm.scope_metrics.add()
+    for _ in range(draw(st.integers(1, 3))):
+        m = sm.metrics.add(name=draw(metric_names), unit=draw(st.sampled_from(["ms", "1", "By", "{x}", ""])))
+        kind = draw(st.sampled_from(["gauge", "sum", "histogram", "exponential_histogram", "summary"]))
+        attrs = draw(dimension_attrs)
+        ts = NOW_MS * 1_000_000
+        if kind in ("gauge", "sum"):
+            data = m.gauge if kind == "gauge" else m.sum
+            if kind == "sum":
+                m.sum.aggregation_temporality = DELTA
+            p = data.data_points.add(time_unix_nano=ts)
+            if draw(st.booleans()):
+                p.as_double = draw(finite_or_not)
+            else:
+                p.as_int = draw(st.integers(-(2**63), 2**63 - 1))
+        elif kind == "histogram":
+            m.histogram.aggregation_temporality = DELTA
+            bounds = sorted(draw(st.lists(finite_or_not.filter(lambda x: x == x), max_size=4)))
+            buckets = draw(st.lists(counts, min_size=len(bounds) + 1, max_size=len(bounds) + 1))
+            if draw(st.booleans()):
+                buckets = [] if not bounds else buckets  # empty histogram shapes too
+            p = m.histogram.data_points.add(
+                time_unix_nano=ts, explicit_bounds=bounds, bucket_counts=buckets,
+                count=draw(st.sampled_from([sum(buckets), sum(buckets) + 1, 0, 3])),
+            )  # fmt: skip
+            if draw(st.booleans()):
+                p.sum = draw(finite_or_not)
+            if draw(st.booleans()):
+                p.min, p.max = sorted([draw(finite_or_not), draw(finite_or_not)], key=lambda x: (x != x, x))
+        elif kind == "exponential_histogram":
+            m.exponential_histogram.aggregation_temporality = DELTA
+            pos = draw(st.lists(counts, max_size=5))
+            neg = draw(st.lists(counts, max_size=3))
+            zero = draw(counts)
+            p = m.exponential_histogram.data_points.add(
+                time_unix_nano=ts, scale=draw(st.integers(-12, 20)), zero_count=zero, count=zero + sum(pos) + sum(neg)
+            )  # fmt: skip
+            p.positive.offset, p.negative.offset = draw(st.integers(-2000, 2000)), draw(st.integers(-50, 50))
+            p.positive.bucket_counts.extend(pos)
+            p.negative.bucket_counts.extend(neg)
+            if draw(st.booleans()):
+                p.sum = draw(finite_or_not)
+        else:
+            p = m.summary.data_points.add(
+                time_unix_nano=ts, start_time_unix_nano=ts - 10**9, count=draw(counts), sum=draw(finite_or_not)
+            )
+            for q in draw(st.lists(st.sampled_from([0.0, 0.5, 1.0]), unique=True, max_size=3)):
+                p.quantile_values.add(quantile=q, value=draw(finite_or_not))
+        for k, v in attrs.items():
+            p.attributes.add(key=k).value.CopyFrom(any_value(v))
+    return request
+
+
+@PROPERTY
+@given(
+    request=metrics_requests(),
+    rollup=st.sampled_from(["none", "zero_and_single"]),
+    declared=st.sampled_from([(), (("service.name",),)]),
+    histogram_format=st.sampled_from(["values", "statistic_set"]),
+)
+def test_every_emf_event_validates(
+    request: ExportMetricsServiceRequest, rollup: Any, declared: Any, histogram_format: Any
+) -> None:
+    builder = EmfBuilder(
+        namespace="Tests",
+        delta=CumulativeToDelta(time.time_ns() - 10**9),
+        rollup=rollup,
+        dimension_sets=declared,
+        histogram_format=histogram_format,
+    )
+    for event in builder.build(request, NOW_MS):
+        validate_emf(event.message)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
+from typing import Any
 
+import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from sidecar.config import ConfigError
+from sidecar.context import SidecarContext
 from sidecar.exporters.cloudwatch._internal.batching import (
     EVENT_OVERHEAD,
     MAX_BATCH_BYTES,
@@ -19,6 +24,8 @@ from sidecar.exporters.cloudwatch._internal.batching import (
 )
 from sidecar.exporters.cloudwatch._internal.delta import CumulativeToDelta
 from sidecar.exporters.cloudwatch._internal.emf import EmfBuilder
+from sidecar.exporters.cloudwatch.exporter import CloudWatchExporter
+from sidecar.otlp.attributes import any_value
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
 
@@ -153,3 +160,101 @@ def test_unacceptable_events_filtered_and_counted() -> None:
     assert (f.too_old, f.too_new, f.too_large) == (1, 1, 1)
     kept = acceptable(events, NOW_MS, Filtered(), truncate_large=True)
     assert len(kept) == 2 and max(e.size for e in kept) <= MAX_EVENT_BYTES
+
+
+def _histogram(name: str = "lat", **point: Any) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    m = request.resource_metrics.add().scope_metrics.add().metrics.add(name=name, unit="ms")
+    m.histogram.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    m.histogram.data_points.add(time_unix_nano=NOW_MS * 1_000_000, **point)
+    return request
+
+
+def test_histogram_with_a_nan_sum_is_dropped_and_counted_never_null() -> None:
+    """Issue 15, EMF: it was written as "Sum": null."""
+    b = builder()
+    request = _histogram(count=2, sum=math.nan, explicit_bounds=[1.0], bucket_counts=[1, 1])
+    assert b.build(request, NOW_MS) == [] and b.stats.dropped == {"non_finite": 1}
+
+
+def test_two_buckets_without_min_max_list_their_value_once() -> None:
+    """Bounds [1.0], no min/max: both buckets' representative is 1.0; it was listed twice."""
+    (event,) = builder().build(_histogram(count=2, sum=2.0, explicit_bounds=[1.0], bucket_counts=[1, 1]), NOW_MS)
+    value = validate(event.message)["lat"]
+    assert value["Values"] == [1.0] and value["Counts"] == [2.0] and value["Count"] == 2
+
+
+def test_single_bucket_histogram_average_within_min_and_max() -> None:
+    """No bounds, count 3, sum 6: it was written as Max 0, Min 0, Sum 6 (average 2 above the max)."""
+    (event,) = builder().build(_histogram(count=3, sum=6.0, bucket_counts=[3]), NOW_MS)
+    value = validate(event.message)["lat"]
+    assert value["Min"] <= value["Sum"] / value["Count"] <= value["Max"]
+    assert value["Values"] == [2.0] and value["Counts"] == [3.0]
+
+
+def test_histogram_without_sum_estimates_it_from_its_buckets() -> None:
+    b = builder()
+    (event,) = b.build(_histogram(count=4, explicit_bounds=[1, 2, 5], bucket_counts=[1, 0, 2, 1]), NOW_MS)
+    value = validate(event.message)["lat"]
+    assert value["Sum"] == 1 + 3.5 * 2 + 5 and b.stats.sums_estimated == 1
+
+
+def _gauge(name: str, attrs: dict[str, Any], value: float = 1.0) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    m = request.resource_metrics.add().scope_metrics.add().metrics.add(name=name)
+    p = m.gauge.data_points.add(time_unix_nano=NOW_MS * 1_000_000, as_double=value)
+    for k, v in attrs.items():
+        p.attributes.add(key=k).value.CopyFrom(any_value(v))
+    return request
+
+
+def test_names_and_dimensions_made_valid_or_dropped_and_counted() -> None:
+    """Issue 15, EMF: long metric names, long keys, long/empty/non-ASCII values all passed through."""
+    b = builder()
+    attrs = {
+        "k" * 300: "long key",
+        "long.value": "v" * 2000,
+        "other.long.value": "v" * 2000 + "x",
+        "empty": "",
+        "blank": "  ",
+        "route": "/café\t1",
+        "_aws": "clobber",
+    }
+    (event,) = b.build(_gauge("ok", attrs), NOW_MS)
+    doc = validate(event.message)
+    (dims,) = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    long_key = next(k for k in dims if k.startswith("kkk"))
+    assert len(long_key) == 250 and doc[long_key] == "long key"
+    assert len(doc["long.value"]) == 1024 and doc["long.value"] != doc["other.long.value"]  # cut, still distinct
+    assert doc["route"] == "/caf\\xe9\\x091"
+    assert "empty" not in dims and "blank" not in dims and doc["_aws"]["Timestamp"] == NOW_MS
+    assert b.stats.repaired == {"cut": 3, "escaped": 1, "empty_value": 2, "invalid_name": 1}
+    assert b.build(_gauge("m" * 1025, {}), NOW_MS) == [] and b.stats.dropped["metric_name"] == 1
+    assert b.build(_gauge("route", {"route": "/a"}), NOW_MS) == [] and b.stats.dropped["name_conflict"] == 1
+    assert b.build(_gauge("big", {}, 2.0**361), NOW_MS) == [] and b.stats.dropped["out_of_range"] == 1
+
+
+def test_declared_sets_that_do_not_apply_drop_the_point_not_write_empty_dimensions() -> None:
+    b = builder(dimension_sets=[("service.name", "missing")])
+    assert b.build(_gauge("g", {"a": "x"}), NOW_MS) == [] and b.stats.dropped == {"no_dimension_set": 1}
+
+
+def test_exponential_histogram_that_overflows_is_dropped_not_the_batch() -> None:
+    request = ExportMetricsServiceRequest()
+    sm = request.resource_metrics.add().scope_metrics.add()
+    m = sm.metrics.add(name="exp")
+    m.exponential_histogram.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    p = m.exponential_histogram.data_points.add(time_unix_nano=NOW_MS * 1_000_000, scale=-12, count=1, sum=1.0)
+    p.positive.offset = 5
+    p.positive.bucket_counts.append(1)
+    sm.metrics.append(_gauge("fine", {}).resource_metrics[0].scope_metrics[0].metrics[0])
+    b = builder()
+    (event,) = b.build(request, NOW_MS)
+    assert validate(event.message)["fine"] == 1.0 and b.stats.dropped == {"invalid_point": 1}
+
+
+@pytest.mark.parametrize("namespace", ["", ":ns", "é", "n" * 256, "a\tb"])
+def test_a_namespace_cloudwatch_refuses_is_a_configuration_error(namespace: str) -> None:
+    settings = CloudWatchExporter.Settings(namespace=namespace, region="us-east-1")
+    with pytest.raises(ConfigError, match="ECS_OTEL_CLOUDWATCH_NAMESPACE"):
+        CloudWatchExporter(settings, SidecarContext(env={}))

@@ -189,6 +189,12 @@ class CloudWatchExporter(Exporter):
                 f"0 or one of {', '.join(map(str, sorted(RETENTION_DAYS)))}",
                 settings.retention_days,
             )
+        ns = settings.namespace
+        if not (1 <= len(ns) <= 255 and ns.isascii() and ns.isprintable() and ns.strip() and ns[0] != ":"):
+            # CloudWatch's namespace rule; every event would be refused, so refuse the configuration instead.
+            raise ConfigError(
+                "ECS_OTEL_CLOUDWATCH_NAMESPACE", "1 to 255 printable ASCII characters, not starting with ':'", ns
+            )
         self.aws = session_for(settings.region, context, "exporters.cloudwatch.region")
         task = context.task_attributes
         self.metrics_group = render(
@@ -266,6 +272,17 @@ class CloudWatchExporter(Exporter):
         )
         self._calls = t.counter(
             "ecs_otel_sidecar_cloudwatch_put_log_events_calls_total", "PutLogEvents calls made.", ("kind",)
+        )
+        self._emf_dropped = t.counter(
+            "ecs_otel_sidecar_cloudwatch_emf_dropped_total",
+            "EMF points or metrics left out because CloudWatch would refuse them, by reason: non_finite, "
+            "out_of_range, inconsistent, invalid_point, metric_name, name_conflict, no_dimension_set.",
+            ("reason",),
+        )
+        self._emf_repaired = t.counter(
+            "ecs_otel_sidecar_cloudwatch_emf_dimensions_repaired_total",
+            "EMF dimensions repaired or left out to be valid, by reason: escaped, cut, empty_value, invalid_name.",
+            ("reason",),
         )
         self._baselines = t.counter(
             "ecs_otel_sidecar_cloudwatch_delta_baselines_total",
@@ -358,6 +375,8 @@ class CloudWatchExporter(Exporter):
         builders = [self.emf] + ([self.insights.emf] if self.insights else [])
         deltas = [b.delta for b in builders]
         before = [(b.stats.baselines, d.evicted) for b, d in zip(builders, deltas, strict=True)]
+        dropped = [b.stats.dropped.copy() for b in builders]
+        repaired = [b.stats.repaired.copy() for b in builders]
         async with self._emf_lock:  # the delta tables are not shared between threads
             if batch.ByteSize() > _THREAD_BYTES:
                 events, insights = await asyncio.to_thread(self._build_emf, batch, now_ms)
@@ -366,6 +385,11 @@ class CloudWatchExporter(Exporter):
         for b, d, (baselines, evicted) in zip(builders, deltas, before, strict=True):
             self._baselines.inc(b.stats.baselines - baselines)
             self._evicted.inc(d.evicted - evicted)
+        for b, was_dropped, was_repaired in zip(builders, dropped, repaired, strict=True):
+            for reason, n in (b.stats.dropped - was_dropped).items():
+                self._emf_dropped.inc(n, reason=reason)
+            for reason, n in (b.stats.repaired - was_repaired).items():
+                self._emf_repaired.inc(n, reason=reason)
         outcome = await self._write("metrics", self.metrics_writer, events, now_ms, truncate_large=False)
         if insights and self.insights_writer is not None and not outcome.retryable:
             # After the regular events: a retried batch rebuilds the same deltas (the delta table

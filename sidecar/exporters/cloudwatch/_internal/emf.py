@@ -5,13 +5,18 @@ Points that share a resource, a timestamp and the same dimension values become o
 attributes plus chosen resource attributes, or the declared dimension sets; roll-up adds
 the zero- and single-dimension sets only when asked, because every set is billed as its own
 metric.
+
+Every event is valid by construction (see :mod:`.emf_rules`): names and values that CloudWatch would refuse
+are repaired when their meaning survives, and otherwise left out and counted by reason in
+:attr:`EmfStats.dropped` (points and metrics) and :attr:`EmfStats.repaired` (dimensions).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +24,7 @@ import orjson
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from sidecar.exporters.cloudwatch._internal import emf_rules
 from sidecar.exporters.cloudwatch._internal.batching import LogEvent
 from sidecar.exporters.cloudwatch._internal.delta import CumulativeToDelta
 from sidecar.exporters.cloudwatch._internal.histogram import explicit_values, exponential_values
@@ -37,6 +43,16 @@ class EmfStats:
     non_finite: int = 0
     dimensions_truncated: int = 0
     points: int = 0
+    #: Points or metrics left out, by reason: non_finite (NaN/Inf value, sum, min or max), out_of_range
+    #: (beyond ±2^360), inconsistent (the average outside [min, max]), invalid_point (a histogram no number
+    #: can represent, e.g. an exponential scale that overflows), metric_name (empty or over 1,024 characters),
+    #: name_conflict (a metric named like one of its dimensions), no_dimension_set (no declared set applies).
+    dropped: Counter[str] = field(default_factory=Counter)
+    #: Dimensions repaired or left out, by reason: escaped (non-ASCII or control characters), cut (over the
+    #: length limit), empty_value (blank value: dimension left out), invalid_name (no usable name: left out).
+    repaired: Counter[str] = field(default_factory=Counter)
+    #: Histogram points without a sum, whose Sum was estimated from their bucket values.
+    sums_estimated: int = 0
 
 
 @dataclass
@@ -48,6 +64,14 @@ class _Group:
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _bound(p: Any, name: str) -> float | None:
+    """A point's min or max when present and finite (a NaN bound says nothing)."""
+    if not p.HasField(name):
+        return None
+    x = float(getattr(p, name))
+    return x if math.isfinite(x) else None
+
+
 def _key(d: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in d.items()))
 
@@ -55,7 +79,16 @@ def _key(d: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 def _dim_value(v: Any) -> str:
     if isinstance(v, str):
         return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
     return orjson.dumps(v).decode()
+
+
+class _Drop(Exception):
+    """A point or metric that cannot become valid EMF; ``reason`` is counted."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 @dataclass
@@ -94,109 +127,173 @@ class EmfBuilder:
 
     # -- points -------------------------------------------------------------------------------
 
-    def _points(self, metric: Metric, rkey: Any, now_ms: int):  # type: ignore[no-untyped-def]
+    def _points(self, metric: Metric, rkey: Any, now_ms: int) -> Iterator[tuple[dict[str, Any], int, Any]]:
         kind = metric.WhichOneof("data")
         if kind is None:
             return
+        if emf_rules.metric_name(metric.name) is None:
+            self.stats.dropped["metric_name"] += len(getattr(metric, kind).data_points)
+            return
+        for point in self._raw_points(metric, kind, rkey, now_ms):
+            try:
+                attrs, ts_ms, value = point
+                yield attrs, ts_ms, self._checked(value)
+            except _Drop as drop:
+                self.stats.dropped[drop.reason] += 1
+
+    def _raw_points(self, metric: Metric, kind: str, rkey: Any, now_ms: int) -> Iterator[Any]:
+        """Each point as (attributes, timestamp, value); a point that cannot be valid yields ``_Drop``'s reason."""
         data = getattr(metric, kind)
         for p in data.data_points:
             self.stats.points += 1
-            attrs = to_dict(p.attributes)
-            ts_ms = p.time_unix_nano // 1_000_000 or now_ms
-            key = (rkey, metric.name, kind, _key(attrs))
-            if kind in ("gauge", "sum"):
-                raw = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
-                if not math.isfinite(raw):
-                    self.stats.non_finite += 1
-                    continue
-                value: Any = raw
-                if kind == "sum" and data.aggregation_temporality == CUMULATIVE and data.is_monotonic:
-                    d = self.delta.delta(key, p.start_time_unix_nano, (raw,), p.time_unix_nano)
-                    if d is None:
-                        self.stats.baselines += 1
-                        continue
-                    value = d[0]
-                yield attrs, ts_ms, value
-            elif kind == "histogram":
-                counts = [float(c) for c in p.bucket_counts]
-                if data.aggregation_temporality == CUMULATIVE:
-                    d = self.delta.delta((*key, tuple(p.explicit_bounds)), p.start_time_unix_nano,
-                                         (float(p.count), p.sum, *counts), p.time_unix_nano)  # fmt: skip
-                    if d is None:
-                        self.stats.baselines += 1
-                        continue
-                    count, total, counts = d[0], d[1], list(d[2:])
-                else:
-                    count, total = float(p.count), p.sum
-                if count <= 0:
-                    continue
-                lo = p.min if p.HasField("min") else None
-                hi = p.max if p.HasField("max") else None
-                pairs = explicit_values(list(p.explicit_bounds), counts, lo, hi)
-                if metric.name in self.statistic_set_metrics:
-                    pairs = []
-                yield attrs, ts_ms, self._distribution(pairs, count, total, lo, hi)
-            elif kind == "exponential_histogram":
-                pos, neg = p.positive, p.negative
-                vector = (float(p.count), p.sum, float(p.zero_count), *map(float, pos.bucket_counts),
-                          *map(float, neg.bucket_counts))  # fmt: skip
-                shape = (p.scale, pos.offset, len(pos.bucket_counts), neg.offset, len(neg.bucket_counts))
-                if data.aggregation_temporality == CUMULATIVE:
-                    d = self.delta.delta(key + shape, p.start_time_unix_nano, vector, p.time_unix_nano)
-                    if d is None:
-                        self.stats.baselines += 1
-                        continue
-                    vector = d
-                count, total, zero = vector[0], vector[1], vector[2]
-                if count <= 0:
-                    continue
-                npos = len(pos.bucket_counts)
-                pairs = exponential_values(
-                    p.scale, zero, (pos.offset, vector[3 : 3 + npos]), (neg.offset, vector[3 + npos :])
-                )
-                lo = p.min if p.HasField("min") else None
-                hi = p.max if p.HasField("max") else None
-                yield attrs, ts_ms, self._distribution(pairs, count, total, lo, hi)
-            elif kind == "summary":
-                d = self.delta.delta(key, p.start_time_unix_nano, (float(p.count), p.sum), p.time_unix_nano)
+            try:
+                yield from self._point(metric, kind, data, p, rkey, now_ms)
+            except _Drop as drop:
+                self.stats.dropped[drop.reason] += 1
+            except (OverflowError, ZeroDivisionError, ValueError):
+                self.stats.dropped["invalid_point"] += 1
+
+    def _point(self, metric: Metric, kind: str, data: Any, p: Any, rkey: Any, now_ms: int) -> Iterator[Any]:
+        attrs = to_dict(p.attributes)
+        ts_ms = p.time_unix_nano // 1_000_000 or now_ms
+        key = (rkey, metric.name, kind, _key(attrs))
+        if kind in ("gauge", "sum"):
+            raw = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+            if not math.isfinite(raw):
+                self.stats.non_finite += 1
+                raise _Drop("non_finite")
+            value: Any = raw
+            if kind == "sum" and data.aggregation_temporality == CUMULATIVE and data.is_monotonic:
+                d = self.delta.delta(key, p.start_time_unix_nano, (raw,), p.time_unix_nano)
                 if d is None:
                     self.stats.baselines += 1
-                    continue
-                if d[0] <= 0:
-                    continue
-                quantiles = {q.quantile: q.value for q in p.quantile_values}
-                avg = d[1] / d[0]
-                yield (
-                    attrs,
-                    ts_ms,
-                    {
-                        "Max": quantiles.get(1.0, avg),
-                        "Min": quantiles.get(0.0, avg),
-                        "Count": d[0],
-                        "Sum": d[1],
-                    },
-                )
+                    return
+                value = d[0]
+            yield attrs, ts_ms, value
+        elif kind == "histogram":
+            self._finite_sum(p)
+            counts = [float(c) for c in p.bucket_counts]
+            if data.aggregation_temporality == CUMULATIVE:
+                d = self.delta.delta((*key, tuple(p.explicit_bounds)), p.start_time_unix_nano,
+                                     (float(p.count), p.sum, *counts), p.time_unix_nano)  # fmt: skip
+                if d is None:
+                    self.stats.baselines += 1
+                    return
+                count, total, counts = d[0], d[1], list(d[2:])
+            else:
+                count, total = float(p.count), p.sum
+            if count <= 0:
+                return
+            lo, hi = _bound(p, "min"), _bound(p, "max")
+            pairs = explicit_values(list(p.explicit_bounds), counts, lo, hi)
+            if not p.explicit_bounds and pairs and p.HasField("sum"):
+                pairs = [(total / count, pairs[0][1])]  # one bucket: its best value is the average
+            if metric.name in self.statistic_set_metrics:
+                pairs = []
+            yield attrs, ts_ms, self._distribution(pairs, count, total if p.HasField("sum") else None, lo, hi)
+        elif kind == "exponential_histogram":
+            self._finite_sum(p)
+            pos, neg = p.positive, p.negative
+            vector = (float(p.count), p.sum, float(p.zero_count), *map(float, pos.bucket_counts),
+                      *map(float, neg.bucket_counts))  # fmt: skip
+            shape = (p.scale, pos.offset, len(pos.bucket_counts), neg.offset, len(neg.bucket_counts))
+            if data.aggregation_temporality == CUMULATIVE:
+                d = self.delta.delta(key + shape, p.start_time_unix_nano, vector, p.time_unix_nano)
+                if d is None:
+                    self.stats.baselines += 1
+                    return
+                vector = d
+            count, total, zero = vector[0], vector[1], vector[2]
+            if count <= 0:
+                return
+            npos = len(pos.bucket_counts)
+            pairs = exponential_values(
+                p.scale, zero, (pos.offset, vector[3 : 3 + npos]), (neg.offset, vector[3 + npos :])
+            )
+            lo, hi = _bound(p, "min"), _bound(p, "max")
+            yield attrs, ts_ms, self._distribution(pairs, count, total if p.HasField("sum") else None, lo, hi)
+        elif kind == "summary":
+            if not math.isfinite(p.sum):
+                self.stats.non_finite += 1
+                raise _Drop("non_finite")
+            d = self.delta.delta(key, p.start_time_unix_nano, (float(p.count), p.sum), p.time_unix_nano)
+            if d is None:
+                self.stats.baselines += 1
+                return
+            if d[0] <= 0:
+                return
+            quantiles = {q.quantile: q.value for q in p.quantile_values if math.isfinite(q.value)}
+            avg = d[1] / d[0]
+            if not quantiles.get(0.0, avg) <= avg <= quantiles.get(1.0, avg):
+                raise _Drop("inconsistent")
+            yield (
+                attrs,
+                ts_ms,
+                {
+                    "Max": quantiles.get(1.0, avg),
+                    "Min": quantiles.get(0.0, avg),
+                    "Count": d[0],
+                    "Sum": d[1],
+                },
+            )
+
+    def _finite_sum(self, p: Any) -> None:
+        if p.HasField("sum") and not math.isfinite(p.sum):
+            self.stats.non_finite += 1
+            raise _Drop("non_finite")  # before the delta table: a NaN would poison the series for good
 
     def _distribution(
-        self, pairs: list[tuple[float, float]], count: float, total: float, lo: float | None, hi: float | None
+        self,
+        pairs: list[tuple[float, float]],
+        count: float,
+        total: float | None,
+        lo: float | None,
+        hi: float | None,
     ) -> dict[str, Any]:
-        values = [v for v, _ in pairs]
+        """Values/Counts and the statistic set, consistent: distinct values, ``Min <= Sum/Count <= Max``."""
         if lo is not None and hi is not None and lo <= hi:
             # Bucket midpoints may fall outside what was really observed: keep them inside it.
-            values = [min(max(v, lo), hi) for v in values]
-        else:
-            lo = min(values) if values else total / count
-            hi = max(values) if values else total / count
+            pairs = [(min(max(v, lo), hi), c) for v, c in pairs]
+        merged: dict[float, float] = {}
+        for v, c in pairs:  # clamping (or open-ended buckets) can give two buckets one value: list it once
+            merged[v] = merged.get(v, 0.0) + c
+        values, counts = list(merged), list(merged.values())
+        if total is None:
+            if not values:
+                raise _Drop("inconsistent")  # neither a sum nor a bucket to estimate it from
+            self.stats.sums_estimated += 1
+            total = sum(v * c for v, c in merged.items()) * count / sum(counts)
+        mean = total / count
+        if lo is None or hi is None or lo > hi:
+            lo = min([*values, mean])
+            hi = max([*values, mean])
+        slack = 1e-9 * max(abs(lo), abs(hi), 1.0)
+        if not lo - slack <= mean <= hi + slack:
+            raise _Drop("inconsistent")
         stat: dict[str, Any] = {"Max": hi, "Min": lo, "Count": count, "Sum": total}
-        if self.histogram_format == "values" and pairs:
-            return {"Values": values, "Counts": [c for _, c in pairs], **stat}
+        # Values/Counts only when they describe the same observations as Count; otherwise percentiles would lie.
+        if self.histogram_format == "values" and values and math.isclose(sum(counts), count, rel_tol=1e-9):
+            return {"Values": values, "Counts": counts, **stat}
         return stat
+
+    @staticmethod
+    def _checked(value: Any) -> Any:
+        """Every number of a metric value within CloudWatch's range (the last line of defence)."""
+        numbers = [value] if not isinstance(value, dict) else [
+            x for k, v in value.items() for x in (v if isinstance(v, list) else [v])
+        ]  # fmt: skip
+        for x in numbers:
+            if not math.isfinite(x):
+                raise _Drop("non_finite")
+            if not emf_rules.value_ok(x):
+                raise _Drop("out_of_range")
+        return value
 
     # -- grouping -----------------------------------------------------------------------------
 
     def _dimension_sets(self, dims: dict[str, str]) -> list[list[str]]:
         if self.dimension_sets:
-            sets = [list(s) for s in self.dimension_sets if all(k in dims for k in s)]
+            sets = [list(dict.fromkeys(s)) for s in self.dimension_sets if all(k in dims for k in s)]
         else:
             sets = [sorted(dims)]
         rolled: list[list[str]] = []
@@ -222,22 +319,48 @@ class EmfBuilder:
         metric: Metric,
         value: Any,
     ) -> None:
-        dims = {k: _dim_value(v) for k, v in attrs.items()}
+        raw = {k: _dim_value(v) for k, v in attrs.items()}
         for k in self.resource_dimensions:
-            if k in resource and k not in dims:
-                dims[k] = _dim_value(resource[k])
+            if k in resource and k not in raw:
+                raw[k] = _dim_value(resource[k])
+        dims = self._valid_dimensions(raw)
         gkey = (ts_ms, tuple(sorted(dims.items())))
         group = groups.get(gkey)
         if group is None:
             group = groups[gkey] = _Group(ts_ms, dims, self._dimension_sets(dims))
-        entry: dict[str, Any] = {"Name": metric.name}
+        if not group.dimension_sets:
+            self.stats.dropped["no_dimension_set"] += 1
+            return
+        name = emf_rules.metric_name(metric.name) or ""  # never None here: _points checked it
+        if name in dims:
+            self.stats.dropped["name_conflict"] += 1
+            return
+        entry: dict[str, Any] = {"Name": name}
         unit = cloudwatch_unit(metric.unit)
         if unit:
             entry["Unit"] = unit
-        if metric.name in group.fields:
+        if name in group.fields:
             return  # the same metric twice at the same instant: the first wins
-        group.fields[metric.name] = value
+        group.fields[name] = value
         group.metrics.append(entry)
+
+    def _valid_dimensions(self, raw: dict[str, str]) -> dict[str, str]:
+        """Dimension names and values CloudWatch accepts; the repairs and omissions are counted."""
+        dims: dict[str, str] = {}
+        for key, text in raw.items():
+            name = emf_rules.dimension_name(key)
+            if name is None:
+                self.stats.repaired["invalid_name"] += 1
+                continue
+            value = emf_rules.dimension_value(text)
+            if value is None:
+                self.stats.repaired["empty_value"] += 1
+                continue
+            if name != key or value != text:
+                reason = "cut" if len(name) < len(key) or len(value) < len(text) else "escaped"
+                self.stats.repaired[reason] += 1
+            dims.setdefault(name, value)
+        return dims
 
     def _encode(self, group: _Group) -> list[LogEvent]:
         out: list[LogEvent] = []
