@@ -16,10 +16,10 @@ __all__ = ["__version__", "configure", "shutdown"]
 def configure(**overrides: Any) -> Any:
     """Configure OpenTelemetry for this process; later calls are no-ops returning the first result.
 
-    ``overrides`` are :class:`ecs_otel.config.Settings` field names (e.g. ``service_name="api"``,
+    ``overrides`` are :class:`ecs_otel.settings.Settings` field names (e.g. ``service_name="api"``,
     ``traces_exporter="console"``, ``shutdown_timeout_s=2``); they win over the environment.
     """
-    from ecs_otel.configuration import configure as _configure
+    from ecs_otel._setup import configure as _configure
 
     return _configure(**overrides)
 
@@ -30,7 +30,7 @@ def shutdown(timeout_s: float | None = None) -> bool:
     Returns True when everything was flushed in time. Safe to call more than once, and before
     ``configure()`` (then it does nothing).
     """
-    from ecs_otel.configuration import current
+    from ecs_otel._setup import current
 
     state = current()
     if state is None:

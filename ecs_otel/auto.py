@@ -5,7 +5,7 @@ imported, though those imported earlier are instrumented too). Importing it agai
 running under ``opentelemetry-instrument`` with ``OTEL_PYTHON_DISTRO=ecs_otel``, changes nothing.
 """
 
-from ecs_otel.configuration import configure as _configure
+from ecs_otel._setup import configure as _configure
 
 try:
     _configure()

@@ -25,9 +25,9 @@ class EcsOtelDistro(BaseDistro):
         os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
-        from ecs_otel.config import Settings
-        from ecs_otel.configuration import current
+        from ecs_otel._setup import current
         from ecs_otel.instrumentation import handle_entry_point
+        from ecs_otel.settings import Settings
 
         state = current()
         if state is not None:
@@ -47,7 +47,7 @@ class EcsOtelConfigurator:
     """Entry point ``opentelemetry_configurator``: ``configure(**kwargs)`` is called once at start-up."""
 
     def configure(self, **kwargs: Any) -> None:
-        from ecs_otel.configuration import configure
+        from ecs_otel._setup import configure
 
         try:
             configure(instrument=False)

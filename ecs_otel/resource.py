@@ -15,7 +15,12 @@ no id under cgroup v2).
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.sdk.resources import Resource, ResourceDetector
 from opentelemetry.util.types import AttributeValue
@@ -144,6 +149,63 @@ def _log_attributes(container: ContainerMetadata, task: TaskMetadata | None) -> 
     return attrs
 
 
+@dataclass(frozen=True)
+class Detection:
+    """What the metadata endpoint said about this process, within one budget.
+
+    ``on_ecs`` is true whenever the endpoint is configured, even when a document did not arrive in
+    time (``errors`` says why); ``task``/``container`` are whatever did arrive.
+    """
+
+    on_ecs: bool = False
+    task: TaskMetadata | None = None
+    container: ContainerMetadata | None = None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def resource_attributes(self) -> dict[str, AttributeValue]:
+        return resource_attributes(self.task, self.container) if self.task is not None else {}
+
+
+def detect(
+    env: Mapping[str, str] = os.environ,
+    timeout_s: float | None = None,
+    client: MetadataClient | None = None,
+) -> Detection:
+    """The one ECS detection every caller uses: the resource detector, ``configure()``, the sidecar.
+
+    Both documents are fetched under one total budget (``timeout_s``, else the client's), in a
+    daemon thread joined for that budget: the client bounds itself, the join is the belt to its
+    braces, so a hanging endpoint can never hold the caller past its budget. Never raises.
+    """
+    try:
+        client = client or MetadataClient.from_environment(env, timeout_s)
+    except Exception as exc:  # the caller is the host application: nothing may escape
+        return Detection(on_ecs=True, errors=(repr(exc),))
+    if client is None:
+        return Detection(on_ecs=False)
+    budget = timeout_s if timeout_s is not None else client.timeout_s
+    deadline = time.monotonic() + budget
+    got: dict[str, Any] = {}
+    errors: list[str] = []
+
+    def fetch() -> None:
+        for what in ("task", "container"):
+            try:
+                got[what] = getattr(client, what)(deadline=deadline)
+            except MetadataError as exc:
+                errors.append(f"{what}: {exc}")
+            except Exception as exc:  # a bug of ours must not reach the app either
+                errors.append(f"{what}: {exc!r}")
+
+    worker = threading.Thread(target=fetch, name="ecs-otel-metadata", daemon=True)
+    worker.start()
+    worker.join(budget + 0.1)
+    if worker.is_alive():
+        errors.append(f"timed out after {budget:g} s")
+    return Detection(on_ecs=True, task=got.get("task"), container=got.get("container"), errors=tuple(errors))
+
+
 class EcsResourceDetector(ResourceDetector):
     """Resource of this ECS task and container, from the task metadata endpoint v4.
 
@@ -164,23 +226,16 @@ class EcsResourceDetector(ResourceDetector):
             return Resource.get_empty()
 
     def _detect(self) -> Resource:
-        client = self._client or MetadataClient.from_environment()
-        if client is None:
+        found = detect(timeout_s=self._timeout_s, client=self._client)
+        if not found.on_ecs:
             _log_outside_ecs()
             return Resource.get_empty()
-        budget = self._timeout_s if self._timeout_s is not None else client.timeout_s
-        deadline = time.monotonic() + budget
-        try:
-            task = client.task(deadline=deadline)
-        except MetadataError as exc:
-            logger.warning("ECS task metadata unavailable, no ECS resource attributes: %s", exc)
+        if found.task is None:
+            logger.warning("ECS task metadata unavailable, no ECS resource attributes: %s", "; ".join(found.errors))
             return Resource.get_empty()
-        container: ContainerMetadata | None = None
-        try:
-            container = client.container(deadline=deadline)
-        except MetadataError as exc:
-            logger.warning("ECS container metadata unavailable, task attributes only: %s", exc)
-        return Resource(resource_attributes(task, container))
+        if found.container is None:
+            logger.warning("ECS container metadata unavailable, task attributes only: %s", "; ".join(found.errors))
+        return Resource(found.resource_attributes)
 
 
 def _log_outside_ecs() -> None:

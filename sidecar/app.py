@@ -20,8 +20,8 @@ from typing import Any
 
 import psutil
 
-from ecs_otel.metadata import ENV_URI_V4, MetadataClient, TaskMetadata
-from ecs_otel.resource import task_attributes
+from ecs_otel.metadata import ENV_URI_V4, TaskMetadata
+from ecs_otel.resource import detect, task_attributes
 from sidecar.aws.region import resolve_region
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import SidecarConfig, build_settings, component_class, setting_key
@@ -292,15 +292,12 @@ async def _bounded(awaitable: Any, deadline: float, loop: asyncio.AbstractEventL
 
 
 async def _load_task(env: Mapping[str, str]) -> TaskMetadata | None:
-    """The task metadata document, or None outside ECS or on any error (the sidecar runs without it)."""
-    client = MetadataClient.from_environment(env)
-    if client is None:
-        return None
-    try:
-        return await asyncio.to_thread(client.task)
-    except Exception as exc:
-        log.warning("cannot read task metadata; continuing without task attributes", extra={"error": repr(exc)})
-        return None
+    """The task metadata document (the library's one ECS detection), or None outside ECS or on any error."""
+    found = await asyncio.to_thread(detect, env)
+    if found.on_ecs and found.task is None:
+        log.warning("cannot read task metadata; continuing without task attributes",
+                    extra={"error": "; ".join(found.errors)})
+    return found.task
 
 
 def _task_attributes(task: TaskMetadata) -> dict[str, Any]:

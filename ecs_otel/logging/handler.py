@@ -32,7 +32,7 @@ class JsonStreamHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-
     ecs_otel_managed = True
     """Marks the handler ``configure_logging`` installed, so a second call replaces rather than adds."""
     _ecs_otel = True
-    """The marker ``ecs_otel.configuration`` uses for handlers the library (not the app) installed."""
+    """The marker ``ecs_otel._setup`` uses for handlers the library (not the app) installed."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream)

@@ -38,6 +38,7 @@ from ecs_otel.logging.formatter import (
 from ecs_otel.logging.handler import JsonStreamHandler
 from ecs_otel.logging.levels import LevelSpec, parse_level, parse_level_spec
 from ecs_otel.logging.text import TextFormatter
+from ecs_otel.metadata.client import on_ecs
 
 LEVEL_ENV = "ECS_OTEL_LOG_LEVEL"
 FORMAT_ENV = "ECS_OTEL_LOG_FORMAT"
@@ -59,13 +60,8 @@ _log = logging.getLogger("ecs_otel.logging")
 
 
 def running_on_ecs() -> bool:
-    """The ECS agent sets the metadata URI in every container it starts (EC2, Fargate, Managed Instances)."""
-    env = os.environ
-    return bool(
-        env.get("ECS_CONTAINER_METADATA_URI_V4")
-        or env.get("ECS_CONTAINER_METADATA_URI")
-        or env.get("AWS_EXECUTION_ENV", "").startswith("AWS_ECS")
-    )
+    """The logging defaults' "on ECS?" (JSON on stdout there): the same answer as :func:`ecs_otel.metadata.on_ecs`."""
+    return on_ecs(os.environ)
 
 
 def _isatty(stream: Any) -> bool:
@@ -97,7 +93,7 @@ def _infrastructure(handler: logging.Handler) -> bool:
 
 
 def _superseded_fallback(handler: logging.Handler) -> bool:
-    """The library's last-resort stderr handler (``ecs_otel.configuration``): ours replaces it."""
+    """The library's last-resort stderr handler (``ecs_otel._setup``): ours replaces it."""
     return (
         getattr(handler, "_ecs_otel", False)
         and not getattr(handler, "ecs_otel_managed", False)

@@ -15,6 +15,7 @@ from ecs_otel.metadata.client import (
     ENV_URI_V3,
     ENV_URI_V4,
     MetadataClient,
+    on_ecs,
     timeout_from_environment,
 )
 from ecs_otel.metadata.errors import MetadataError, MetadataMalformed, MetadataUnavailable
@@ -38,6 +39,7 @@ __all__ = [
     "TaskMetadata",
     "local_cgroup_version",
     "local_memory_limit_bytes",
+    "on_ecs",
     "parse_arn",
     "parse_container",
     "parse_task",

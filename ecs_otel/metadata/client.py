@@ -64,6 +64,12 @@ def timeout_from_environment(env: Mapping[str, str] = os.environ) -> float:
     return value
 
 
+def on_ecs(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether this process runs in an ECS container: the agent sets the metadata URI in every
+    container it starts (EC2, Fargate, Managed Instances); ``AWS_EXECUTION_ENV`` says so as well."""
+    return bool(env.get(ENV_URI_V4) or env.get(ENV_URI_V3) or env.get("AWS_EXECUTION_ENV", "").startswith("AWS_ECS"))
+
+
 class MetadataClient:
     """Fetches and parses the metadata documents of the container it runs in.
 
@@ -87,13 +93,19 @@ class MetadataClient:
         self._container: ContainerMetadata | None = None
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str] = os.environ) -> MetadataClient | None:
-        """The client for this container, or ``None`` outside ECS (no metadata variable set)."""
+    def from_environment(
+        cls, env: Mapping[str, str] = os.environ, timeout_s: float | None = None
+    ) -> MetadataClient | None:
+        """The client for this container, or ``None`` outside ECS (no metadata variable set).
+
+        ``timeout_s`` is a budget the caller already parsed (library settings); without it the
+        client reads ``ECS_OTEL_METADATA_TIMEOUT`` itself. The environment is never written to.
+        """
         url = env.get(ENV_URI_V4) or env.get(ENV_URI_V3)
         if not url:
             return None
         try:
-            return cls(url, timeout_from_environment(env))
+            return cls(url, timeout_s if timeout_s is not None else timeout_from_environment(env))
         except ValueError:
             return None
 

@@ -1,6 +1,6 @@
 """Tracing side of Application Signals: record every span, propagate the local operation, name AWS resources.
 
-Three small pieces, installed by :mod:`ecs_otel.configuration` when
+Three small pieces, installed by :mod:`ecs_otel._setup` when
 ``OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true``:
 
 * :class:`RecordOnlySampler` wraps the configured sampler and turns its "drop" into "record only",

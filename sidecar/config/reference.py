@@ -4,7 +4,7 @@
 (``reference/library.md``, ``reference/sidecar.md``, ``reference/ecs-stats-metrics.md``);
 ``--check docs`` exits 1 naming the pages that differ. A test does the same check, so the reference can only be changed by
 changing the declarations (the dataclass fields of each component's ``Settings``, and
-:data:`ecs_otel.config.LIBRARY_SETTINGS` / :data:`ecs_otel.config.OTEL_SETTINGS`, and the task stats
+:data:`ecs_otel.settings.LIBRARY_SETTINGS` / :data:`ecs_otel.settings.OTEL_SETTINGS`, and the task stats
 metric names in :data:`sidecar.otlp.ecs_stats_metrics.METRICS`).
 """
 
@@ -94,7 +94,7 @@ def sidecar_page() -> str:
 
 
 def library_page() -> str:
-    from ecs_otel.config import LIBRARY_SETTINGS, OTEL_SETTINGS
+    from ecs_otel.settings import LIBRARY_SETTINGS, OTEL_SETTINGS
 
     def table(items: Any) -> list[str]:
         lines = ["| variable | default | meaning |", "|---|---|---|"]

@@ -6,8 +6,8 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from ecs_otel.config import LIBRARY_SETTINGS, OTEL_SETTINGS, Settings
 from ecs_otel.metrics import cardinality
+from ecs_otel.settings import LIBRARY_SETTINGS, OTEL_SETTINGS, Settings
 
 
 def test_every_setting_is_declared_with_help():
@@ -71,7 +71,7 @@ def test_cardinality_limit_folds_new_series_into_overflow():
 
 
 def test_settings_table_lists_every_setting():
-    from ecs_otel.config import settings_table
+    from ecs_otel.settings import settings_table
 
     table = settings_table()
     assert all(f"`{s.name}`" in table for s in LIBRARY_SETTINGS)
@@ -84,7 +84,7 @@ def test_distro_reads_a_bad_setting_once_for_all_instrumentors(monkeypatch, capl
 
     monkeypatch.setenv("ECS_OTEL_SHUTDOWN_TIMEOUT", "soon")
     monkeypatch.setattr(ecs_otel.instrumentation, "handle_entry_point", lambda *a, **k: None)
-    monkeypatch.setattr("ecs_otel.configuration.current", lambda: None)
+    monkeypatch.setattr("ecs_otel._setup.current", lambda: None)
     distro = EcsOtelDistro()
     for _ in range(3):
         distro.load_instrumentor(object())

@@ -163,7 +163,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 trace.set_tracer_provider(TracerProvider())
 import ecs_otel.auto
-from ecs_otel.configuration import current
+from ecs_otel._setup import current
 print("ENABLED", current().enabled, flush=True)
 """
 

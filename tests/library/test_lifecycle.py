@@ -169,12 +169,12 @@ HANG_APP = """
 import time
 # warm the modules (not what is measured: the bound is on waiting for the endpoint)
 import opentelemetry.sdk.trace, opentelemetry.sdk.trace.export, opentelemetry.sdk.resources, opentelemetry.propagate
-import ecs_otel.metadata, ecs_otel.resource, ecs_otel.configuration, ecs_otel.lifecycle, ecs_otel.tracing.sampling
+import ecs_otel.metadata, ecs_otel.resource, ecs_otel._setup, ecs_otel.lifecycle, ecs_otel.tracing.sampling
 import ecs_otel.exporting, ecs_otel.tracing.propagator
 t0 = time.monotonic()
 import ecs_otel.auto
 print("IMPORT_S", time.monotonic() - t0, flush=True)
-from ecs_otel.configuration import current
+from ecs_otel._setup import current
 print("TASK", current().task is not None, flush=True)
 print("METADATA_S", current().timings["metadata"], flush=True)
 """
@@ -197,7 +197,7 @@ def test_hanging_metadata_endpoint_bounds_import(tmp_path, sink, ecs_emulator):
 
 PARTIAL_APP = """
 import ecs_otel.auto
-from ecs_otel.configuration import current
+from ecs_otel._setup import current
 attrs = current().resource.attributes
 print("CONTAINER", attrs.get("container.name"), flush=True)
 print("TASK_ARN", attrs.get("aws.ecs.task.arn"), flush=True)

@@ -19,9 +19,9 @@ from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExpo
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ecs_otel.config import OTLP_TIMEOUT_VARIABLES, TUNING_VARIABLES, Settings
 from ecs_otel.exporting import resolve_target
 from ecs_otel.metadata.client import MAX_TIMEOUT_S, timeout_from_environment
+from ecs_otel.settings import OTLP_TIMEOUT_VARIABLES, TUNING_VARIABLES, Settings
 from tests.library.conftest import base_env, log_records, metric_names, resource_spans, run, write_script
 
 SDK_DEFAULTS = {

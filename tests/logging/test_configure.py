@@ -267,7 +267,7 @@ def test_handler_writes_utf8_even_to_a_non_utf8_stream() -> None:
 def test_library_fallback_stderr_handler_is_replaced_not_duplicated() -> None:
     root = logging.getLogger()
     fallback = logging.StreamHandler(io.StringIO())
-    fallback._ecs_otel = True  # type: ignore[attr-defined]  # how ecs_otel.configuration marks its own
+    fallback._ecs_otel = True  # type: ignore[attr-defined]  # how ecs_otel._setup marks its own
     root.addHandler(fallback)
     root.setLevel(logging.WARNING)
     out = io.StringIO()

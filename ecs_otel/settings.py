@@ -421,7 +421,7 @@ class Settings:
 
 
 def settings_table(settings: tuple[LibrarySetting, ...] = LIBRARY_SETTINGS) -> str:
-    """A Markdown table for ``settings`` (``python -c 'from ecs_otel.config import *; …'``)."""
+    """A Markdown table for ``settings`` (``python -c 'from ecs_otel.settings import *; …'``)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for s in settings:
         default = f"`{s.default}`" if s.default else "(unset)"

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_otel.config import Settings
+from ecs_otel.settings import Settings
 
 _logger = logging.getLogger("ecs_otel")
 _lock = threading.RLock()
@@ -214,38 +214,21 @@ def _setup_app_signals_instrumentation() -> None:
 
 def _fetch_metadata(config: Configuration) -> None:
     """Task and container documents within ECS_OTEL_METADATA_TIMEOUT; keep whatever arrived in time."""
-    env = dict(config.settings.environ)
-    if not (env.get("ECS_CONTAINER_METADATA_URI_V4") or env.get("ECS_CONTAINER_METADATA_URI")):
+    from ecs_otel.metadata import on_ecs
+
+    env = config.settings.environ
+    if not on_ecs(env):
         _logger.debug("ecs_otel: not on ECS (no ECS_CONTAINER_METADATA_URI_V4); plain OpenTelemetry set-up")
         return  # skip even importing the HTTP client
-    from ecs_otel.metadata import MetadataClient
+    from ecs_otel.resource import detect
 
-    env["ECS_OTEL_METADATA_TIMEOUT"] = str(config.settings.metadata_timeout_s)
-    client = MetadataClient.from_environment(env)
-    if client is None:
-        _logger.debug("ecs_otel: not on ECS (no ECS_CONTAINER_METADATA_URI_V4); plain OpenTelemetry set-up")
-        return
-    config.on_ecs = True
-    budget = config.settings.metadata_timeout_s
-    deadline = time.monotonic() + budget
-    got: dict[str, Any] = {}
-
-    def fetch() -> None:
-        for what in ("container", "task"):
-            try:
-                got[what] = getattr(client, what)(deadline=deadline)
-            except Exception as exc:
-                got[f"{what}_error"] = exc
-
-    worker = threading.Thread(target=fetch, name="ecs-otel-metadata", daemon=True)
-    worker.start()
-    worker.join(budget + 0.1)  # the client bounds itself; this is the belt to its braces
-    config.container = got.get("container")
-    config.task = got.get("task")
-    errors = [str(v) for k, v in got.items() if k.endswith("_error")]
-    if errors or worker.is_alive():
-        _logger.warning("ecs_otel: ECS metadata incomplete (%s); continuing with what arrived",
-                        "; ".join(errors) or "timed out")
+    found = detect(env, timeout_s=config.settings.metadata_timeout_s)
+    config.on_ecs = found.on_ecs
+    config.task, config.container = found.task, found.container
+    if not found.on_ecs:
+        _logger.debug("ecs_otel: not on ECS (no metadata endpoint URL); plain OpenTelemetry set-up")
+    elif found.errors:
+        _logger.warning("ecs_otel: ECS metadata incomplete (%s); continuing with what arrived", "; ".join(found.errors))
 
 
 def default_service_name(config: Configuration) -> str:
