@@ -119,7 +119,13 @@ def build_settings(kind: str, name: str, cls: type, config: SidecarConfig, env: 
         if table:
             raise ConfigError(f"{kind}.{name}", "no keys (this component has no settings)", table)
         return None
-    return load_settings(settings_cls, table, env, f"{kind}.{name}")
+    settings = load_settings(settings_cls, table, env, f"{kind}.{name}")
+    # A component's own rules (values that parse but cannot work, such as a header with a line break):
+    # checked here so that validate-config and start-up refuse them alike, naming the key.
+    check = getattr(settings, "check", None)
+    if callable(check):
+        check(lambda field: setting_key(settings_cls, f"{kind}.{name}", field, env))
+    return settings
 
 
 def setting_key(cls: type, table: str, name: str, env: Mapping[str, str]) -> str:

@@ -8,6 +8,9 @@ Meant for local runs, demos and tests; disk use is bounded by the rotation setti
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,9 @@ from sidecar.exporters.rotating_file import RotatingFile
 from sidecar.otlp import json_codec
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.exporter import Exporter, ExportOutcome
+
+#: Errors that no retry cures: the path is a file, a directory the sidecar may not write, a read-only disk.
+_PERMANENT = frozenset({errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG})
 
 
 class FileExporter(Exporter):
@@ -40,6 +46,24 @@ class FileExporter(Exporter):
             3, help="Rotated files kept per signal (older ones are deleted).", env="ECS_OTEL_FILE_KEEP"
         )
 
+        def check(self, key: Callable[[str], str]) -> None:
+            """The path must be a directory the sidecar can write, or one it can create.
+
+            An existing file, or a directory it may not write, fails every export the same way
+            for as long as it runs: a configuration error, not a reason to retry.
+            """
+            path = Path(self.path)
+            if path.exists():
+                if not path.is_dir():
+                    raise ConfigError(key("path"), "a directory (or a path to create one)", f"{self.path} is a file")
+                if not os.access(path, os.W_OK | os.X_OK):
+                    raise ConfigError(key("path"), "a directory the sidecar may write", self.path)
+                return
+            parent = next((p for p in path.absolute().parents if p.exists()), None)
+            if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(key("path"), "a path whose nearest existing parent is a writable directory",
+                                  self.path)
+
     def __init__(self, settings: FileExporter.Settings, context: SidecarContext) -> None:
         if settings.max_bytes <= 0:
             raise ConfigError("exporters.file.max_bytes", "a positive number of bytes", settings.max_bytes)
@@ -60,9 +84,12 @@ class FileExporter(Exporter):
         line = json_codec.encode(batch)
         try:
             self.files[signal].write_line(line)
-        except OSError as e:  # disk full or a vanished directory may heal; let the queue retry
+        except OSError as e:
             self.files[signal].close()
-            return ExportOutcome.retry(f"writing {self.files[signal].path}: {e.strerror or e}")
+            reason = f"writing {self.files[signal].path}: {e.strerror or e}"
+            if e.errno in _PERMANENT:  # the same call fails the same way next time: do not retry
+                return ExportOutcome.fail(reason)
+            return ExportOutcome.retry(reason)  # disk full or a vanished directory may heal
         return ExportOutcome.success()
 
     async def shutdown(self, deadline: float) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -25,6 +27,10 @@ from sidecar.context import SidecarContext
 from sidecar.otlp import json_codec
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.exporter import Exporter, ExportOutcome
+
+#: RFC 9110 field names (tokens), and what a field value may not contain (control characters but HTAB).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Status codes the OTLP/HTTP specification calls retryable.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -108,6 +114,20 @@ class OtlpExporter(Exporter):
         max_connections: int = setting(
             8, help="Concurrent connections to the backend.", env="ECS_OTEL_OTLP_MAX_CONNECTIONS"
         )
+
+        def check(self, key: Callable[[str], str]) -> None:
+            """Header names must be HTTP tokens and values free of control characters (RFC 9110).
+
+            Otherwise every export would fail locally, batch after batch; the value itself is
+            never shown (headers carry API keys).
+            """
+            for header, value in self.headers.items():
+                if not _TOKEN.fullmatch(header.strip()):
+                    raise ConfigError(key("headers"), "header names made of letters, digits and !#$%&'*+-.^_`|~",
+                                      header)
+                if _BAD_VALUE.search(unquote(value.strip())):
+                    raise ConfigError(key("headers"), "header values without control characters (CR, LF, NUL, ...)",
+                                      f"a control character in the value of {header.strip()!r}")
 
     def __init__(self, settings: OtlpExporter.Settings, context: SidecarContext) -> None:
         self.settings = settings

@@ -42,6 +42,11 @@ LATENCY = "ecs_otel_sidecar_exporter_latency_seconds"
 log = logging.getLogger("ecs_otel.sidecar.pipeline")
 
 
+#: Exceptions that say the call itself is wrong (a bad header value, a type mix-up), not that the
+#: world is: the same batch would raise them again on every attempt.
+_DETERMINISTIC = (ValueError, TypeError, LookupError, AttributeError, NotImplementedError)
+
+
 @dataclass(slots=True)
 class _Entry:
     #: The batch's encoding (wire bytes are the most compact form, and merge by concatenation).
@@ -255,8 +260,15 @@ class ExporterQueue:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # an exporter bug must not kill the worker
-                    log.warning("exporter raised", extra={"exporter": self.name, "error": repr(exc)})
-                    outcome = ExportOutcome.retry(f"exception: {exc!r}")
+                    if isinstance(exc, _DETERMINISTIC):
+                        # A bad value or a bug fails the same way every time: retrying would only hold
+                        # the batch (and the queue's room) until it expires. Ours to fix: a traceback.
+                        log.exception("exporter failed on a batch; not retried", extra={
+                            "exporter": self.name, "signal": self.signal.value, "dropped_items": batch.items})
+                        outcome = ExportOutcome.fail(f"exception: {exc!r}")
+                    else:
+                        log.warning("exporter raised", extra={"exporter": self.name, "error": repr(exc)})
+                        outcome = ExportOutcome.retry(f"exception: {exc!r}")
                 now = loop.time()
                 self._latency.observe(now - started, **self._labels)
                 self.health.record(outcome.ok, outcome.reason)

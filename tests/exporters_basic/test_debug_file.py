@@ -129,7 +129,9 @@ def test_file_settings_from_env_and_validation(tmp_path: Path) -> None:
         FileExporter(FileExporter.Settings(max_bytes=0), SidecarContext())
 
 
-def test_file_write_error_is_retryable(tmp_path: Path) -> None:
+def test_file_write_error_that_would_repeat_is_not_retried(tmp_path: Path) -> None:
+    # A file where the directory should be fails every attempt alike (ENOTDIR): retrying would only
+    # hold the batch until it expires. (Start-up refuses such a path; this one appears later.)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     exp = FileExporter(FileExporter.Settings(path=str(blocker / "sub")), SidecarContext())
@@ -138,4 +140,4 @@ def test_file_write_error_is_retryable(tmp_path: Path) -> None:
         return await exp.export(Signal.TRACES, spans.traces(1))
 
     outcome = asyncio.run(go())
-    assert not outcome.ok and outcome.retryable and "traces.jsonl" in outcome.reason
+    assert not outcome.ok and not outcome.retryable and "traces.jsonl" in outcome.reason

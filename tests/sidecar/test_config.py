@@ -145,3 +145,35 @@ def test_unknown_key_suggests_the_closest_known_one() -> None:
     with pytest.raises(ConfigError) as info:
         load_config({"ECS_OTEL_SIDECAR_CONFIG": "[pipeline]\nzzz = 1\n"})
     assert info.value.key == "pipeline.zzz" and "did you mean" not in str(info.value)
+
+
+PORTS = {"ECS_OTEL_STATUS_PORT": "0", "ECS_OTEL_OTLP_HTTP_PORT": "0", "ECS_OTEL_OTLP_GRPC_PORT": "0"}
+
+
+@pytest.mark.parametrize(("env", "key", "secret"), [
+    ({"ECS_OTEL_OTLP_HEADERS": "x-api-key=s3cr3t-value\r\nInjected: yes"}, "ECS_OTEL_OTLP_HEADERS", "s3cr3t-value"),
+    ({"ECS_OTEL_OTLP_HEADERS": "x-api-key=s3cr3t-value%0D%0AInjected: yes"}, "ECS_OTEL_OTLP_HEADERS", "s3cr3t-value"),
+    ({"ECS_OTEL_OTLP_HEADERS": "bad name=v"}, "ECS_OTEL_OTLP_HEADERS", None),
+])
+def test_headers_that_http_cannot_carry_stop_validate_config_and_start_up(
+        tmp_path: Path, env: dict[str, str], key: str, secret: str | None) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    for args in (["validate-config", str(config)], []):
+        result = run_sidecar_command(args, {**env, **PORTS, "ECS_OTEL_SIDECAR_CONFIG": str(config)})
+        assert result.returncode == 2, (args, result.stderr)
+        assert key in result.stderr
+        assert secret is None or secret not in result.stderr + result.stdout  # header values are not echoed
+
+
+def test_a_file_exporter_path_that_is_a_file_stops_validate_config_and_start_up(tmp_path: Path) -> None:
+    taken = tmp_path / "not-a-directory"
+    taken.write_text("x")
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD.replace('traces_exporters = ["otlp", "debug"]', 'traces_exporters = ["file"]'))
+    for target in (taken, taken / "below"):
+        env = {**PORTS, "ECS_OTEL_FILE_PATH": str(target), "ECS_OTEL_SIDECAR_CONFIG": str(config)}
+        for args in (["validate-config", str(config)], []):
+            result = run_sidecar_command(args, env)
+            assert result.returncode == 2, (args, result.stderr)
+            assert "ECS_OTEL_FILE_PATH" in result.stderr

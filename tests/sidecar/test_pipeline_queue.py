@@ -377,3 +377,21 @@ async def test_encoded_fast_path_merges_by_joining_bytes() -> None:
     assert [rs.resource.attributes[0].value.string_value for rs in merged.resource_spans] == ["s0", "s1", "s2", "s3"]
     assert merged == plain.batches[0]  # both paths deliver the same message
     assert t.metrics()[EXPORTED].get(signal="traces", exporter="fast") == 12
+
+
+@in_loop
+async def test_an_exporter_error_that_would_repeat_is_not_retried() -> None:
+    class BadHeader(ScriptedExporter):
+        async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
+            self.attempts += 1
+            raise ValueError("Newline or carriage return character detected in HTTP status message or header")
+
+    t = Registry()
+    exporter = BadHeader()
+    q = make_queue(exporter, t, export_concurrency=1, retry_max_age_s=60)
+    q.start()
+    q.offer(spans_request(3), 3, 10)
+    await q.close(asyncio.get_running_loop().time() + 3)
+    assert exporter.attempts == 1
+    assert t.metrics()[DROPPED].get(signal="traces", exporter="test", reason="export_failed") == 3
+    assert counts(t) == (3, 0, 3, 0)
