@@ -188,47 +188,11 @@ class StatsCalculator:
         time_ns = max(read_times, default=now_ns)
         out = TaskValues(task=task, time_ns=time_ns, start_ns=self._task_start_ns, containers=containers)
 
-        vcpus = [c.vcpu for c in live if c.vcpu is not None]
-        out.vcpu = sum(vcpus) if vcpus else None
-        if task.cpu_vcpu:
-            out.cpu_reserved_vcpu = task.cpu_vcpu
-        else:
-            reserved = [c.cpu_reserved_vcpu for c in containers if c.cpu_reserved_vcpu]
-            out.cpu_reserved_vcpu = sum(reserved) if reserved else None
-        if out.vcpu is not None and out.cpu_reserved_vcpu:
-            out.cpu_utilization = out.vcpu / out.cpu_reserved_vcpu
-        totals = [c.stats.cpu_total_ns for c in live if c.stats and c.stats.cpu_total_ns is not None]
-        out.cpu_total_ns = sum(totals) if totals else None
-
-        mems = [c.stats.memory for c in live if c.stats and c.stats.memory is not None]
-        if mems:
-            out.memory_usage = sum(m.usage for m in mems)
-            out.memory_working_set = sum(m.working_set for m in mems)
-        if task.memory_limit_mib:
-            out.memory_limit_bytes = task.memory_limit_mib * MIB
-            out.memory_reserved_mib = task.memory_limit_mib
-        else:
-            limits = [c.memory_limit_bytes for c in live]
-            if limits and all(limits):
-                out.memory_limit_bytes = sum(limits)  # type: ignore[arg-type]
-            reserved_mib = [c.memory_reserved_mib for c in containers if c.memory_reserved_mib]
-            out.memory_reserved_mib = sum(reserved_mib) if reserved_mib else None
-        if out.memory_working_set is not None and out.memory_limit_bytes:
-            out.memory_utilization = out.memory_working_set / out.memory_limit_bytes
-
+        _task_cpu(out, task, containers, live)
+        _task_memory(out, task, containers, live)
         self._task_network(out, live, task)
 
-        reads = [c.stats.storage_read_bytes for c in live if c.stats and c.stats.storage_read_bytes is not None]
-        writes = [c.stats.storage_write_bytes for c in live if c.stats and c.stats.storage_write_bytes is not None]
-        out.storage_read_bytes = sum(reads) if reads else None
-        out.storage_write_bytes = sum(writes) if writes else None
-
-        eph = doc.get("EphemeralStorageMetrics")
-        if isinstance(eph, Mapping):
-            u, r = eph.get("Utilized"), eph.get("Reserved")
-            out.ephemeral_utilized_mib = float(u) if isinstance(u, int | float) else None
-            out.ephemeral_reserved_mib = float(r) if isinstance(r, int | float) else None
-
+        _task_storage(out, live, doc)
         prev = self._task_prev
         if prev is not None and _task_went_back(out, prev):
             self._task_start_ns = out.start_ns = prev.time_ns
@@ -302,3 +266,51 @@ def _task_went_back(cur: TaskValues, prev: TaskValues) -> bool:
     if cur.network is not None and prev.network is not None:
         pairs += [(getattr(cur.network, f), getattr(prev.network, f)) for f in NetworkCounters.FIELDS]
     return any(x is not None and y is not None and x < y for x, y in pairs)
+
+
+def _task_cpu(out: TaskValues, task: TaskMetadata, containers: list[ContainerValues], live: list[ContainerValues]) -> None:
+    """vCPU in use, reserved (task-level reservation first) and cumulative CPU time of the task."""
+    vcpus = [c.vcpu for c in live if c.vcpu is not None]
+    out.vcpu = sum(vcpus) if vcpus else None
+    if task.cpu_vcpu:
+        out.cpu_reserved_vcpu = task.cpu_vcpu
+    else:
+        reserved = [c.cpu_reserved_vcpu for c in containers if c.cpu_reserved_vcpu]
+        out.cpu_reserved_vcpu = sum(reserved) if reserved else None
+    if out.vcpu is not None and out.cpu_reserved_vcpu:
+        out.cpu_utilization = out.vcpu / out.cpu_reserved_vcpu
+    totals = [c.stats.cpu_total_ns for c in live if c.stats and c.stats.cpu_total_ns is not None]
+    out.cpu_total_ns = sum(totals) if totals else None
+
+
+def _task_memory(out: TaskValues, task: TaskMetadata, containers: list[ContainerValues], live: list[ContainerValues]) -> None:
+    """Usage and working set summed; the limit is the task's, else the sum of every container's limit."""
+    mems = [c.stats.memory for c in live if c.stats and c.stats.memory is not None]
+    if mems:
+        out.memory_usage = sum(m.usage for m in mems)
+        out.memory_working_set = sum(m.working_set for m in mems)
+    if task.memory_limit_mib:
+        out.memory_limit_bytes = task.memory_limit_mib * MIB
+        out.memory_reserved_mib = task.memory_limit_mib
+    else:
+        limits = [c.memory_limit_bytes for c in live]
+        if limits and all(limits):
+            out.memory_limit_bytes = sum(limits)  # type: ignore[arg-type]
+        reserved_mib = [c.memory_reserved_mib for c in containers if c.memory_reserved_mib]
+        out.memory_reserved_mib = sum(reserved_mib) if reserved_mib else None
+    if out.memory_working_set is not None and out.memory_limit_bytes:
+        out.memory_utilization = out.memory_working_set / out.memory_limit_bytes
+
+
+def _task_storage(out: TaskValues, live: list[ContainerValues], doc: Mapping[str, Any]) -> None:
+    """Block I/O summed over live containers; Fargate's ephemeral storage from the task document."""
+    reads = [c.stats.storage_read_bytes for c in live if c.stats and c.stats.storage_read_bytes is not None]
+    writes = [c.stats.storage_write_bytes for c in live if c.stats and c.stats.storage_write_bytes is not None]
+    out.storage_read_bytes = sum(reads) if reads else None
+    out.storage_write_bytes = sum(writes) if writes else None
+
+    eph = doc.get("EphemeralStorageMetrics")
+    if isinstance(eph, Mapping):
+        u, r = eph.get("Utilized"), eph.get("Reserved")
+        out.ephemeral_utilized_mib = float(u) if isinstance(u, int | float) else None
+        out.ephemeral_reserved_mib = float(r) if isinstance(r, int | float) else None
