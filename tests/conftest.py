@@ -42,3 +42,25 @@ def otlp_sink(tmp_path: Path) -> Iterator[SinkProcess]:
         sink.stop()
 
 from tests.support.emulator import ecs_emulator  # noqa: E402, F401 - shared fixture
+
+#: Fixtures that start a real process (sidecar, emulator, OTLP sink, moto, AWS stub, browser).
+_PROCESS_FIXTURES = frozenset({"otlp_sink", "ecs_emulator", "emulator", "sidecar_factory", "fault_sidecar", "moto",
+                               "aws_env", "aws_stub", "chromium_page", "sidecar_with_stats", "stack", "sink"})
+#: What a test module mentions when it starts processes itself.
+_PROCESS_MARKS = ("subprocess", "tests.support.sidecar", "tests.support.emulator", "tests.support.otlp_sink",
+                  "moto_process", "aws_stub")
+_integration_modules: dict[str, bool] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark integration tests (real processes on loopback), so `-m "not integration"` is the fast unit suite."""
+    for item in items:
+        path = str(item.path)
+        if path not in _integration_modules:
+            try:
+                text = item.path.read_text()
+            except OSError:
+                text = ""
+            _integration_modules[path] = any(mark in text for mark in _PROCESS_MARKS)
+        if _integration_modules[path] or _PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

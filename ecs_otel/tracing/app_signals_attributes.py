@@ -3,7 +3,7 @@
 CloudWatch Application Signals groups request metrics by a handful of low-cardinality dimensions
 that the AWS Distro for OpenTelemetry (ADOT) SDKs derive from each span. This module derives the
 same attributes from the same rules, so that dashboards, SLOs and the service map built for ADOT
-work unchanged with ecs_otel (``tests/app_signals`` compares the two, case by case):
+work unchanged with ecs_otel (``tests/ecs_otel/app_signals`` compares the two, case by case):
 
 * a SERVER span, or any local root (no parent, or a remote one), is a *service entry*: it gets
   ``aws.local.service`` (the resource's ``service.name``), ``aws.local.operation`` (the span name,

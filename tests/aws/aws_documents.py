@@ -20,12 +20,13 @@ import json
 import math
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
+from tests.support.paths import REPO_ROOT
+
+SCHEMAS = REPO_ROOT / "tests" / "fixtures" / "schemas"
 XRAY_SCHEMA = "xray-segmentdocument-schema-v1.0.0.json"
 EMF_SCHEMA = "emf-schema.json"
 #: CloudWatch refuses values outside ±2^360 (PutMetricData's documented range).

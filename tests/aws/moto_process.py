@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.paths import REPO_ROOT
+
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -39,7 +41,7 @@ class MotoProcess:
         port_file = workdir / "moto.port"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.aws.moto_process", str(port_file)],
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=REPO_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -34,13 +34,14 @@ from sidecar.exporters.cloudwatch._internal.naming import placeholders
 from tests.aws.aws_documents import validate_emf
 from tests.aws.emf_schema import validate
 from tests.aws.moto_process import MotoProcess
-from tests.aws.test_cloudwatch_moto import read_all
-from tests.aws.test_sidecar_aws import wait_for
+from tests.support.aws import read_all
 from tests.support.emulator import EmulatorProcess
+from tests.support.paths import REPO_ROOT
+from tests.support.polling import wait_for
 from tests.support.process import stop_process, wait_for_port_file
 from tests.support.sidecar import SidecarProcess, sidecar_factory  # noqa: F401 - fixture
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 SERVED = {"/ok": 6, "/missing": 3, "/boom": 2}
 
 
@@ -107,7 +108,7 @@ def test_red_metrics_from_every_request_reach_application_signals_log_group(
     port_file = tmp_path / "app.port"
     log_path = tmp_path / "app.log"
     with log_path.open("wb") as log:
-        app = subprocess.Popen([sys.executable, "-m", "tests.app_signals.app", str(port_file)], cwd=ROOT,
+        app = subprocess.Popen([sys.executable, "-m", "tests.ecs_otel.app_signals.app", str(port_file)], cwd=ROOT,
                                env=app_env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             port = int(wait_for_port_file(app, port_file, "app", 60, log_path))

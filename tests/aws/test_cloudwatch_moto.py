@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import botocore.session
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from sidecar.context import SidecarContext
@@ -18,31 +17,13 @@ from sidecar.otlp.signals import Signal
 from sidecar.pipeline.exporter import ExportOutcome
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
+from tests.support.aws import logs_client, read_all
 
 TASK = {
     "aws.ecs.task.family": "shop",
     "aws.ecs.task.arn": "arn:aws:ecs:us-east-1:123456789012:task/demo/feedc0de",
     "aws.ecs.cluster.arn": "arn:aws:ecs:us-east-1:123456789012:cluster/demo",
 }
-
-
-def logs_client(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    return botocore.session.get_session().create_client(
-        "logs", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL"]
-    )
-
-
-def read_all(env: dict[str, str], group: str, stream: str) -> list[dict[str, Any]]:
-    client = logs_client(env)
-    events: list[dict[str, Any]] = []
-    token = None
-    while True:
-        kw = {"nextToken": token} if token else {}
-        page = client.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, **kw)
-        events.extend(page["events"])
-        if not page["events"] or page.get("nextForwardToken") == token:
-            return events
-        token = page["nextForwardToken"]
 
 
 def make(env: dict[str, str], **kw: Any) -> CloudWatchExporter:

@@ -33,8 +33,8 @@ from sidecar.scrapers.ecs_stats._internal import StatsCalculator, parse_task_sta
 from sidecar.scrapers.ecs_stats._internal.otlp import build_request
 from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
-from tests.aws.test_cloudwatch_moto import logs_client, read_all
-from tests.stats.fixtures_util import MIB, load
+from tests.sidecar.scrapers.ecs_stats.fixtures_util import MIB, load
+from tests.support.aws import logs_client, read_all
 
 TASK_ID = "506f22fab0414cde856201584703fed9"
 FAMILY = "prom-ecs-exporter-sandbox-main-ec2"

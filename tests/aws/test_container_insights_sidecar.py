@@ -17,9 +17,9 @@ from sidecar.exporters.cloudwatch._internal.container_insights import NAMESPACE
 from sidecar.exporters.cloudwatch._internal.naming import placeholders
 from tests.aws.emf_schema import validate
 from tests.aws.moto_process import MotoProcess
-from tests.aws.test_cloudwatch_moto import read_all
-from tests.aws.test_sidecar_aws import wait_for
+from tests.support.aws import read_all
 from tests.support.emulator import EmulatorProcess
+from tests.support.polling import wait_for
 from tests.support.sidecar import SidecarProcess, sidecar_factory  # noqa: F401 - fixture
 
 

@@ -4,7 +4,6 @@ and an X-Ray SDK service using the sidecar as its daemon."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,25 +19,9 @@ from tests.aws.emf_schema import validate
 from tests.aws.metrics import app
 from tests.aws.moto_process import MotoProcess
 from tests.aws.spans import by_name, checkout_spans
-from tests.aws.test_cloudwatch_moto import read_all
-from tests.aws.test_xray_daemon_proxy import sdk_segments
-from tests.aws.test_xray_moto import xray_client
+from tests.support.aws import read_all, sdk_segments, xray_client
+from tests.support.polling import wait_for
 from tests.support.sidecar import SidecarProcess, sidecar_factory  # noqa: F401 - fixture
-
-
-def wait_for(fn: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.2)
 
 
 def test_sdk_data_through_sidecar_reaches_moto(

@@ -10,14 +10,13 @@ import socket
 from typing import Any
 
 import pytest
-from aws_xray_sdk.core.recorder import AWSXRayRecorder
 from aws_xray_sdk.core.sampling.connector import ServiceConnector
 
 from sidecar.context import SidecarContext
 from sidecar.exporters.xray.exporter import XRayExporter
 from tests.aws.moto_process import FAKE_CREDENTIALS
 from tests.aws.sigv4_recorder import Recorder, verify_sigv4
-from tests.aws.test_xray_moto import xray_client
+from tests.support.aws import sdk_segments, xray_client
 
 RULE = {
     "RuleName": "checkout",
@@ -33,21 +32,6 @@ RULE = {
     "URLPath": "*",
     "Version": 1,
 }
-
-
-def sdk_segments(port: int) -> str:
-    """What a service still on the X-Ray SDK does: a segment with a subsegment, sent over UDP."""
-    recorder = AWSXRayRecorder()
-    recorder.configure(
-        daemon_address=f"127.0.0.1:{port}", sampling=False, context_missing="LOG_ERROR", service="legacy"
-    )
-    segment = recorder.begin_segment("legacy")
-    segment.put_http_meta("method", "GET")
-    segment.put_http_meta("status", 200)
-    recorder.begin_subsegment("db-call", namespace="remote")
-    recorder.end_subsegment()
-    recorder.end_segment()
-    return str(segment.trace_id)
 
 
 async def _proxy_port(exporter: XRayExporter) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import botocore.session
 import pytest
 
 from sidecar.context import SidecarContext
@@ -13,12 +12,7 @@ from sidecar.exporters.xray.exporter import XRayExporter
 from sidecar.otlp.signals import Signal
 from tests.aws.aws_documents import validate_segment
 from tests.aws.spans import by_name, checkout_trace
-
-
-def xray_client(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    return botocore.session.get_session().create_client(
-        "xray", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL"]
-    )
+from tests.support.aws import xray_client
 
 
 def fetch(env: dict[str, str], trace_id: str) -> list[dict]:  # type: ignore[type-arg]

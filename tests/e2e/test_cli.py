@@ -13,8 +13,9 @@ import pytest
 
 from ecs_otel.emulator.fixtures import SCENARIOS
 from sidecar.registry import EXPORTERS, PROCESSORS
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 SCRIPT = shutil.which("ecs-otel-sidecar", path=str(Path(sys.executable).parent))
 #: A configuration that names components whose own tests live elsewhere, so it stays valid on its own.
 VALID = """

@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 DEMO_CODE = [*sorted((ROOT / "examples" / "demo").glob("*.py")), *sorted((ROOT / "examples" / "shop").glob("*.py"))]
 OURS = {"examples", "ecs_otel", "sidecar"}
 

@@ -12,7 +12,9 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 EXAMPLES = ROOT / "examples"
 TASK_DEFINITIONS = sorted(EXAMPLES.glob("task-definition*.json"))
 IAM_POLICIES = sorted(EXAMPLES.glob("iam-policy*.json"))

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.otlp_sink import SinkProcess, spans
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 REQUESTS = 20
 
 

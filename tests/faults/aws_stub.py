@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.support.paths import REPO_ROOT
+
 THROTTLED_OPERATIONS = frozenset({"PutTraceSegments", "PutLogEvents"})
 _OK_BODIES = {
     "PutTraceSegments": {"UnprocessedTraceSegments": []},
@@ -72,7 +74,7 @@ class AwsStub:
     def __init__(self, workdir: Path) -> None:
         port_file = workdir / f"aws-stub-{time.monotonic_ns()}.port"
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.faults.aws_stub", str(port_file)],
-                                     cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL)
+                                     cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while not port_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -103,3 +105,21 @@ class AwsStub:
 
 if __name__ == "__main__":
     main(sys.argv[1])
+
+
+def stub_env(stub: AwsStub) -> dict[str, str]:
+    """Sidecar settings that send traces (segments) and logs (PutLogEvents) to this stub."""
+    return {
+        "AWS_ENDPOINT_URL": stub.url,
+        "ECS_OTEL_TRACES_EXPORTERS": "xray",
+        "ECS_OTEL_METRICS_EXPORTERS": "none",
+        "ECS_OTEL_LOGS_EXPORTERS": "cloudwatch",
+        "ECS_OTEL_XRAY_MODE": "segments",
+        "ECS_OTEL_XRAY_PROXY_PORT": "0",
+        "ECS_OTEL_CLOUDWATCH_LOGS_MODE": "api",
+        "ECS_OTEL_CLOUDWATCH_LOG_GROUP": "/faults/throttle",
+        "ECS_OTEL_CLOUDWATCH_LOG_STREAM": "s",
+        "ECS_OTEL_BATCH_TIMEOUT": "0.1",
+        "ECS_OTEL_RETRY_INITIAL": "0.05",
+        "ECS_OTEL_RETRY_MAX_INTERVAL": "0.3",
+    }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from tests.faults.aws_stub import AwsStub
+from tests.faults.aws_stub import AwsStub, stub_env
 from tests.faults.otlp_client import PROTOBUF, accounting, send
 from tests.faults.secrets import AUTH
 from tests.sidecar.test_e2e_ingest import post
@@ -33,26 +33,9 @@ def logs_request(n: int, tag: str) -> bytes:
     return req.SerializeToString()
 
 
-def aws_env(stub: AwsStub) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": stub.url,
-        "ECS_OTEL_TRACES_EXPORTERS": "xray",
-        "ECS_OTEL_METRICS_EXPORTERS": "none",
-        "ECS_OTEL_LOGS_EXPORTERS": "cloudwatch",
-        "ECS_OTEL_XRAY_MODE": "segments",
-        "ECS_OTEL_XRAY_PROXY_PORT": "0",
-        "ECS_OTEL_CLOUDWATCH_LOGS_MODE": "api",
-        "ECS_OTEL_CLOUDWATCH_LOG_GROUP": "/faults/throttle",
-        "ECS_OTEL_CLOUDWATCH_LOG_STREAM": "s",
-        "ECS_OTEL_BATCH_TIMEOUT": "0.1",
-        "ECS_OTEL_RETRY_INITIAL": "0.05",
-        "ECS_OTEL_RETRY_MAX_INTERVAL": "0.3",
-    }
-
-
 def test_throttling_storm_backs_off_and_delivers_everything_after(aws_stub: AwsStub, fault_sidecar) -> None:  # type: ignore[no-untyped-def]
     aws_stub.control(throttle=10**9)  # every PutTraceSegments / PutLogEvents is throttled
-    sidecar = fault_sidecar(aws_env(aws_stub))
+    sidecar = fault_sidecar(stub_env(aws_stub))
     assert send(sidecar.http_url, 20, "thr") == 200
     assert post(sidecar.http_url + "/v1/logs", logs_request(15, "log"), PROTOBUF, AUTH)[0] == 200
     storm_s = 3.0

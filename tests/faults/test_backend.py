@@ -7,20 +7,7 @@ from pathlib import Path
 
 from tests.faults.otlp_client import accounting, delivered, send
 from tests.support.otlp_sink import SinkProcess
-
-
-def otlp_env(sink: SinkProcess, **extra: str) -> dict[str, str]:
-    return {
-        "ECS_OTEL_OTLP_ENDPOINT": sink.url,
-        "ECS_OTEL_OTLP_COMPRESSION": "none",
-        "ECS_OTEL_TRACES_EXPORTERS": "otlp",
-        "ECS_OTEL_METRICS_EXPORTERS": "none",
-        "ECS_OTEL_LOGS_EXPORTERS": "none",
-        "ECS_OTEL_BATCH_TIMEOUT": "0.1",
-        "ECS_OTEL_RETRY_INITIAL": "0.05",
-        "ECS_OTEL_RETRY_MAX_INTERVAL": "0.3",
-        **extra,
-    }
+from tests.support.sidecar import otlp_env
 
 
 def test_backend_down_longer_than_the_retry_window_then_back(otlp_sink: SinkProcess, fault_sidecar) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ import psutil
 
 from tests.faults.otlp_client import accounting, send, trace_request
 from tests.faults.secrets import AUTH
-from tests.faults.test_backend import otlp_env
 from tests.support.otlp_sink import SinkProcess
+from tests.support.sidecar import otlp_env
 
 ROUNDS = 60
 

@@ -9,9 +9,9 @@ import psutil
 
 from tests.faults.otlp_client import PROTOBUF, accounting, trace_request
 from tests.faults.secrets import AUTH
-from tests.faults.test_backend import otlp_env
 from tests.sidecar.test_e2e_ingest import post
 from tests.support.otlp_sink import SinkProcess
+from tests.support.sidecar import otlp_env
 
 SPANS_PER_REQUEST = 100
 SPAN_PAYLOAD_BYTES = 16 * 1024

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.faults.aws_stub import AwsStub
+from tests.faults.aws_stub import AwsStub, stub_env
 from tests.faults.otlp_client import PROTOBUF, accounting
 from tests.faults.secrets import AUTH
-from tests.faults.test_aws_throttling import aws_env
 from tests.sidecar.test_e2e_ingest import post
 
 
@@ -27,7 +26,7 @@ def aws_stub(tmp_path: Path) -> Iterator[AwsStub]:
 
 
 def test_a_span_with_an_infinite_status_code_does_not_sink_its_batch(aws_stub: AwsStub, fault_sidecar) -> None:  # type: ignore[no-untyped-def]
-    sidecar = fault_sidecar({**aws_env(aws_stub), "ECS_OTEL_RETRY_MAX_AGE": "1"})
+    sidecar = fault_sidecar({**stub_env(aws_stub), "ECS_OTEL_RETRY_MAX_AGE": "1"})
     req = ExportTraceServiceRequest()
     ss = req.resource_spans.add().scope_spans.add()
     now = time.time()

@@ -6,8 +6,8 @@ import json
 import time
 
 from tests.faults.otlp_client import accounting, send
-from tests.faults.test_backend import otlp_env
 from tests.support.otlp_sink import SinkProcess
+from tests.support.sidecar import otlp_env
 
 BUDGET_S = 3.0
 

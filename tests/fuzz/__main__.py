@@ -19,8 +19,9 @@ import traceback
 from pathlib import Path
 
 from tests.fuzz.targets import TARGETS
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 
 def run_atheris(name: str, seconds: float, runs: int | None, artifacts: Path) -> bool:

@@ -11,8 +11,9 @@ import pytest
 
 from tests.fuzz.__main__ import run_random
 from tests.fuzz.targets import TARGETS
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 
 def test_atheris_short_run(tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ import urllib.request
 from pathlib import Path
 
 from tests.faults.otlp_client import PROTOBUF, trace_request
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 DOCKERFILE = ROOT / "sidecar" / "Dockerfile"
 NOBODY = 65534
 

@@ -186,3 +186,17 @@ def sidecar_factory(tmp_path: Path) -> Iterator[Callable[..., SidecarProcess]]:
     finally:
         for proc in started:
             proc.terminate(timeout=15)
+
+
+def otlp_env(sink: Any, **extra: str) -> dict[str, str]:
+    return {
+        "ECS_OTEL_OTLP_ENDPOINT": sink.url,
+        "ECS_OTEL_OTLP_COMPRESSION": "none",
+        "ECS_OTEL_TRACES_EXPORTERS": "otlp",
+        "ECS_OTEL_METRICS_EXPORTERS": "none",
+        "ECS_OTEL_LOGS_EXPORTERS": "none",
+        "ECS_OTEL_BATCH_TIMEOUT": "0.1",
+        "ECS_OTEL_RETRY_INITIAL": "0.05",
+        "ECS_OTEL_RETRY_MAX_INTERVAL": "0.3",
+        **extra,
+    }

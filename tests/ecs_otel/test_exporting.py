@@ -1,0 +1,119 @@
+"""OTLP exporter settings as the specification defines them (timeout in milliseconds, 127.0.0.1 default)."""
+
+from __future__ import annotations
+
+import sys
+
+from ecs_otel.exporting import parse_headers, resolve_target, timeout_seconds
+from tests.ecs_otel.conftest import base_env, resource_spans, run, write_script
+
+
+def test_defaults_are_http_protobuf_to_ipv4_loopback():
+    t = resolve_target("traces", {})
+    assert (t.protocol, t.endpoint, t.timeout_s, t.compression) == (
+        "http/protobuf", "http://127.0.0.1:4318/v1/traces", 10.0, "none")
+    assert resolve_target("metrics", {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}).endpoint == "http://127.0.0.1:4317"
+
+
+def test_signal_specific_values_win_and_endpoint_is_used_as_is():
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://logs:9999/custom",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "2500",
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "750",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-team=payments,api-key=a%20b",
+    }
+    assert resolve_target("traces", env).endpoint == "http://collector:4318/v1/traces"
+    assert resolve_target("logs", env).endpoint == "http://logs:9999/custom"
+    assert resolve_target("traces", env).timeout_s == 2.5
+    assert resolve_target("metrics", env).timeout_s == 0.75
+    assert resolve_target("traces", env).compression == "gzip"
+    assert dict(resolve_target("traces", env).headers) == {"x-team": "payments", "api-key": "a b"}
+
+
+def test_receiver_token_becomes_bearer_header_unless_authorization_given():
+    assert ("authorization", "Bearer s3cret") in resolve_target("traces", {}, token="s3cret").headers
+    env = {"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Basic eA=="}
+    assert dict(resolve_target("traces", env, token="s3cret").headers)["authorization"] == "Basic eA=="
+
+
+def test_bad_values_fall_back():
+    assert timeout_seconds("soon") == 10.0
+    assert timeout_seconds("-5") == 10.0
+    assert parse_headers("novalue,k=v") == [("k", "v")]
+
+
+FLUSH_APP = """
+import time
+import ecs_otel, ecs_otel.auto
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("slow-receiver"):
+    pass
+t0 = time.monotonic()
+trace.get_tracer_provider().force_flush()
+print("FLUSH_S", round(time.monotonic() - t0, 3), flush=True)
+"""
+
+
+def test_timeout_is_milliseconds_and_token_is_sent(tmp_path, sink):
+    # The receiver answers after 3 s. OTEL_EXPORTER_OTLP_TIMEOUT=300 means 0.3 s per the spec; the
+    # stock exporters would read 300 s and this flush would hang for minutes.
+    sink.script([], delay_s=3.0)
+    script = write_script(tmp_path, FLUSH_APP)
+    env = base_env(sink, OTEL_EXPORTER_OTLP_TIMEOUT="300", OTEL_METRICS_EXPORTER="none",
+                   ECS_OTEL_RECEIVER_TOKEN="s3cret", ECS_OTEL_SHUTDOWN_TIMEOUT="1")
+    proc = run([sys.executable, str(script)], env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    flush_s = float(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FLUSH_S")))
+    assert flush_s < 2.9  # gave up before the receiver's 3 s answer: 300 was read as milliseconds
+
+    sink.reset()
+    proc = run([sys.executable, str(script)], base_env(sink, OTEL_METRICS_EXPORTER="none",
+                                                       ECS_OTEL_RECEIVER_TOKEN="s3cret"))
+    assert proc.returncode == 0, proc.stderr
+    reqs = sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1)
+    assert {k.lower(): v for k, v in reqs[0]["headers"].items()}["authorization"] == "Bearer s3cret"
+
+
+LAZY_APP = """
+import sys
+import ecs_otel.auto
+from opentelemetry import trace
+with trace.get_tracer("t").start_as_current_span("x"):
+    pass
+trace.get_tracer_provider().force_flush()
+print("GRPC", "grpc" in sys.modules, flush=True)
+"""
+
+
+def test_grpc_is_only_imported_for_protocol_grpc(tmp_path, sink):
+    script = write_script(tmp_path, LAZY_APP)
+    proc = run([sys.executable, str(script)], base_env(sink, OTEL_METRICS_EXPORTER="none"))
+    assert proc.returncode == 0, proc.stderr
+    assert "GRPC False" in proc.stdout
+    sink.wait_for("traces", lambda r: len(resource_spans(r)) >= 1)
+
+
+def test_grpc_exporter_is_built_for_protocol_grpc():
+    from ecs_otel.exporting import build_otlp_exporter
+
+    target = resolve_target("traces", {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TIMEOUT": "1500"},
+                            token="t")
+    exporter = build_otlp_exporter(target)
+    assert type(exporter).__module__.startswith("opentelemetry.exporter.otlp.proto.grpc")
+    assert exporter._timeout == 1.5
+    exporter.shutdown()
+
+
+def test_stock_exporter_reads_the_timeout_as_seconds(monkeypatch):
+    """What the specification-following reading above fixes: the stock exporter takes 300 as 300 s."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
+    stock = OTLPSpanExporter()
+    try:
+        assert stock._client._timeout == 300.0
+    finally:
+        stock.shutdown()
+    assert resolve_target("traces", {"OTEL_EXPORTER_OTLP_TIMEOUT": "300"}).timeout_s == 0.3
