@@ -115,8 +115,9 @@ def test_the_app_keeps_its_resource_when_the_task_document_is_odd(tmp_path: Path
     container_file = tmp_path / "container.json"
     container_file.write_text(json.dumps(own))
     with EmulatorProcess(tmp_path, "--task", str(task_file), "--container", str(container_file)) as emu:
+        # A generous metadata budget: on a loaded machine the default 1 s could lose the documents.
         env = base_env(None, emu, OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none",
-                       ECS_OTEL_INSTRUMENTATION="false", ECS_OTEL_LOGGING="false")
+                       ECS_OTEL_INSTRUMENTATION="false", ECS_OTEL_LOGGING="false", ECS_OTEL_METADATA_TIMEOUT="10")
         proc = run([sys.executable, str(write_script(tmp_path, RESOURCE_APP))], env)
     assert proc.returncode == 0, proc.stderr
     attrs = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESOURCE "))[9:])
