@@ -105,7 +105,9 @@ def task_attributes(task: TaskMetadata) -> dict[str, AttributeValue]:
 
 def container_attributes(container: ContainerMetadata, task: TaskMetadata | None = None) -> dict[str, AttributeValue]:
     """Attributes of one container: identity, image and its ``awslogs`` destination."""
-    attrs: dict[str, AttributeValue] = {CONTAINER_NAME: container.name}
+    attrs: dict[str, AttributeValue] = {}
+    if container.name:  # "" when the container's own document had no usable Name
+        attrs[CONTAINER_NAME] = container.name
     if container.docker_id:
         attrs[CONTAINER_ID] = container.docker_id
     if container.arn:

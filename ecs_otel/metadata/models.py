@@ -44,6 +44,8 @@ class AwsLogsConfig:
 class ContainerMetadata:
     """``${ECS_CONTAINER_METADATA_URI_V4}`` or one entry of the task's ``Containers``."""
 
+    #: The ECS container name; ``""`` only for a container document whose ``Name`` was unusable
+    #: (task entries without one are left out of the task).
     name: str
     docker_id: str | None = None
     docker_name: str | None = None
@@ -97,9 +99,10 @@ class TagError:
 class TaskMetadata:
     """``${ECS_CONTAINER_METADATA_URI_V4}/task`` (or ``/taskWithTags``)."""
 
-    task_arn: str
-    #: Last segment of the task ARN.
-    task_id: str
+    #: ``None`` when the document's ``TaskARN`` is missing or is not an ECS ARN (see ``problems``).
+    task_arn: str | None
+    #: Last segment of the task ARN (kept when only the ARN's prefix is broken, e.g. ``default/<id>``).
+    task_id: str | None
     #: ``Cluster`` as the agent wrote it: a short name on EC2, an ARN on Fargate.
     cluster: str | None = None
     cluster_arn: str | None = None
@@ -124,6 +127,8 @@ class TaskMetadata:
     task_tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     container_instance_tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     errors: tuple[TagError, ...] = ()
+    #: What the parser skipped: paths of fields of the wrong type, container entries left out (empty when clean).
+    problems: tuple[str, ...] = ()
 
     def container_by_docker_id(self, docker_id: str) -> ContainerMetadata | None:
         return next((c for c in self.containers if c.docker_id == docker_id), None)

@@ -1,44 +1,76 @@
 """Pure parsers from decoded v4 JSON to the models.
 
 They take already-decoded documents so that the in-app client (urllib) and the sidecar's scraper
-(aiohttp) share one definition of what a valid document is. A wrong type where the contract fixes
-one is :class:`MetadataMalformed` naming the field; a missing optional field is ``None``.
+(aiohttp) share one definition of what a valid document is.
+
+Forgiving by design: a document that is not a JSON object is :class:`MetadataMalformed`, but inside
+one, a field of the wrong type is skipped (``None`` or empty), a container entry without a usable
+``Name`` is left out of the task, and a task ARN that does not parse costs only what is derived from
+it (ARN, region, account). One odd field used to fail the whole document and with it every resource
+attribute of the task. What was skipped is listed in the model's ``problems`` (paths of the fields)
+and warned about once per distinct problem on the ``ecs_otel`` logger.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ecs_otel.metadata.arn import parse_arn
+from ecs_otel.metadata.arn import Arn, parse_arn
 from ecs_otel.metadata.errors import MetadataMalformed
 from ecs_otel.metadata.models import ContainerMetadata, Network, TagError, TaskMetadata
 
+_logger = logging.getLogger("ecs_otel")
+
+#: Distinct problems already warned about (bounded: a document that changes on every read cannot grow it).
+_warned: set[str] = set()
+_MAX_WARNED = 256
+
+
+def _warn_once(what: str, problems: list[str]) -> None:
+    new = [p for p in problems if p not in _warned]
+    if not new:
+        return
+    if len(_warned) < _MAX_WARNED:
+        _warned.update(new)
+    _logger.warning("ecs_otel: ECS %s metadata: skipped what could not be read, kept the rest: %s",
+                    what, "; ".join(new))
+
 
 class _Fields:
-    """Typed access to one JSON object; every error names the path of the offending field."""
+    """Typed access to one JSON object; a field of the wrong type is recorded in ``problems`` and skipped."""
 
-    def __init__(self, doc: Any, path: str) -> None:
-        if not isinstance(doc, dict):
-            raise MetadataMalformed(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    def __init__(self, doc: dict[str, Any], path: str, problems: list[str]) -> None:
         self.doc = doc
         self.path = path
+        self.problems = problems
 
-    def _bad(self, key: str, expected: str) -> MetadataMalformed:
-        return MetadataMalformed(f"{self.path}.{key}: expected {expected}, got {type(self.doc[key]).__name__}")
+    @classmethod
+    def of(cls, doc: Any, path: str, problems: list[str]) -> _Fields | None:
+        """Fields of ``doc``, or ``None`` (recorded) when it is not a JSON object."""
+        if not isinstance(doc, dict):
+            problems.append(f"{path}: expected a JSON object, got {type(doc).__name__}")
+            return None
+        return cls(doc, path, problems)
+
+    def _bad(self, key: str, expected: str) -> None:
+        self.problems.append(f"{self.path}.{key}: expected {expected}, got {type(self.doc[key]).__name__}")
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self.doc.get(key)
         if value is None:
             if required:
-                raise MetadataMalformed(f"{self.path}.{key}: missing")
+                self.problems.append(f"{self.path}.{key}: missing")
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self._bad(key, "a string")
+            self._bad(key, "a string")
+            return None
         text = str(value)
         if required and not text:
-            raise MetadataMalformed(f"{self.path}.{key}: empty")
+            self.problems.append(f"{self.path}.{key}: empty")
+            return None
         return text
 
     def number(self, key: str) -> float | None:
@@ -46,23 +78,31 @@ class _Fields:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._bad(key, "a number")
+            self._bad(key, "a number")
+            return None
         return float(value)
 
     def integer(self, key: str) -> int | None:
         value = self.number(key)
-        return None if value is None else int(value)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except (OverflowError, ValueError):  # inf, nan
+            self.problems.append(f"{self.path}.{key}: not a finite number")
+            return None
 
     def obj(self, key: str) -> _Fields | None:
         value = self.doc.get(key)
-        return None if value is None else _Fields(value, f"{self.path}.{key}")
+        return None if value is None else _Fields.of(value, f"{self.path}.{key}", self.problems)
 
     def items(self, key: str) -> list[Any]:
         value = self.doc.get(key)
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self._bad(key, "a list")
+            self._bad(key, "a list")
+            return []
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -73,12 +113,15 @@ class _Fields:
         if value is None:
             return MappingProxyType({})
         if not isinstance(value, dict):
-            raise self._bad(key, "an object")
+            self._bad(key, "an object")
+            return MappingProxyType({})
         return MappingProxyType({str(k): str(v) for k, v in value.items() if v is not None})
 
 
-def _network(doc: Any, path: str) -> Network:
-    f = _Fields(doc, path)
+def _network(doc: Any, path: str, problems: list[str]) -> Network | None:
+    f = _Fields.of(doc, path, problems)
+    if f is None:
+        return None
     return Network(
         network_mode=f.text("NetworkMode"),
         ipv4_addresses=f.strings("IPv4Addresses"),
@@ -90,12 +133,28 @@ def _network(doc: Any, path: str) -> Network:
     )
 
 
-def _container(doc: Any, path: str) -> ContainerMetadata:
-    f = _Fields(doc, path)
+def _container(doc: Any, path: str, problems: list[str], *, name_required: bool) -> ContainerMetadata | None:
+    """One container; ``None`` when it is not an object, or lacks its name where the name is its identity.
+
+    In a task's ``Containers`` the name is what every container-level attribute and metric is keyed
+    by, so an entry without one is skipped. The container's own document keeps its other fields
+    (``name`` is then ``""``, and no ``container.name`` attribute is produced).
+    """
+    f = _Fields.of(doc, path, problems)
+    if f is None:
+        return None
+    if name_required:
+        before = len(problems)
+        name = f.text("Name", required=True)
+        if name is None:
+            problems[before:] = [f"skipped {path} ({'; '.join(problems[before:])})"]
+            return None
+    else:
+        name = f.text("Name", required=True) or ""
     limits = f.obj("Limits")
     memory = limits.integer("Memory") if limits else None
     return ContainerMetadata(
-        name=f.text("Name", required=True) or "",
+        name=name,
         docker_id=f.text("DockerId") or None,
         docker_name=f.text("DockerName"),
         arn=f.text("ContainerARN") or None,
@@ -111,15 +170,17 @@ def _container(doc: Any, path: str) -> ContainerMetadata:
         labels=f.mapping("Labels"),
         restart_count=f.integer("RestartCount"),
         exit_code=f.integer("ExitCode"),
-        networks=tuple(_network(n, f"{path}.Networks[{i}]") for i, n in enumerate(f.items("Networks"))),
+        networks=_each(f.items("Networks"), f"{path}.Networks", problems, _network),
         created_at=f.text("CreatedAt"),
         started_at=f.text("StartedAt"),
         finished_at=f.text("FinishedAt"),
     )
 
 
-def _tag_error(doc: Any, path: str) -> TagError:
-    f = _Fields(doc, path)
+def _tag_error(doc: Any, path: str, problems: list[str]) -> TagError | None:
+    f = _Fields.of(doc, path, problems)
+    if f is None:
+        return None
     return TagError(
         field=f.text("ErrorField"),
         code=f.text("ErrorCode"),
@@ -128,9 +189,30 @@ def _tag_error(doc: Any, path: str) -> TagError:
     )
 
 
+def _each(items: list[Any], path: str, problems: list[str], parse: Any) -> tuple[Any, ...]:
+    """Parse every entry of a JSON list, leaving out the entries ``parse`` could not read (``None``)."""
+    out = []
+    for i, item in enumerate(items):
+        parsed = parse(item, f"{path}[{i}]", problems)
+        if parsed is not None:
+            out.append(parsed)
+    return tuple(out)
+
+
+def _task_container(doc: Any, path: str, problems: list[str]) -> ContainerMetadata | None:
+    return _container(doc, path, problems, name_required=True)
+
+
 def parse_container(doc: Any) -> ContainerMetadata:
     """Parse the container document (``${ECS_CONTAINER_METADATA_URI_V4}``)."""
-    return _container(doc, "container")
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        raise MetadataMalformed(f"container: expected a JSON object, got {type(doc).__name__}")
+    container = _container(doc, "container", problems, name_required=False)
+    assert container is not None  # a dict, and the name is optional here
+    if problems:
+        _warn_once("container", problems)
+    return container
 
 
 def parse_task(doc: Any) -> TaskMetadata:
@@ -139,40 +221,70 @@ def parse_task(doc: Any) -> TaskMetadata:
 
 
 def parse_tasks(doc: Any) -> tuple[TaskMetadata, ...]:
-    """Parse a JSON array of task documents (the ``/tasks`` route of ECS Managed Instances daemons)."""
+    """Parse a JSON array of task documents (the ``/tasks`` route of ECS Managed Instances daemons).
+
+    An entry that is not a JSON object is left out (and warned about); the other tasks are kept.
+    """
     if not isinstance(doc, list):
         raise MetadataMalformed(f"tasks: expected a JSON array, got {type(doc).__name__}")
-    return tuple(_task(t, f"tasks[{i}]") for i, t in enumerate(doc))
+    out = []
+    for i, entry in enumerate(doc):
+        if not isinstance(entry, dict):
+            _warn_once("task", [f"skipped tasks[{i}]: expected a JSON object, got {type(entry).__name__}"])
+            continue
+        out.append(_task(entry, f"tasks[{i}]"))
+    return tuple(out)
+
+
+def _ecs_arn(value: str | None) -> Arn | None:
+    arn = parse_arn(value)
+    return arn if arn is not None and arn.service == "ecs" and arn.region and arn.account_id else None
 
 
 def _task(doc: Any, path: str) -> TaskMetadata:
-    f = _Fields(doc, path)
-    task_arn = f.text("TaskARN", required=True) or ""
-    arn = parse_arn(task_arn)
-    if arn is None or arn.service != "ecs":
-        raise MetadataMalformed(f"{path}.TaskARN: not an ECS ARN: {task_arn!r}")
+    if not isinstance(doc, dict):
+        raise MetadataMalformed(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    problems: list[str] = []
+    f = _Fields(doc, path, problems)
+    raw_arn = f.text("TaskARN", required=True)
+    arn = _ecs_arn(raw_arn)
+    task_id: str | None = None
+    if arn is not None:
+        task_id = arn.resource_id
+    elif raw_arn:
+        problems.append(f"{path}.TaskARN: not an ECS ARN: {raw_arn!r}")
+        # The id is still the last segment when the value is a bare path such as "default/<id>".
+        last = raw_arn.rsplit("/", 1)[-1]
+        task_id = last if last and ":" not in raw_arn else None
+    containers = _each(f.items("Containers"), f"{path}.Containers", problems, _task_container)
     cluster = f.text("Cluster") or None
+    cluster_parsed = _ecs_arn(cluster)
+    # Region, account and partition come from ARNs only: the task's, else the cluster's or a container's.
+    source = arn or cluster_parsed or next((a for a in (_ecs_arn(c.arn) for c in containers) if a), None)
     cluster_arn: str | None = None
     if cluster:
-        cluster_arn = cluster if cluster.startswith("arn:") else (
-            f"arn:{arn.partition}:ecs:{arn.region}:{arn.account_id}:cluster/{cluster}"
-        )
-    parsed_cluster = parse_arn(cluster_arn)
+        if cluster_parsed is not None:
+            cluster_arn = cluster
+        elif not cluster.startswith("arn:") and source is not None:
+            cluster_arn = f"arn:{source.partition}:ecs:{source.region}:{source.account_id}:cluster/{cluster}"
+    if cluster and cluster.startswith("arn:") and cluster_parsed is None:
+        problems.append(f"{path}.Cluster: not an ECS ARN: {cluster!r}")
+        cluster = None
     limits = f.obj("Limits")
     memory = limits.integer("Memory") if limits else None
-    return TaskMetadata(
-        task_arn=task_arn,
-        task_id=arn.resource_id,
+    task = TaskMetadata(
+        task_arn=raw_arn if arn is not None else None,
+        task_id=task_id,
         cluster=cluster,
         cluster_arn=cluster_arn,
-        cluster_name=parsed_cluster.resource_id if parsed_cluster else cluster,
+        cluster_name=cluster_parsed.resource_id if cluster_parsed else cluster,
         family=f.text("Family"),
         revision=f.text("Revision"),
         launch_type=f.text("LaunchType"),
         availability_zone=f.text("AvailabilityZone") or None,
-        region=arn.region or None,
-        account_id=arn.account_id or None,
-        partition=arn.partition,
+        region=source.region if source else None,
+        account_id=source.account_id if source else None,
+        partition=source.partition if source else None,
         service_name=f.text("ServiceName") or None,
         vpc_id=f.text("VPCID") or None,
         group=f.text("Group") or None,
@@ -180,8 +292,12 @@ def _task(doc: Any, path: str) -> TaskMetadata:
         desired_status=f.text("DesiredStatus"),
         cpu_vcpu=limits.number("CPU") if limits else None,
         memory_limit_mib=memory or None,
-        containers=tuple(_container(c, f"{path}.Containers[{i}]") for i, c in enumerate(f.items("Containers"))),
+        containers=containers,
         task_tags=f.mapping("TaskTags"),
         container_instance_tags=f.mapping("ContainerInstanceTags"),
-        errors=tuple(_tag_error(e, f"{path}.Errors[{i}]") for i, e in enumerate(f.items("Errors"))),
+        errors=_each(f.items("Errors"), f"{path}.Errors", problems, _tag_error),
+        problems=tuple(problems),
     )
+    if problems:
+        _warn_once("task", problems)
+    return task

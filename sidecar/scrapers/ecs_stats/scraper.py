@@ -145,6 +145,9 @@ class EcsStatsScraper(Scraper):
                     values = self.calculator.compute(task, stats, time.time_ns(), task_doc)
                     build_request(values, request)
                     process_attrs = task_attributes(task)
+                    for problem in values.problems:  # the rest of the scrape was still reported
+                        self._problem("task/stats", "container_data", problem)
+                        outcome = "partial"
         if self.process is not None:
             self.process.write(request, process_attrs)
         if outcome == "ok":
@@ -182,7 +185,7 @@ class EcsStatsScraper(Scraper):
                 await session.close()
         return None
 
-    def _problem(self, document: str, reason: str, error: BaseException | None) -> None:
+    def _problem(self, document: str, reason: str, error: BaseException | str | None) -> None:
         self._errors.inc(scraper=self.name, document=document, reason=reason)
         key = f"{document}:{reason}"
         if key != self._last_problem:  # one warning per new kind of failure, not one per scrape

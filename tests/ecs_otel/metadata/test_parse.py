@@ -180,10 +180,16 @@ def test_unknown_fields_are_ignored_and_optional_ones_missing() -> None:
     assert task.containers == ()
 
 
+def test_a_document_that_is_not_an_object_is_malformed() -> None:
+    with pytest.raises(MetadataMalformed, match=re.escape("task: expected a JSON object")):
+        parse_task([])
+    with pytest.raises(MetadataMalformed):
+        parse_container("garbage")
+
+
 @pytest.mark.parametrize(
     ("doc", "fragment"),
     [
-        ([], "task: expected a JSON object"),
         ({}, "task.TaskARN: missing"),
         ({"TaskARN": "not-an-arn"}, "not an ECS ARN"),
         ({"TaskARN": "arn:aws:ecs:r:1:task/c/t", "Containers": {"a": 1}}, "task.Containers: expected a list"),
@@ -192,16 +198,17 @@ def test_unknown_fields_are_ignored_and_optional_ones_missing() -> None:
         ({"TaskARN": "arn:aws:ecs:r:1:task/c/t", "Family": {"a": 1}}, "task.Family"),
     ],
 )
-def test_malformed_task_names_the_field(doc: Any, fragment: str) -> None:
-    with pytest.raises(MetadataMalformed, match=re.escape(fragment)):
-        parse_task(doc)
+def test_a_bad_field_is_skipped_and_named(doc: Any, fragment: str) -> None:
+    task = parse_task(doc)
+    assert any(fragment in problem for problem in task.problems), task.problems
+    if doc.get("TaskARN", "").startswith("arn:"):
+        assert (task.task_id, task.region, task.account_id) == ("t", "r", "1")  # the rest is kept
 
 
-def test_malformed_container() -> None:
-    with pytest.raises(MetadataMalformed, match=re.escape("container.Networks")):
-        parse_container({"Name": "a", "Networks": "eth0"})
-    with pytest.raises(MetadataMalformed):
-        parse_container("garbage")
+def test_a_bad_container_field_is_skipped_and_named(caplog: pytest.LogCaptureFixture) -> None:
+    c = parse_container({"Name": "a", "Networks": "eth0", "Image": "alpine"})
+    assert (c.name, c.networks, c.image) == ("a", (), "alpine")
+    assert "container.Networks: expected a list" in caplog.text
 
 
 @pytest.mark.parametrize(

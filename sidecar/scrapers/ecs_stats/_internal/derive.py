@@ -76,6 +76,9 @@ class TaskValues:
     storage_write_bytes: int | None = None
     ephemeral_utilized_mib: float | None = None
     ephemeral_reserved_mib: float | None = None
+    #: What could not be derived or written, one line each (a container's data no check foresaw);
+    #: the scraper counts and logs them. Everything else of the scrape is still reported.
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -122,17 +125,29 @@ class StatsCalculator:
         task_doc: Mapping[str, Any] | None = None,
     ) -> TaskValues:
         containers: list[ContainerValues] = []
+        problems: list[str] = []
         seen: set[str] = set()
         for meta in task.containers:
             cid = meta.docker_id
             st = stats.get(cid) if cid else None
-            containers.append(self._container(meta, st, now_ns))
+            try:
+                containers.append(self._container(meta, st, now_ns))
+            except Exception as e:  # one container's odd data must not cost the others their metrics
+                problems.append(f"container {meta.name!r}: stats not derived ({type(e).__name__}: {e})")
+                containers.append(ContainerValues(meta=meta, stats=None, start_ns=self._fallback_start_ns))
+                continue  # and no history kept: the next sample starts afresh
             if cid and st is not None:
                 seen.add(cid)
         for cid in list(self._history):
             if cid not in seen:
                 del self._history[cid]
-        values = self._task(task, containers, now_ns, task_doc or {})
+        try:
+            values = self._task(task, containers, now_ns, task_doc or {})
+        except Exception as e:
+            problems.append(f"task totals not derived ({type(e).__name__}: {e})")
+            values = TaskValues(task=task, time_ns=now_ns, start_ns=self._task_start_ns or self._fallback_start_ns,
+                                containers=containers)
+        values.problems.extend(problems)
         self._task_prev = values
         return values
 

@@ -7,7 +7,7 @@ MiB, ``ns``, ``By/s``, ``1``). See :data:`METRICS` for the full list, also used 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -30,6 +30,9 @@ SCOPE_NAME = "ecs_otel.sidecar.ecs_stats"
 
 NETWORK_INTERFACE = "network.interface.name"
 KNOWN_STATUS = "aws.ecs.container.known_status"
+
+#: ``as_int`` is a signed 64-bit field: a counter outside it (Docker has sent 2**64 - 1) cannot be a point.
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
@@ -81,12 +84,19 @@ class MetricWriter:
         return entry
 
     def point(self, name: str, value: float | int | None, attrs: Mapping[str, Any] | None = None) -> None:
-        """Add a point unless ``value`` is ``None`` (unknown values are left out, never sent as 0)."""
+        """Add a point unless ``value`` is ``None`` (unknown values are left out, never sent as 0).
+
+        An integer the wire cannot carry is unknown too (left out), rather than an error that would
+        cost the rest of the resource's points.
+        """
         if value is None:
+            return
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if is_int and not _INT64_MIN <= value <= _INT64_MAX:
             return
         dps, cumulative = self._points(name)
         dp: NumberDataPoint
-        if isinstance(value, int) and not isinstance(value, bool):
+        if is_int:
             dp = dps.add(time_unix_nano=self._time_ns, as_int=value)
         else:
             dp = dps.add(time_unix_nano=self._time_ns, as_double=float(value))
@@ -176,18 +186,42 @@ def build_request(
     request: ExportMetricsServiceRequest | None = None,
     extra_resource: Mapping[str, Any] | None = None,
 ) -> ExportMetricsServiceRequest:
-    """One ResourceMetrics for the task and one per container, in a metrics request."""
+    """One ResourceMetrics for the task and one per container, in a metrics request.
+
+    Each resource is written on its own: one that fails (data no check foresaw) is left out and
+    named in ``values.problems``, and costs no other resource its points.
+    """
     request = request if request is not None else ExportMetricsServiceRequest()
     base = dict(task_attributes(values.task))
     if extra_resource:
         base.update(extra_resource)
-    write_task(MetricWriter(_resource(request, base), values.time_ns, values.start_ns), values)
+
+    def task_resource(scratch: ExportMetricsServiceRequest) -> None:
+        write_task(MetricWriter(_resource(scratch, base), values.time_ns, values.start_ns), values)
+
+    _guarded(request, values, "task", task_resource)
     for c in values.containers:
-        attrs = dict(base)
-        attrs.update(container_attributes(c.meta, values.task))
-        time_ns = c.stats.read_ns if c.stats and c.stats.read_ns else values.time_ns
-        write_container(MetricWriter(_resource(request, attrs), time_ns, c.start_ns), c)
+
+        def container_resource(scratch: ExportMetricsServiceRequest, c: ContainerValues = c) -> None:
+            attrs = dict(base)
+            attrs.update(container_attributes(c.meta, values.task))
+            time_ns = c.stats.read_ns if c.stats and c.stats.read_ns else values.time_ns
+            write_container(MetricWriter(_resource(scratch, attrs), time_ns, c.start_ns), c)
+
+        _guarded(request, values, f"container {c.meta.name!r}", container_resource)
     return request
+
+
+def _guarded(request: ExportMetricsServiceRequest, values: TaskValues, what: str,
+             write: Callable[[ExportMetricsServiceRequest], None]) -> None:
+    """Run ``write`` into a scratch request and keep its resource only if it completed."""
+    scratch = ExportMetricsServiceRequest()
+    try:
+        write(scratch)
+    except Exception as e:  # bad data must not cost the other resources of the scrape
+        values.problems.append(f"{what}: not written ({type(e).__name__}: {e})")
+        return
+    request.resource_metrics.extend(scratch.resource_metrics)
 
 
 def points(request: ExportMetricsServiceRequest) -> Iterable[tuple[Mapping[str, Any], str, Sequence[Any]]]:

@@ -11,10 +11,16 @@ import time
 
 #: Docker's zero time (``0001-01-01T00:00:00Z``) means "no previous read".
 _ZERO_YEAR_PREFIX = "0001-"
+#: OTLP times are unsigned 64-bit nanoseconds since the epoch: 1970 up to (excluding) this, in 2554.
+_OTLP_TIME_LIMIT_NS = 1 << 64
 
 
 def parse_rfc3339_ns(text: object) -> int | None:
-    """Nanoseconds since the epoch, or ``None`` for missing, zero or malformed timestamps."""
+    """Nanoseconds since the epoch, or ``None`` for missing, zero, malformed or unrepresentable timestamps.
+
+    A time OTLP cannot carry (at or before 1970, from 2554 on) is no time at all: the ECS agent's own
+    test documents use ``1969-12-31T23:59:59.99999999Z``, and writing it made the whole scrape fail.
+    """
     if not isinstance(text, str) or not text or text.startswith(_ZERO_YEAR_PREFIX):
         return None
     s = text.strip()
@@ -36,4 +42,5 @@ def parse_rfc3339_ns(text: object) -> int | None:
         return None
     if frac and not frac.isdigit():
         return None
-    return (calendar.timegm(tm) - offset_s) * 1_000_000_000 + frac_ns
+    value = (calendar.timegm(tm) - offset_s) * 1_000_000_000 + frac_ns
+    return value if 0 < value < _OTLP_TIME_LIMIT_NS else None
