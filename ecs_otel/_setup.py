@@ -279,6 +279,17 @@ def _build_resource(config: Configuration) -> Any:
     merged = Resource(attrs).merge(from_env)
     final = dict(merged.attributes)
     final["service.name"] = user_name or default_service_name(config)
+    if not final.get("service.version"):
+        # Deployment-aware by default: every span and metric can be split by the deployed version.
+        # OTEL_RESOURCE_ATTRIBUTES=service.version=… (already in `final`) wins.
+        try:
+            from ecs_otel.resource import default_service_version
+
+            version = default_service_version(config.task, config.container)
+        except Exception:
+            version = None
+        if version:
+            final["service.version"] = version
     return Resource(final, merged.schema_url)
 
 

@@ -133,6 +133,23 @@ def resource_attributes(task: TaskMetadata, container: ContainerMetadata | None)
     return attrs
 
 
+def default_service_version(task: TaskMetadata | None, container: ContainerMetadata | None) -> str | None:
+    """What was deployed: the image tag, or ``<revision>`` of the task definition when the tag says nothing.
+
+    A tag is the user's own version label (``1.4.2``, a git sha) and survives re-registering the task
+    definition, so it wins. ``latest`` (or no tag, or a digest-only reference) names no version; the
+    task definition revision then does, since every ECS deployment of a new image goes through a new
+    revision. ``None`` when neither is known (off ECS), so nothing is invented.
+    """
+    if container is not None and container.image:
+        tag = parse_image(container.image).tag
+        if tag and tag != "latest":
+            return tag
+    if task is not None and task.revision:
+        return str(task.revision)
+    return None
+
+
 def _log_attributes(container: ContainerMetadata, task: TaskMetadata | None) -> dict[str, AttributeValue]:
     logs = container.awslogs
     if logs is None or not logs.group:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from examples.demo.run import DemoRun, Interrupted, StartError, keep_from_env, run, seconds_from_env
+from examples.demo.run import (
+    DemoRun,
+    Interrupted,
+    StartError,
+    keep_from_env,
+    run,
+    seconds_from_env,
+    trace_ratio_from_env,
+)
 
 
 def _show(result: DemoRun) -> None:
@@ -24,11 +32,12 @@ def _show(result: DemoRun) -> None:
 def main() -> int:
     seconds = seconds_from_env(os.environ)
     keep = keep_from_env(os.environ)
+    trace_ratio = trace_ratio_from_env(os.environ)
     out_dir = Path(os.environ.get("DEMO_OUTPUT", "demo-output")).resolve()
     then = ", then kept running until Ctrl-C" if keep else ""
     print(f"ecs-otel demo: {seconds:.0f} s of load{then}, output in {out_dir}\n")
     try:
-        result = run(out_dir, seconds, keep=keep, show=_show)
+        result = run(out_dir, seconds, keep=keep, show=_show, trace_ratio=trace_ratio)
     except Interrupted:
         print("\n\ninterrupted: every process the demo started has been stopped.")
         return 130

@@ -256,3 +256,107 @@ def newest_json_lines(path: Path, n: int = 3) -> list[dict[str, Any]]:
             if len(found) == n:
                 break
     return list(reversed(found))
+
+
+# -- Application Signals --------------------------------------------------------------------------
+
+#: ``aws.span.kind`` values of a service entry (a request the service served); the rest are dependency calls.
+SERVICE_ENTRY_KINDS = frozenset({"SERVER", "LOCAL_ROOT"})
+_RED = {"latency": "latency", "error": "error", "fault": "fault"}
+
+
+@dataclass
+class RedRow:
+    """One operation (service entry) or one dependency call, as Application Signals publishes it."""
+
+    service: str
+    version: str
+    operation: str
+    remote_service: str = ""
+    remote_operation: str = ""
+    remote_target: str = ""
+    calls: int = 0
+    latency_sum_ms: float = 0.0
+    #: Latency bucket counts (summed over series) and their upper bounds, for an approximate p95.
+    bounds: tuple[float, ...] = ()
+    buckets: list[float] = field(default_factory=list)
+    errors: int = 0
+    faults: int = 0
+
+    @property
+    def is_entry(self) -> bool:
+        return not self.remote_service
+
+    @property
+    def avg_ms(self) -> float:
+        return self.latency_sum_ms / self.calls if self.calls else math.nan
+
+    def p95_bound_ms(self) -> float:
+        """The upper bound of the bucket holding the 95th percentile (what a histogram can tell)."""
+        total = sum(self.buckets)
+        if not total or not self.bounds:
+            return math.nan
+        running = 0.0
+        for i, n in enumerate(self.buckets):
+            running += n
+            if running >= 0.95 * total:
+                return self.bounds[i] if i < len(self.bounds) else math.inf
+        return math.inf
+
+
+def app_signals(out_dir: Path) -> list[RedRow]:
+    """The ``Latency``/``Error``/``Fault`` histograms the app recorded, per operation and dependency.
+
+    Cumulative series (the SDK's default) count from their start: the newest point of each series
+    (resource + attributes) holds its total. Delta points add up. Either way every call is counted
+    once, whatever the trace sampler decided: the metrics are recorded from every span.
+    """
+    latest: dict[tuple[str, str, str], tuple[int, Any, dict[str, Any], dict[str, Any]]] = {}
+    deltas: list[tuple[str, Any, dict[str, Any], dict[str, Any]]] = []
+    for batch in batches(out_dir, "metrics"):
+        for rm in batch.resource_metrics:
+            res = attributes(rm.resource.attributes)
+            rkey = json.dumps(res, sort_keys=True, default=str)
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    name = _RED.get(m.name.lower())
+                    if name is None or m.WhichOneof("data") != "histogram":
+                        continue
+                    cumulative = m.histogram.aggregation_temporality == 2
+                    for dp in m.histogram.data_points:
+                        attrs = attributes(dp.attributes)
+                        if "aws.span.kind" not in attrs:
+                            continue
+                        if not cumulative:
+                            deltas.append((name, dp, res, attrs))
+                            continue
+                        key = (name, rkey, json.dumps(attrs, sort_keys=True, default=str))
+                        if key not in latest or dp.time_unix_nano >= latest[key][0]:
+                            latest[key] = (dp.time_unix_nano, dp, res, attrs)
+    points = [(k[0], dp, res, attrs) for k, (_, dp, res, attrs) in latest.items()] + deltas
+    rows: dict[tuple[str, ...], RedRow] = {}
+    for name, dp, res, attrs in points:
+        entry = attrs.get("aws.span.kind") in SERVICE_ENTRY_KINDS
+        ident = (
+            str(attrs.get("aws.local.service") or res.get("service.name", "?")),
+            str(res.get("service.version", "")),
+            str(attrs.get("aws.local.operation", "")),
+            "" if entry else str(attrs.get("aws.remote.service", "")),
+            "" if entry else str(attrs.get("aws.remote.operation", "")),
+            "" if entry else str(attrs.get("aws.remote.resource.identifier", "")),
+        )
+        row = rows.setdefault(ident, RedRow(*ident))
+        if name == "latency":
+            row.calls += int(dp.count)
+            row.latency_sum_ms += dp.sum
+            bounds = tuple(dp.explicit_bounds)
+            counts = [float(c) for c in dp.bucket_counts]
+            if not row.buckets:
+                row.bounds, row.buckets = bounds, counts
+            elif row.bounds == bounds and len(row.buckets) == len(counts):
+                row.buckets = [a + b for a, b in zip(row.buckets, counts, strict=True)]
+        elif name == "error":
+            row.errors += round(dp.sum)
+        else:
+            row.faults += round(dp.sum)
+    return sorted(rows.values(), key=lambda r: (not r.is_entry, r.operation, r.remote_service, r.remote_operation))

@@ -3,6 +3,9 @@
     emulator ─► sidecar (file + debug exporters, ecs_stats scraper)
     stubs (inventory + DynamoDB) ◄─ shop (import ecs_otel.auto) ─► sidecar ◄─ load
 
+The shop runs with Application Signals on and a trace sampler keeping ``DEMO_TRACE_RATIO`` (default
+0.1) of the traces: the summary shows every request counted in the metrics, fewer spans exported.
+
 Time is bounded by ``DEMO_SECONDS`` (default 20) from the first process start to the summary; the
 load runs for all of it. With ``DEMO_KEEP=1`` (or ``DEMO_SECONDS=0``: the default duration, then keep) the
 summary is taken from the running processes and everything stays up, under a gentle load, until Ctrl-C.
@@ -43,6 +46,9 @@ ORDERS_SERIES_LIMIT = 10
 METRIC_INTERVAL_MS = 2000
 #: Requests per second while the keep-running mode holds the demo up (the status page keeps moving).
 KEEP_RATE_PER_S = 5.0
+#: Share of traces the shop's sampler keeps (``DEMO_TRACE_RATIO``): a fraction, as in production, so the
+#: summary can show that the Application Signals metrics still count every request.
+DEFAULT_TRACE_RATIO = 0.1
 _FOREIGN = ("ECS_OTEL_", "OTEL_", "ECS_CONTAINER_METADATA", "AWS_")
 
 
@@ -71,6 +77,8 @@ class DemoRun:
     #: True while the processes run (the keep-running mode's summary): only then are URLs printed as live.
     live: bool = False
     shop_url: str = ""
+    #: The shop's trace sampling ratio (``parentbased_traceidratio``).
+    trace_ratio: float = DEFAULT_TRACE_RATIO
 
 
 def _clean_env() -> dict[str, str]:
@@ -156,6 +164,23 @@ def _wait_live_flush(status_url: str, timeout_s: float) -> None:
     _wait_drained(status_url, max(0.0, deadline - time.monotonic()))
 
 
+def _wait_counted(out_dir: Path, load: LoadResult, timeout_s: float) -> None:
+    """With the shop still running: until the files hold an Application Signals count for every request
+    the load got an answer to (a request's metric is recorded when its span ends, a moment after the
+    client has its response, so one export may miss it), or the time is up."""
+    from examples.demo import readout
+
+    answered = sum(n for label, n in load.by_status.items() if not label.endswith(" error"))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if sum(r.calls for r in readout.app_signals(out_dir) if r.is_entry) >= answered:
+                return
+        except Exception:  # a line being written: read again
+            pass
+        time.sleep(0.2)
+
+
 def _live_counts(status: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Per exporter and signal counts from a running sidecar's status.json (the shape of final_counts)."""
     return [{k: q.get(k) for k in ("signal", "exporter", "received", "exported", "dropped", "queued")}
@@ -182,7 +207,7 @@ def _hold(children: Sequence[Child], plan: LoadPlan) -> None:
 
 
 def run(out_dir: Path, seconds: float, keep: bool = False,
-        show: Callable[[DemoRun], None] | None = None) -> DemoRun:
+        show: Callable[[DemoRun], None] | None = None, trace_ratio: float = DEFAULT_TRACE_RATIO) -> DemoRun:
     """Run the demo for ``seconds``; with ``keep``, call ``show`` with a live summary and hold until Ctrl-C.
 
     Without ``keep`` every process has stopped when this returns, and the summary (built by the caller)
@@ -243,6 +268,10 @@ def run(out_dir: Path, seconds: float, keep: bool = False,
             "OTEL_METRIC_EXPORT_INTERVAL": str(METRIC_INTERVAL_MS),
             "OTEL_BSP_SCHEDULE_DELAY": "500",
             "OTEL_BLRP_SCHEDULE_DELAY": "500",
+            # Application Signals: RED metrics from every request; traces only from a fraction of them.
+            "OTEL_AWS_APPLICATION_SIGNALS_ENABLED": "true",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(trace_ratio),
             "ECS_OTEL_LOGGING": "true",
             "AWS_ENDPOINT_URL": stubs.url,
             "AWS_ACCESS_KEY_ID": "AKIADEMODEMODEMODEMO",
@@ -273,9 +302,10 @@ def run(out_dir: Path, seconds: float, keep: bool = False,
         if keep:
             done = _step("waiting for the shop's next export")
             _wait_live_flush(status_url, METRIC_INTERVAL_MS / 1000 + DRAIN_TIMEOUT_S + 2)
+            _wait_counted(out_dir, load, 2 * METRIC_INTERVAL_MS / 1000 + DRAIN_TIMEOUT_S)
             done("flushed")
             result = _snapshot(out_dir, status_url, status_default, load, prometheus_url, started, children)
-            result.live, result.shop_url = True, shop_url
+            result.live, result.shop_url, result.trace_ratio = True, shop_url, trace_ratio
             if show is not None:
                 show(result)
             _hold(children, LoadPlan(base_url=shop_url, until=math.inf, rate_per_s=KEEP_RATE_PER_S))
@@ -293,6 +323,7 @@ def run(out_dir: Path, seconds: float, keep: bool = False,
         done = _step("stopping the sidecar (flushes the files)")
         done(f"exit {sidecar.stop()}")
         result.final_counts = _final_counts(sidecar.stderr_path)
+        result.trace_ratio = trace_ratio
         result.seconds = time.monotonic() - started
         return result
     finally:
@@ -352,6 +383,20 @@ def seconds_from_env(env: Mapping[str, str]) -> float:
     return value
 
 
+def trace_ratio_from_env(env: Mapping[str, str]) -> float:
+    """``DEMO_TRACE_RATIO``: the share of traces the shop keeps, above 0 and at most 1 (default 0.1)."""
+    raw = env.get("DEMO_TRACE_RATIO", "").strip()
+    if not raw:
+        return DEFAULT_TRACE_RATIO
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise SystemExit(f"DEMO_TRACE_RATIO must be a share of traces above 0 and at most 1, got {raw!r}")
+    return value
+
+
 def keep_from_env(env: Mapping[str, str]) -> bool:
     """The keep-running mode: ``DEMO_KEEP=1`` (after ``DEMO_SECONDS`` of load) or ``DEMO_SECONDS=0``."""
     if _truthy(env.get("DEMO_KEEP", "")):
@@ -362,4 +407,4 @@ def keep_from_env(env: Mapping[str, str]) -> bool:
         return False
 
 
-__all__ = ["DemoRun", "Interrupted", "StartError", "keep_from_env", "run", "seconds_from_env"]
+__all__ = ["DemoRun", "Interrupted", "StartError", "keep_from_env", "run", "seconds_from_env", "trace_ratio_from_env"]

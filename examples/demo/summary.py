@@ -81,6 +81,50 @@ def routes_section(spans: list[readout.Span]) -> str:
     return "\n".join([heading(title), table(["route", "spans", "5xx", "p50", "p95", "max"], rows)])
 
 
+def _ms(v: float) -> str:
+    return "–" if math.isnan(v) else f"{v:.1f} ms"
+
+
+def _bound(v: float) -> str:
+    return "–" if math.isnan(v) else ("> 60 s" if math.isinf(v) else f"≤ {v:g} ms")
+
+
+def served(run: DemoRun) -> int:
+    """Requests the shop answered (any HTTP status; a connection error was not served)."""
+    return sum(n for label, n in run.load.by_status.items() if not label.endswith(" error"))
+
+
+def app_signals_section(run: DemoRun, rows: list[readout.RedRow], spans: list[readout.Span]) -> str:
+    """Per operation and per dependency RED from the Application Signals metrics, set against the spans."""
+    entries = [r for r in rows if r.is_entry]
+    calls = [r for r in rows if not r.is_entry]
+    if not entries:
+        return heading("Application Signals") + "\n  (no Application Signals metrics in the output)"
+    versions = sorted({r.version for r in entries if r.version})
+    service = ", ".join(sorted({r.service for r in entries}))
+    title = (f"Application Signals: {service}" + (f" version {', '.join(versions)}" if versions else "")
+             + " (Latency, Error, Fault from every request)")
+    lines = [heading(title),
+             table(["operation", "calls", "avg", "p95", "4xx", "5xx"],
+                   [[r.operation, r.calls, _ms(r.avg_ms), _bound(r.p95_bound_ms()), r.errors, r.faults]
+                    for r in entries])]
+    if calls:
+        lines.append("")
+        lines.append(table(["operation", "dependency", "remote operation", "target", "calls", "avg", "p95",
+                            "4xx", "5xx"],
+                           [[r.operation, r.remote_service, r.remote_operation, _cut(r.remote_target, 28) or "–",
+                             r.calls, _ms(r.avg_ms), _bound(r.p95_bound_ms()), r.errors, r.faults]
+                            for r in calls]))
+    counted = sum(r.calls for r in entries)
+    sampled = sum(1 for s in spans if s.kind == readout.SERVER)
+    answered = served(run)
+    verdict = "=" if counted == answered else "≠"
+    lines.append(f"\n  Counted {counted:,} requests in the metrics {verdict} {answered:,} served by the shop; the "
+                 f"sampler (parentbased_traceidratio {run.trace_ratio:g})\n  exported {sampled:,} of them as "
+                 "traces. Sampling cuts the spans, never the counts.")
+    return "\n".join(lines)
+
+
 def _describe(span: readout.Span) -> str:
     a = span.attributes
     detail = ""
@@ -263,6 +307,7 @@ def render(run: DemoRun) -> str:
     service = spans[0].service if spans else "ecs-otel-demo"
     parts = [
         _safely("Load", lambda: requests_section(run)),
+        _safely("Application Signals", lambda: app_signals_section(run, readout.app_signals(run.out_dir), spans)),
         _safely("Spans per route", lambda: routes_section(spans)),
         _safely("Sample trace", lambda: trace_section(spans)),
         _safely("Metric series", lambda: cardinality_section(run, readout.metric_series(run.out_dir, service))),

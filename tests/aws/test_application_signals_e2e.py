@@ -22,13 +22,14 @@ from typing import Any
 import botocore.session
 import pytest
 
-from ecs_otel.metadata import parse_task
-from ecs_otel.resource import task_attributes
+from ecs_otel.metadata import parse_container, parse_task
+from ecs_otel.resource import default_service_version, task_attributes
 from sidecar.exporters.cloudwatch._internal.application_signals import (
     DEPENDENCY_DIMENSION_SETS,
     LOG_GROUP,
     NAMESPACE,
     SERVICE_DIMENSION_SETS,
+    VERSION_DIMENSION_SET,
 )
 from sidecar.exporters.cloudwatch._internal.naming import placeholders
 from tests.aws.aws_documents import validate_emf
@@ -74,7 +75,12 @@ def test_red_metrics_from_every_request_reach_application_signals_log_group(
     tmp_path: Path,
 ) -> None:
     with urllib.request.urlopen(emulator.uri + "/task", timeout=10) as resp:
-        names = placeholders(task_attributes(parse_task(json.loads(resp.read()))))
+        task = parse_task(json.loads(resp.read()))
+    with urllib.request.urlopen(emulator.uri, timeout=10) as resp:
+        container = parse_container(json.loads(resp.read()))
+    names = placeholders(task_attributes(task))
+    version = default_service_version(task, container)  # what the app's resource says, by default
+    assert version
     unique = uuid.uuid4().hex[:8]
     table = f"orders-{unique}"
     ddb = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")
@@ -143,12 +149,16 @@ def test_red_metrics_from_every_request_reach_application_signals_log_group(
     assert _sum(entries, "Error", "Sum") == SERVED["/missing"]
     assert _sum(entries, "Fault", "Sum", Operation="GET /boom") == SERVED["/boom"]
     assert _sum(entries, "Fault", "Sum") == SERVED["/boom"]
+    # The per-version fault rate a deployment alarm watches (examples/deployment-alarm.json).
+    assert _sum(entries, "Fault", "Sum", Version=version) == SERVED["/boom"]
+    assert _sum(entries, "Fault", "Count", Version=version) == sum(SERVED.values())
     for e in entries:
         assert e["Environment"] == environment
         assert e["PlatformType"] == "AWS::ECS" and e["ECS.Cluster"] == names["cluster"]
         directive = e["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == NAMESPACE
-        assert directive["Dimensions"] == SERVICE_DIMENSION_SETS
+        assert directive["Dimensions"] == [*SERVICE_DIMENSION_SETS, VERSION_DIMENSION_SET]
+        assert e["Version"] == version
         assert {m["Name"]: m.get("Unit") for m in directive["Metrics"]}["Latency"] == "Milliseconds"
 
     calls = [e for e in found if e.get("Telemetry.Source") == "ClientSpan"]

@@ -68,3 +68,46 @@ def test_operations_beyond_the_limit_fold_after_the_delta_and_add_up() -> None:
     # Two operations kept, the other two folded into one series; every call counted exactly once.
     assert totals == {"GET /a": 3, "GET /b": 6, OTHER_OPERATIONS: 9 + 12}
     assert emf.limiter.folded == 6  # two folded series x three exports
+
+
+def _versioned(version: str, faults: int, calls: int) -> ExportMetricsServiceRequest:
+    """Delta ``Fault`` points of one service entry, from an app whose resource says ``service.version``."""
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    for k, v in {"service.name": "shop", "service.version": version, "aws.ecs.cluster.arn": CLUSTER_ARN}.items():
+        rm.resource.attributes.append(KeyValue(key=k, value={"string_value": v}))
+    metric = rm.scope_metrics.add().metrics.add(name="Fault")
+    metric.histogram.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    p = metric.histogram.data_points.add(start_time_unix_nano=START, time_unix_nano=START + 1, count=calls,
+                                         sum=float(faults), explicit_bounds=[], bucket_counts=[calls], min=0, max=1)
+    for k, v in {"aws.local.service": "shop", "aws.local.operation": "GET /a", "aws.span.kind": "SERVER"}.items():
+        p.attributes.append(KeyValue(key=k, value={"string_value": v}))
+    return req
+
+
+def test_service_entries_are_also_published_per_version() -> None:
+    """Two task definition revisions serving side by side (a rolling deployment): each version's fault
+    rate is its own series under [Environment, Service, Version], what a deployment alarm watches."""
+    emf = ApplicationSignalsEmf(START - 1, 1000, {})
+    docs = []
+    for version, faults, calls in (("41", 0, 10), ("42", 3, 4)):
+        _, selected = split(_versioned(version, faults, calls))
+        for event in emf.build(selected, 0):
+            validate_emf(event.message)
+            docs.append(validate(event.message))
+    by_version = {d["Version"]: d for d in docs}
+    assert set(by_version) == {"41", "42"}
+    for version, doc in by_version.items():
+        assert ["Environment", "Service", "Version"] in doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        fault = doc["Fault"]
+        assert (fault["Sum"], fault["Count"]) == ({"41": (0, 10), "42": (3, 4)}[version])
+
+
+def test_version_dimension_can_be_turned_off() -> None:
+    emf = ApplicationSignalsEmf(START - 1, 1000, {}, version_dimension=False)
+    _, selected = split(_versioned("42", 1, 2))
+    (event,) = emf.build(selected, 0)
+    doc = validate(event.message)
+    assert "Version" not in doc
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Service", "Operation"],
+                                                                  ["Environment", "Service"]]

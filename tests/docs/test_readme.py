@@ -54,3 +54,18 @@ def test_install_says_how_until_the_package_is_published() -> None:
         assert "`<org>` is a placeholder" in text, path
         urls = re.findall(r"https://github\.com/[^\s')`]+", text)
         assert urls and all(url.startswith("https://github.com/<org>/ecs-otel") for url in urls), urls
+
+
+def test_readme_has_a_short_application_signals_section_pointing_to_its_page() -> None:
+    """Issue 16: what differs from ADOT + the CloudWatch agent and why, in a few lines, then the docs page."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Application Signals\n")
+    end = text.index("\n## ", start + 1)
+    section = text[start:end]
+    assert len(section.strip().splitlines()) <= 20, "keep it short: the page has the details"
+    assert text.index("## The task definition") < start < text.index("## Documentation")
+    assert "(docs/application-signals.md)" in section
+    assert "OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true" in section and "ECS_OTEL_METRICS_EXPORTERS=cloudwatch" in section
+    assert "ADOT" in section and "agent" in section and "why" in section
+    for path in re.findall(r"`(examples/[^`]+)`", section):
+        assert (ROOT / path).is_file(), path

@@ -1,7 +1,9 @@
 """``python -m examples.demo`` (what ``make demo`` runs) as a new user meets it, in an empty directory.
 
 Bounded with DEMO_SECONDS=6; the assertions read the printed summary for real numbers and parse
-what the sidecar's file exporter left in ./demo-output/.
+what the sidecar's file exporter left in ./demo-output/. The full run keeps half of the traces
+(DEMO_TRACE_RATIO=0.5), so both routes and a complete trace are in the output without luck while
+spans are still fewer than requests; the keep-running run uses the demo's default ratio (0.1).
 """
 
 from __future__ import annotations
@@ -46,12 +48,46 @@ def _decode_lines(path: Path, message: type) -> list:
     return [json_codec.decode(message, line) for line in lines]
 
 
+def _load_counts(out: str) -> dict[str, dict[int, int]]:
+    """route -> HTTP status -> requests, from the summary's Load table."""
+    counts: dict[str, dict[int, int]] = {}
+    for route, status, n in re.findall(r"^  (GET /products/\{sku\}|POST /orders)\s+(\d{3})\s+([\d,]+)$", out, re.M):
+        counts.setdefault(route, {})[int(status)] = int(n.replace(",", ""))
+    return counts
+
+
+def _assert_application_signals(out: str, ratio: str) -> None:
+    """Every request served is counted in the Application Signals metrics, per operation, with its 4xx/5xx;
+    dependencies are listed; exported spans are fewer than the requests."""
+    assert re.search(r"^Application Signals: \S+ version \S+ \(Latency, Error, Fault from every request\)$",
+                     out, re.M), out
+    load = _load_counts(out)
+    assert set(load) == {"GET /products/{sku}", "POST /orders"}, out
+    for route, by_status in load.items():
+        row = re.search(rf"^  {re.escape(route)}\s+([\d,]+)\s+[\d.]+ ms\s+≤ [\d.]+ ms\s+(\d+)\s+(\d+)$", out, re.M)
+        assert row, out
+        calls, errors, faults = (int(g.replace(",", "")) for g in row.groups())
+        assert calls == sum(by_status.values())
+        assert errors == sum(n for s, n in by_status.items() if 400 <= s < 500)
+        assert faults == sum(n for s, n in by_status.items() if s >= 500)
+    assert re.search(r"^  POST /orders\s+AWS::DynamoDB\s+PutItem\s+shop-orders\s+\d+", out, re.M), out
+    assert re.search(r"^  GET /products/\{sku\}\s+AWS::DynamoDB\s+GetItem\s+shop-products\s+\d+", out, re.M), out
+    line = re.search(r"Counted ([\d,]+) requests in the metrics = ([\d,]+) served by the shop; the sampler "
+                     rf"\(parentbased_traceidratio {re.escape(ratio)}\)\n  exported ([\d,]+) of them as traces", out)
+    assert line, out
+    counted, answered, exported = (int(g.replace(",", "")) for g in line.groups())
+    assert counted == answered == sum(sum(s.values()) for s in load.values())
+    assert exported < counted
+
+
 def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "examples.demo"], cwd=tmp_path, env=_env(DEMO_SECONDS="6"),
+    proc = subprocess.run([sys.executable, "-m", "examples.demo"], cwd=tmp_path,
+                          env=_env(DEMO_SECONDS="6", DEMO_TRACE_RATIO="0.5"),
                           capture_output=True, text=True, timeout=150)
     out = proc.stdout
     assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{proc.stderr}"
     assert "Traceback" not in out + proc.stderr
+    _assert_application_signals(out, "0.5")
 
     # Spans per route, with p50/p95 in milliseconds for both routes.
     for route in ("POST /orders", "GET /products/{sku}"):
@@ -95,6 +131,9 @@ def test_demo_runs_prints_every_section_and_leaves_parseable_files(tmp_path: Pat
     metrics = _decode_lines(output / "metrics.jsonl", ExportMetricsServiceRequest)
     names = {m.name for b in metrics for rm in b.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     assert {"shop.orders", "ecs.task.memory.utilized", "container.cpu.usage.vcpu"} <= names
+    assert {"latency", "error", "fault"} <= {n.lower() for n in names}
+    server_spans = [s for s in spans if s.kind == s.SPAN_KIND_SERVER]
+    assert 0 < len(server_spans) < sum(sum(s.values()) for s in _load_counts(out).values())
     logs = _decode_lines(output / "logs.jsonl", ExportLogsServiceRequest)
     assert sum(len(sl.log_records) for b in logs for rl in b.resource_logs for sl in rl.scope_logs) > 0
     assert (output / "logs" / "shop.stdout.log").stat().st_size > 0
@@ -132,6 +171,7 @@ def test_demo_keep_running_serves_every_printed_url_until_ctrl_c(tmp_path: Path)
         assert _read_until(proc, "Prometheus:", seen, 30), "".join(seen)
         text = "".join(seen)
         summary = text[text.index("\nLoad: "):]
+        _assert_application_signals(summary, "0.1")  # the demo's own sampler: a tenth of the traces
         assert "(stopped)" not in summary and "are still running" in summary, summary
         live = re.findall(r"^  (?:status page|shop|Prometheus):\s+(http://127\.0\.0\.1:\d+/\S*)$", summary, re.M)
         assert len(live) == 3, summary

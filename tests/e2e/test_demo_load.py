@@ -16,7 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from examples.demo.load import LoadPlan, run_load
-from examples.demo.run import DEFAULT_SECONDS, keep_from_env, seconds_from_env
+from examples.demo.run import (
+    DEFAULT_SECONDS,
+    DEFAULT_TRACE_RATIO,
+    keep_from_env,
+    seconds_from_env,
+    trace_ratio_from_env,
+)
 
 
 class _Counting(BaseHTTPRequestHandler):
@@ -107,3 +113,12 @@ def test_duration_and_keep_settings(env: dict[str, str], seconds: float, keep: b
 def test_bad_durations_are_refused_with_a_message(raw: str) -> None:
     with pytest.raises(SystemExit, match="DEMO_SECONDS"):
         seconds_from_env({"DEMO_SECONDS": raw})
+
+
+def test_trace_ratio_setting() -> None:
+    assert trace_ratio_from_env({}) == DEFAULT_TRACE_RATIO == 0.1  # a fraction, as in production
+    assert trace_ratio_from_env({"DEMO_TRACE_RATIO": "0.5"}) == 0.5
+    assert trace_ratio_from_env({"DEMO_TRACE_RATIO": "1"}) == 1.0
+    for raw in ("0", "1.5", "-0.1", "nan", "half"):
+        with pytest.raises(SystemExit, match="DEMO_TRACE_RATIO"):
+            trace_ratio_from_env({"DEMO_TRACE_RATIO": raw})

@@ -18,6 +18,7 @@ ROOT = REPO_ROOT
 EXAMPLES = ROOT / "examples"
 TASK_DEFINITIONS = sorted(EXAMPLES.glob("task-definition*.json"))
 IAM_POLICIES = sorted(EXAMPLES.glob("iam-policy*.json"))
+DEPLOYMENT_ALARM = EXAMPLES / "deployment-alarm.json"
 #: IAM's limit for a managed policy document, counted without whitespace.
 MANAGED_POLICY_MAX_CHARS = 6144
 
@@ -33,7 +34,7 @@ def _errors(params: dict[str, Any], shape: Any) -> str:
 
 
 def test_every_json_example_is_covered() -> None:
-    covered = set(TASK_DEFINITIONS) | set(IAM_POLICIES)
+    covered = set(TASK_DEFINITIONS) | set(IAM_POLICIES) | {DEPLOYMENT_ALARM}
     assert TASK_DEFINITIONS and IAM_POLICIES
     assert set(EXAMPLES.glob("*.json")) == covered, "a new kind of JSON example needs a validation here"
 
@@ -95,6 +96,35 @@ def test_iam_policy_matches_create_policy_and_is_well_formed(path: Path) -> None
         assert actions and all(isinstance(a, str) and ":" in a and a.split(":")[0].islower() for a in actions)
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         assert resources and all(r == "*" or r.startswith("arn:") for r in resources)
+
+
+def test_deployment_alarm_matches_put_metric_alarm_and_update_service() -> None:
+    """The per-version fault-rate alarm ECS watches during a deployment: both calls validate against
+    botocore's models, the alarm reads the series the sidecar publishes, and the service names it."""
+    from sidecar.exporters.cloudwatch._internal.application_signals import NAMESPACE, VERSION_DIMENSION_SET
+
+    doc = json.loads(DEPLOYMENT_ALARM.read_text())
+    assert set(doc) == {"PutMetricAlarm", "UpdateService"}
+    alarm, service = doc["PutMetricAlarm"], doc["UpdateService"]
+    assert _errors(alarm, _input_shape("cloudwatch", "PutMetricAlarm")) == ""
+    assert _errors(service, _input_shape("ecs", "UpdateService")) == ""
+    assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, "Fault")
+    assert [d["Name"] for d in alarm["Dimensions"]] == VERSION_DIMENSION_SET
+    assert alarm["Statistic"] == "Average"  # Fault is a statistic set: its Average is the fault rate
+    assert 0 < alarm["Threshold"] < 1
+    alarms = service["deploymentConfiguration"]["alarms"]
+    assert alarms["alarmNames"] == [alarm["AlarmName"]] and alarms["enable"] and alarms["rollback"]
+    # Version is the task definition revision when the image tag is `latest`: the one being deployed.
+    version = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}["Version"]
+    assert service["taskDefinition"].rsplit(":", 1)[-1] == version
+
+
+def test_validation_catches_a_broken_alarm() -> None:
+    alarm = json.loads(DEPLOYMENT_ALARM.read_text())["PutMetricAlarm"]
+    alarm["Threshold"] = "five percent"
+    alarm["Dimension"] = alarm.pop("Dimensions")
+    report = _errors(alarm, _input_shape("cloudwatch", "PutMetricAlarm"))
+    assert "Threshold" in report and "Dimension" in report
 
 
 def _compose() -> dict[str, Any]:

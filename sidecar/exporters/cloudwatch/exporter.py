@@ -177,6 +177,13 @@ class CloudWatchExporter(Exporter):
             "later ones fold into AllOtherOperations / AllOtherRemoteOperations (counted).",
             env="ECS_OTEL_APPLICATION_SIGNALS_MAX_OPERATIONS",
         )
+        application_signals_version_dimension: bool = setting(
+            True,
+            help="Application Signals: also publish service entries with [Environment, Service, Version] "
+            "(Version: the app's service.version), for per-version alarms such as ECS deployment rollback. "
+            "Three more metrics per deployed version; not something the CloudWatch agent writes.",
+            env="ECS_OTEL_APPLICATION_SIGNALS_VERSION_DIMENSION",
+        )
         timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_CLOUDWATCH_TIMEOUT")
 
     def __init__(self, settings: CloudWatchExporter.Settings, context: SidecarContext) -> None:
@@ -243,6 +250,7 @@ class CloudWatchExporter(Exporter):
                 task,
                 environment=settings.application_signals_environment,
                 max_operations=settings.application_signals_max_operations,
+                version_dimension=settings.application_signals_version_dimension,
                 agent=f"ecs-otel-sidecar/{_version()}",
             )
             self.app_signals_writer = LogStreamWriter(

@@ -27,7 +27,7 @@ from ecs_otel.resource import (
     task_attributes,
 )
 from tests.conftest import FIXTURES
-from tests.library.conftest import base_env, run, write_script
+from tests.ecs_otel.conftest import base_env, run, write_script
 from tests.support.emulator import EmulatorProcess
 
 TASK_FILES = sorted(p.name for p in FIXTURES.glob("*task-metadata*.json") if not p.name.startswith("managed-instances"))

@@ -26,6 +26,13 @@ Application Signals; this module does the same, in four steps:
 
 ``Error`` and ``Fault`` are published as statistic sets (their Sum is the count, their Average the
 rate); ``Latency`` with Values/Counts, so percentiles are available.
+
+One addition to the agent's output (on by default, ``version_dimension``): service entries are also
+published with ``[Environment, Service, Version]``, ``Version`` being the app's ``service.version``
+(which ecs_otel sets to the image tag or the task definition revision). That is what a per-version
+fault-rate alarm needs, e.g. the one ECS watches to roll a deployment back
+(``examples/deployment-alarm.json``). The agent has no such set; without it a deployment's faults
+are diluted in the service's.
 """
 
 from __future__ import annotations
@@ -84,6 +91,10 @@ TELEMETRY_SOURCES: dict[str, str] = {
     "CONSUMER": "ConsumerSpan",
 }
 SERVICE_SOURCES = frozenset({"ServerSpan", "LocalRootSpan"})
+#: The dimension carrying the resource's ``service.version`` (our addition, see the module doc).
+VERSION = "Version"
+#: Service entries' extra set: one series per deployed version (three metrics per version).
+VERSION_DIMENSION_SET: list[str] = ["Environment", "Service", VERSION]
 #: The agent's metric declarations: service entries …
 SERVICE_DIMENSION_SETS: list[list[str]] = [
     ["Environment", "Service", "Operation"],
@@ -197,9 +208,17 @@ def _telemetry_sdk(resource: Mapping[str, Any]) -> str:
 
 
 def normalise(
-    attrs: Mapping[str, Any], resource: Mapping[str, Any], env: str, task: Mapping[str, Any], agent: str
+    attrs: Mapping[str, Any],
+    resource: Mapping[str, Any],
+    env: str,
+    task: Mapping[str, Any],
+    agent: str,
+    version: bool = False,
 ) -> dict[str, str]:
-    """One point's attributes as the agent publishes them (dimensions and fields, all strings)."""
+    """One point's attributes as the agent publishes them (dimensions and fields, all strings).
+
+    ``version``: also ``Version`` from the resource's ``service.version`` (when it has one).
+    """
     out: dict[str, str] = {}
     for key, value in attrs.items():
         if key == SPAN_KIND:
@@ -224,6 +243,8 @@ def normalise(
         out["ECS.TaskId"] = task_id
     out["Telemetry.SDK"] = _telemetry_sdk(resource)
     out["Telemetry.Agent"] = agent
+    if version and resource.get("service.version") not in (None, ""):
+        out[VERSION] = str(resource["service.version"])[:_MAX_VALUE]
     return out
 
 
@@ -296,16 +317,19 @@ class ApplicationSignalsEmf:
         environment: str = "",
         max_operations: int = 500,
         agent: str = "ecs-otel-sidecar",
+        version_dimension: bool = True,
     ) -> None:
         self.delta = CumulativeToDelta(process_start_ns, max_series)
         self.task = dict(task)
         self.configured_environment = environment
         self.agent = agent
+        self.version_dimension = version_dimension
         self.limiter = OperationLimiter(limit=max(int(max_operations), 1))
         self.baselines = 0
         common = dict(namespace=NAMESPACE, delta=self.delta, resource_dimensions=(),
                       statistic_set_metrics=frozenset({"Error", "Fault"}))  # fmt: skip
-        self.service_emf = EmfBuilder(dimension_sets=SERVICE_DIMENSION_SETS, **common)  # type: ignore[arg-type]
+        service_sets = SERVICE_DIMENSION_SETS + ([VERSION_DIMENSION_SET] if version_dimension else [])
+        self.service_emf = EmfBuilder(dimension_sets=service_sets, **common)  # type: ignore[arg-type]
         self.dependency_emf = EmfBuilder(dimension_sets=DEPENDENCY_DIMENSION_SETS, **common)  # type: ignore[arg-type]
 
     def build(self, selected: ExportMetricsServiceRequest, now_ms: int) -> list[LogEvent]:
@@ -380,7 +404,7 @@ class ApplicationSignalsEmf:
             count, total, buckets = d[0], d[1], list(d[2:])
         if count <= 0:
             return
-        dims = self.limiter.apply(normalise(attrs, resource, env, self.task, self.agent), now)
+        dims = self.limiter.apply(normalise(attrs, resource, env, self.task, self.agent, self.version_dimension), now)
         mkey = (name, tuple(sorted(dims.items())))
         acc = merged.get(mkey)
         lo = p.min if p.HasField("min") else None

@@ -25,7 +25,7 @@ from sidecar.scrapers.ecs_stats._internal import StatsCalculator, parse_task_sta
 from sidecar.scrapers.ecs_stats._internal.otlp import build_request, points
 from sidecar.scrapers.ecs_stats._internal.timestamps import parse_rfc3339_ns
 from sidecar.scrapers.ecs_stats.scraper import EcsStatsScraper
-from tests.stats.fixtures_util import compute, exported, load
+from tests.sidecar.scrapers.ecs_stats.fixtures_util import compute, exported, load
 from tests.support.emulator import EmulatorProcess
 
 TASK = "fargate-task-metadata-multi-container"
