@@ -7,6 +7,8 @@ receiver got; the rule itself is also checked on those documents and on image re
 
 from __future__ import annotations
 
+from tests.support.paths import REPO_ROOT
+
 import dataclasses
 import json
 import sys
@@ -17,11 +19,11 @@ import pytest
 
 from ecs_otel.metadata import TaskMetadata, parse_task
 from ecs_otel.resource import default_service_version
-from tests.library.conftest import base_env, metric_names, resource_spans, run, write_script
+from tests.ecs_otel.conftest import base_env, metric_names, resource_spans, run, write_script
 from tests.support.emulator import EmulatorProcess
 from tests.support.otlp_sink import SinkProcess
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ecs"
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "ecs"
 
 APP = """
 import ecs_otel.auto
