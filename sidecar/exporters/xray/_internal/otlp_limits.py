@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
@@ -105,7 +106,7 @@ class _Packer:
         self.bytes = 0
         self._header: tuple[Resource, InstrumentationScope, str, str] | None = None
         self._group_bytes = 0
-        self._target: list[Span] | None = None
+        self._target: Any = None
 
     def group(self, resource: Resource, scope: InstrumentationScope, rs_url: str, ss_url: str) -> None:
         self._header = (resource, scope, rs_url, ss_url)
@@ -126,9 +127,9 @@ class _Packer:
             rs.resource.CopyFrom(resource)
             ss = rs.scope_spans.add(schema_url=ss_url)
             ss.scope.CopyFrom(scope)
-            self._target = ss.spans  # type: ignore[assignment]
+            self._target = ss.spans
             self.bytes += self._group_bytes
-        self._target.append(span)  # type: ignore[union-attr]
+        self._target.append(span)
         self.spans += 1
         self.bytes += size
 
@@ -138,7 +139,7 @@ class _Packer:
         self.request, self.spans, self.bytes, self._target = None, 0, 0, None
 
 
-def _shed(fields: list[object], excess: int, keep: tuple[str, ...] = ()) -> list[int]:
+def _shed(fields: list[Any], excess: int, keep: tuple[str, ...] = ()) -> list[int]:
     """Remove the largest entries across repeated fields until about ``excess`` bytes are gone.
 
     ``fields`` are repeated message fields. One sort and one deletion pass, so a span with a hundred thousand small attributes costs no more than one with a
@@ -146,9 +147,9 @@ def _shed(fields: list[object], excess: int, keep: tuple[str, ...] = ()) -> list
     """
     entries = sorted(
         (
-            (m.ByteSize() + 4, f, i)  # type: ignore[attr-defined]
+            (m.ByteSize() + 4, f, i)
             for f, items in enumerate(fields)
-            for i, m in enumerate(items)  # type: ignore[attr-defined]
+            for i, m in enumerate(items)
             if getattr(m, "key", None) not in keep
         ),
         reverse=True,
@@ -161,13 +162,13 @@ def _shed(fields: list[object], excess: int, keep: tuple[str, ...] = ()) -> list
         excess -= size
     for items, indices in zip(fields, doomed, strict=True):
         for i in sorted(indices, reverse=True):
-            del items[i]  # type: ignore[attr-defined]
+            del items[i]
     return [len(d) for d in doomed]
 
 
-def _cut_long_strings(values: object) -> None:
+def _cut_long_strings(values: Any) -> None:
     """Cut the string values of an attribute list to ``_CUT_TEXT`` characters."""
-    for kv in values:  # type: ignore[attr-defined]
+    for kv in values:
         if kv.value.WhichOneof("value") == "string_value" and len(kv.value.string_value) > _CUT_TEXT:
             kv.value.string_value = kv.value.string_value[:_CUT_TEXT]
 
