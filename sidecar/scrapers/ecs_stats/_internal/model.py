@@ -7,6 +7,11 @@ correct numbers and are settled here, once:
   ``anon``/``file``/``inactive_file`` and no ``cache``. The working set follows the ECS agent:
   ``usage − cache`` on v1, ``usage − inactive_file`` on v2 (never below zero). Subtracting a
   ``cache`` key that does not exist on v2 reports the page cache as used memory.
+- **Windows containers.** Docker on Windows reports ``privateworkingset`` (and ``commitbytes``,
+  the commit charge, which can be half as large again) instead of Linux's ``usage`` and cgroup
+  stats, and disk I/O as ``storage_stats.read_size_bytes``/``write_size_bytes`` instead of
+  ``blkio_stats``. As the ECS agent does, the working set is ``privateworkingset``. The shape of
+  the document decides, not the launch type (Windows runs on EC2 and on Fargate).
 - **"No limit".** A container without a hard memory limit reports ``limit`` as
   9223372036854771712 (2^63 − 4096). That is not a size; it becomes ``None`` here so no one
   sums it into an int64 that wraps negative.
@@ -29,7 +34,8 @@ _log = logging.getLogger(__name__)
 #: Memory limits at or above this are Docker's "unlimited" sentinel, not a size (2^62 bytes = 4 EiB).
 NO_LIMIT_THRESHOLD = 1 << 62
 
-CgroupVersion = Literal[1, 2]
+#: 1 and 2: Linux cgroup versions; 0: a Windows container (no cgroups).
+CgroupVersion = Literal[0, 1, 2]
 
 
 class StatsFormatError(ValueError):
@@ -125,6 +131,16 @@ def _dict(v: Any) -> Mapping[str, Any]:
 
 
 def _memory(doc: Mapping[str, Any]) -> MemoryStats | None:
+    private = _int(doc.get("privateworkingset"))
+    if private is not None:  # Windows: the private working set is what the ECS agent calls utilized
+        usage = _int(doc.get("usage"))
+        return MemoryStats(
+            usage=usage if usage is not None else (_int(doc.get("commitbytes")) or private),
+            limit=None,
+            max_usage=_int(doc.get("commitpeakbytes")),
+            cgroup=0,
+            working_set=max(private, 0),
+        )
     usage = _int(doc.get("usage"))
     if usage is None:
         return None
@@ -200,6 +216,9 @@ def parse_container_stats(container_id: str, doc: Any) -> ContainerStats | None:
     net_rate = _dict(doc.get("network_rate_stats"))
     pids = _dict(doc.get("pids_stats"))
     read_bytes, write_bytes = _blkio(_dict(doc.get("blkio_stats")))
+    storage = _dict(doc.get("storage_stats"))
+    if "read_size_bytes" in storage or "write_size_bytes" in storage:  # Windows
+        read_bytes, write_bytes = _int(storage.get("read_size_bytes")), _int(storage.get("write_size_bytes"))
     name = doc.get("name")
     return ContainerStats(
         container_id=str(doc.get("id") or container_id),
