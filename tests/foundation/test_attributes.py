@@ -124,3 +124,15 @@ def test_firelens_to_elsewhere_or_templated_names_give_no_log_group() -> None:
     c = parse_container({"Name": "app", "LogDriver": "awsfirelens", "LogOptions": {
         "Name": "cloudwatch_logs", "log_group_name": "/g", "log_stream_prefix": "app-"}})  # fmt: skip
     assert "aws.log.stream.names" not in container_attributes(c)  # the router appends a tag to the prefix
+
+
+@pytest.mark.parametrize(
+    ("launch_type", "expected"),
+    [("FARGATE", "fargate"), ("EC2", "ec2"), ("EXTERNAL", "external"), ("MANAGED_INSTANCES", "managed_instances")],
+)
+def test_launch_type_follows_the_convention_enum_or_the_metadata_value(launch_type: str, expected: str) -> None:
+    """ECS Anywhere and Managed Instances have no value in the semantic conventions' enum (ec2, fargate):
+    the metadata's value is emitted in the enum's lower case, so queries need not guess."""
+    doc = json.loads((FIXTURES / "fargate-task-metadata-2020.json").read_text())
+    doc["LaunchType"] = launch_type
+    assert task_attributes(parse_task(doc))["aws.ecs.launchtype"] == expected

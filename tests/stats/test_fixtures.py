@@ -231,3 +231,13 @@ def test_windows_stats_shape_memory_from_private_working_set_and_storage_stats()
     assert st.memory.cgroup == 0 and st.memory.working_set == 100 * MIB  # not the 150 MiB commit charge
     assert st.memory.usage == 150 * MIB and st.memory.limit is None
     assert (st.storage_read_bytes, st.storage_write_bytes) == (4096, 1024)
+
+
+def test_managed_instances_tasks_stats_array_is_parsed():
+    """Issue 15, ECS item 8: /tasks/stats on ECS Managed Instances is an array; it was a StatsFormatError."""
+    stats = parse_task_stats(load("managed-instances-daemon-tasks-stats"))
+    assert set(stats) == {"081d2c75d3a2419d95ab6f8979fb61fb-1547245599", "45f36d5449924905a16c3d03c1fba67a-1950351559"}
+    agent = stats["081d2c75d3a2419d95ab6f8979fb61fb-1547245599"]
+    assert agent is not None and agent.memory is not None and agent.name == "monitor-agent"
+    assert agent.memory.cgroup == 2 and agent.memory.limit is None  # 2^64 - 1: no limit
+    assert agent.storage_write_bytes == 520192

@@ -39,7 +39,7 @@ CgroupVersion = Literal[0, 1, 2]
 
 
 class StatsFormatError(ValueError):
-    """The stats document as a whole is not what the endpoint returns (not a JSON object)."""
+    """The stats document as a whole is not what the endpoint returns (neither an object nor an array of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,11 +247,16 @@ def parse_container_stats(container_id: str, doc: Any) -> ContainerStats | None:
 def parse_task_stats(doc: Any) -> dict[str, ContainerStats | None]:
     """``/task/stats``: Docker id → stats (``None`` for a container without stats).
 
-    A container entry that fails to parse is logged and kept as ``None`` rather than failing the
-    task; only a document that is not a JSON object at all is an error.
+    ECS Managed Instances' ``/tasks/stats`` is an array with one such object per task; its entries are
+    merged (Docker ids are unique on a host). A container entry that fails to parse is logged and kept as
+    ``None`` rather than failing the task; only a document of another shape is an error.
     """
+    if isinstance(doc, list) and all(isinstance(part, Mapping) for part in doc):
+        doc = {k: v for part in doc for k, v in part.items()}
     if not isinstance(doc, Mapping):
-        raise StatsFormatError(f"task stats must be a JSON object keyed by container id, got {type(doc).__name__}")
+        raise StatsFormatError(
+            f"task stats must be a JSON object keyed by container id (or an array of them), got {type(doc).__name__}"
+        )
     out: dict[str, ContainerStats | None] = {}
     for cid, entry in doc.items():
         try:
