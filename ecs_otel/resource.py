@@ -41,6 +41,7 @@ CLOUD_PLATFORM = "cloud.platform"
 CLOUD_REGION = "cloud.region"
 CLOUD_ACCOUNT_ID = "cloud.account.id"
 CLOUD_AVAILABILITY_ZONE = "cloud.availability_zone"
+CLOUD_RESOURCE_ID = "cloud.resource_id"
 AWS_ECS_CLUSTER_ARN = "aws.ecs.cluster.arn"
 AWS_ECS_CLUSTER_NAME = "aws.ecs.cluster.name"
 AWS_ECS_SERVICE_NAME = "aws.ecs.service.name"
@@ -112,6 +113,7 @@ def container_attributes(container: ContainerMetadata, task: TaskMetadata | None
         attrs[CONTAINER_ID] = container.docker_id
     if container.arn:
         attrs[AWS_ECS_CONTAINER_ARN] = container.arn
+        attrs[CLOUD_RESOURCE_ID] = container.arn  # as the Java, Go and JavaScript ECS detectors set it
     if container.image:
         image = parse_image(container.image)
         attrs[CONTAINER_IMAGE_NAME] = image.name

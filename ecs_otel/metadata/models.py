@@ -76,13 +76,31 @@ class ContainerMetadata:
 
     @property
     def awslogs(self) -> AwsLogsConfig | None:
-        if self.log_driver != "awslogs" or not self.log_options:
+        """Where the container's logs go in CloudWatch Logs: the ``awslogs`` driver's options, or the FireLens
+        (``awsfirelens``) route's when its output is CloudWatch (the ``cloudwatch_logs`` or ``cloudwatch`` plugin).
+
+        A FireLens stream given only as ``log_stream_prefix`` is left out (the router appends a tag we cannot
+        know), and so is a group name with a plugin template such as ``$(ecs_task_id)``.
+        """
+        options = self.log_options
+        if not options:
             return None
-        return AwsLogsConfig(
-            group=self.log_options.get("awslogs-group"),
-            stream=self.log_options.get("awslogs-stream"),
-            region=self.log_options.get("awslogs-region"),
-        )
+        if self.log_driver == "awslogs":
+            return AwsLogsConfig(
+                group=options.get("awslogs-group"),
+                stream=options.get("awslogs-stream"),
+                region=options.get("awslogs-region"),
+            )
+        if self.log_driver == "awsfirelens":
+            output = {k.lower(): v for k, v in options.items()}
+            group = output.get("log_group_name")
+            if output.get("name", "").lower() not in ("cloudwatch_logs", "cloudwatch") or not group or "$(" in group:
+                return None
+            stream = output.get("log_stream_name")
+            return AwsLogsConfig(
+                group=group, stream=stream if stream and "$(" not in stream else None, region=output.get("region")
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ class Recorder:
     requests: list[Recorded] = field(default_factory=list)
     #: What to answer per path (status, JSON body); default 200 with an empty body.
     answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    #: Answers used first, one per request in arrival order, before ``answers`` applies.
+    script: list[tuple[int, Any]] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -50,7 +52,7 @@ class Recorder:
         self.requests.append(
             Recorded(request.method, str(request.url), request.path, dict(request.headers), body)
         )
-        status, answer = self.answers.get(request.path, (200, None))
+        status, answer = self.script.pop(0) if self.script else self.answers.get(request.path, (200, None))
         if answer is None:
             return web.Response(status=status)
         return web.json_response(answer, status=status)

@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from sidecar.exporters.xray._internal import ids, limits
 from sidecar.exporters.xray._internal.naming import annotation_key, name_char_allowed, sanitize_name
 from sidecar.exporters.xray._internal.segment import SegmentTranslator
 from sidecar.exporters.xray._internal.trim import MAX_DOCUMENT_BYTES, fit
+from sidecar.otlp.attributes import any_value
 from tests.aws.aws_documents import XRAY_SCHEMA, schema, validate_segment
 from tests.aws.spans import by_name, checkout_trace
 
@@ -217,3 +219,149 @@ def test_links_and_annotation_cap() -> None:
     ]
     assert len(doc["annotations"]) == 50
     assert len(doc["annotations"]) + len(doc["metadata"]["default"]) >= 60
+
+
+# -- where the Collector puts things (issue 15, X-Ray item 2) ----------------------------------------------------
+
+JAVA_TRACE = """java.lang.IllegalStateException: outer
+\tat com.example.Service.handle(Service.java:42)
+\tat java.base/java.lang.Thread.run(Thread.java:833)
+\tSuppressed: java.lang.RuntimeException: on close
+\t\tat com.example.Res.close(Res.java:3)
+Caused by: java.io.IOException: disk full
+\tat com.example.Store.write(Store.java:7)
+\t... 2 more
+"""
+NODE_TRACE = """TypeError: Cannot read properties of undefined (reading 'id')
+    at getUser (/app/src/users.js:10:15)
+    at async Promise.all (index 0)
+    at /app/src/server.js:22:7
+    at new Promise (<anonymous>)
+"""
+GO_TRACE = """goroutine 1 [running]:
+main.load(0x1)
+\t/app/main.go:12 +0x1d
+main.main()
+\t/app/main.go:30 +0x25
+"""
+DOTNET_TRACE = """System.InvalidOperationException: nope
+   at Shop.Orders.Place(Int32 id) in /src/Orders.cs:line 17
+   at Shop.Program.Main()
+"""
+RUBY_TRACE = """/app/lib/orders.rb:17:in 'Orders#place': nope (RuntimeError)
+\tfrom /app/app.rb:5:in '<main>'
+"""
+
+
+def one_span_request(
+    kind: int = Span.SPAN_KIND_SERVER,
+    attrs: dict[str, Any] | None = None,
+    resource: dict[str, Any] | None = None,
+    exception: tuple[str, str, str] | None = None,
+    parent: bytes = b"",
+    flags: int = 0,
+) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    for k, v in {"service.name": "svc", **(resource or {})}.items():
+        rs.resource.attributes.add(key=k).value.CopyFrom(any_value(v))
+    now = time.time_ns()
+    span = rs.scope_spans.add().spans.add(
+        trace_id=(now // 10**9).to_bytes(4, "big") + b"\x09" * 12, span_id=b"\x03" * 8, parent_span_id=parent,
+        name="op", kind=kind, start_time_unix_nano=now, end_time_unix_nano=now + 1000, flags=flags,
+    )  # type: ignore[arg-type]  # fmt: skip
+    for k, v in (attrs or {}).items():
+        span.attributes.add(key=k).value.CopyFrom(any_value(v))
+    if exception:
+        event = span.events.add(name="exception", time_unix_nano=now)
+        for k, v in zip(("exception.type", "exception.message", "exception.stacktrace"), exception, strict=True):
+            event.attributes.add(key=k).value.CopyFrom(any_value(v))
+    return request
+
+
+def one_doc(**kw: Any) -> dict[str, Any]:
+    (doc,) = SegmentTranslator().translate(one_span_request(**kw), time.time())
+    return validate_segment(doc)
+
+
+def test_java_caused_by_chain_becomes_linked_exceptions() -> None:
+    doc = one_doc(resource={"telemetry.sdk.language": "java"},
+                  exception=("java.lang.IllegalStateException", "outer", JAVA_TRACE))  # fmt: skip
+    outer, inner = doc["cause"]["exceptions"]
+    assert outer["type"] == "java.lang.IllegalStateException" and outer["cause"] == inner["id"] != outer["id"]
+    assert outer["stack"] == [
+        {"path": "Service.java", "line": 42, "label": "com.example.Service.handle"},
+        {"path": "Thread.java", "line": 833, "label": "java.lang.Thread.run"},
+    ]  # the suppressed exception's frame is not the outer one's
+    assert (inner["type"], inner["message"]) == ("java.io.IOException", "disk full") and "cause" not in inner
+    assert inner["stack"] == [{"path": "Store.java", "line": 7, "label": "com.example.Store.write"}]
+
+
+def test_python_chained_exceptions_linked_recorded_one_first() -> None:
+    import traceback
+
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError as e:
+            raise ValueError("bad input") from e
+    except ValueError as exc:
+        text = "".join(traceback.format_exception(exc))
+    doc = one_doc(resource={"telemetry.sdk.language": "python"}, exception=("ValueError", "bad input", text))
+    outer, inner = doc["cause"]["exceptions"]
+    assert outer["type"] == "ValueError" and outer["cause"] == inner["id"]
+    assert inner["type"] == "KeyError" and inner["message"] == "'k'"
+    assert outer["stack"][0]["label"] == "test_python_chained_exceptions_linked_recorded_one_first"
+
+
+def test_node_go_dotnet_ruby_stacks_are_parsed() -> None:
+    def stack(language: str, text: str) -> list[dict[str, Any]]:
+        doc = one_doc(resource={"telemetry.sdk.language": language}, exception=("E", "m", text))
+        return doc["cause"]["exceptions"][0]["stack"]  # type: ignore[no-any-return]
+
+    assert stack("nodejs", NODE_TRACE) == [
+        {"path": "/app/src/users.js", "line": 10, "label": "getUser"},
+        {"path": "index 0", "label": "async Promise.all"},
+        {"path": "/app/src/server.js", "line": 22, "label": ""},
+        {"path": "<anonymous>", "label": "new Promise"},
+    ]
+    assert stack("go", GO_TRACE) == [
+        {"path": "/app/main.go", "line": 12, "label": "main.load"},
+        {"path": "/app/main.go", "line": 30, "label": "main.main"},
+    ]
+    assert stack("dotnet", DOTNET_TRACE) == [
+        {"path": "/src/Orders.cs", "line": 17, "label": "Shop.Orders.Place(Int32 id)"},
+        {"path": "", "label": "Shop.Program.Main()"},
+    ]
+    assert stack("ruby", RUBY_TRACE) == [
+        {"path": "/app/lib/orders.rb", "line": 17, "label": "Orders#place"},
+        {"path": "/app/app.rb", "line": 5, "label": "<main>"},
+    ]
+    assert stack("", NODE_TRACE)[0]["label"] == "getUser"  # no language: recognised by its shape
+
+
+def test_enduser_logs_link_and_resource_metadata_where_the_collector_puts_them() -> None:
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/shop:*"
+    doc = one_doc(attrs={"enduser.id": "u-42"},
+                  resource={"aws.log.group.arns": [arn], "aws.log.group.names": ["/ecs/shop"], "team": "pay"})  # fmt: skip
+    assert doc["user"] == "u-42" and "enduser.id" not in doc["metadata"].get("default", {})
+    assert doc["aws"]["cloudwatch_logs"] == [{"log_group": "/ecs/shop", "arn": arn}]
+    assert doc["metadata"]["default"]["otel.resource.team"] == "pay"
+    assert doc["metadata"]["default"]["otel.resource.service.name"] == "svc"
+    names = one_doc(resource={"aws.log.group.names": "/a&/b"})  # OTEL_RESOURCE_ATTRIBUTES' list form
+    assert names["aws"]["cloudwatch_logs"] == [{"log_group": "/a"}, {"log_group": "/b"}]
+    sub = one_doc(kind=Span.SPAN_KIND_INTERNAL, parent=b"\x04" * 8, resource={"team": "pay"})
+    assert not any(k.startswith("otel.resource.") for k in sub["metadata"].get("default", {}))
+    indexed = SegmentTranslator(indexed_attributes=frozenset({"otel.resource.team"}))
+    (raw,) = indexed.translate(one_span_request(resource={"team": "pay"}), time.time())
+    assert validate_segment(raw)["annotations"] == {"otel_resource_team": "pay"}
+
+
+def test_consumer_with_a_parent_is_a_segment_unless_the_parent_is_local() -> None:
+    consumer = Span.SPAN_KIND_CONSUMER
+    remote_unknown = one_doc(kind=consumer, parent=b"\x04" * 8)
+    remote = one_doc(kind=consumer, parent=b"\x04" * 8, flags=0x300)
+    local = one_doc(kind=consumer, parent=b"\x04" * 8, flags=0x100)
+    assert "type" not in remote_unknown and "type" not in remote and remote["name"] == "svc"
+    assert remote["parent_id"] == "04" * 8  # still linked to the producer
+    assert local["type"] == "subsegment" and local["parent_id"] == "04" * 8

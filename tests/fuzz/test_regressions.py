@@ -93,10 +93,10 @@ def test_a_span_that_raises_is_dropped_alone(monkeypatch: pytest.MonkeyPatch) ->
                                                                       .scope_spans[0].spans[0])
     real = segment.cause_block
 
-    def cause_block(span: Span, remote: bool) -> object:
+    def cause_block(span: Span, remote: bool, **kw: str) -> object:
         if span.name == "bad":
             raise RuntimeError("an input nobody foresaw")
-        return real(span, remote=remote)
+        return real(span, remote=remote, **kw)
 
     monkeypatch.setattr(segment, "cause_block", cause_block)
     translator = SegmentTranslator()

@@ -23,6 +23,7 @@ from sidecar.aws import AwsApi, AwsCredentialsError, session_for
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
 from sidecar.exporters.otlp import OtlpExporter
+from sidecar.exporters.xray._internal import otlp_limits
 from sidecar.exporters.xray._internal.daemon import DaemonListener
 from sidecar.exporters.xray._internal.proxy import SamplingProxy
 from sidecar.exporters.xray._internal.segment import SegmentTranslator
@@ -114,6 +115,17 @@ class XRayExporter(Exporter):
             "rejected (UnprocessedTraceSegments), failed.",
             ("outcome",),
         )
+        self._otlp_limits = t.counter(
+            "ecs_otel_sidecar_xray_otlp_limits_total",
+            "otlp mode: what X-Ray's OTLP endpoint limits cost, by reason: span_trimmed (attributes, events or "
+            "links removed to fit 200 KB), span_dropped, resource_trimmed (resource/scope attributes removed to "
+            "fit 16 KB), resource_dropped (spans under a resource that could not be made to fit).",
+            ("reason",),
+        )
+        self._otlp_parts = t.counter(
+            "ecs_otel_sidecar_xray_otlp_split_requests_total",
+            "otlp mode: requests sent for batches that had to be split (over 10,000 spans or 5 MB).",
+        )
         self._span_problems = t.counter(
             "ecs_otel_sidecar_xray_span_problems_total",
             "Spans translation had to alter or drop, by reason: invalid_id (dropped: trace id not 16 bytes or "
@@ -159,10 +171,49 @@ class XRayExporter(Exporter):
         await self.api.close()
 
     async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
-        if self.otlp is not None:
-            return await self.otlp.export(signal, batch)
         assert isinstance(batch, ExportTraceServiceRequest)
+        if self.otlp is not None:
+            return await self.export_otlp(signal, batch)
         return await self.export_segments(batch)
+
+    async def export_otlp(self, signal: Signal, batch: ExportTraceServiceRequest) -> ExportOutcome:
+        """One or more OTLP calls within X-Ray's endpoint limits (see ``otlp_limits``).
+
+        Parts go out in order. A part refused for good (4xx) costs its own spans only; a retryable failure of
+        the first part retries the whole batch (nothing was sent yet); a retryable failure of a later part
+        counts the unsent spans as lost rather than retrying parts X-Ray already has.
+        """
+        assert self.otlp is not None
+        if batch.ByteSize() > 1024 * 1024:
+            split = await asyncio.to_thread(otlp_limits.split, batch)
+        else:
+            split = otlp_limits.split(batch)
+        rejected, reasons, any_ok, failure = split.dropped_spans, [], False, None
+        if split.dropped_spans:
+            reasons.append(f"{split.dropped_spans} spans over X-Ray's OTLP limits")
+        for i, part in enumerate(split.requests):
+            outcome = await self.otlp.export(signal, part)
+            if outcome.retryable and i == 0:
+                return outcome  # the retried batch is split (and counted) again
+            if not outcome.ok:
+                failure = outcome
+                unsent = split.requests[i:] if outcome.retryable else [part]
+                rejected += sum(item_count(Signal.TRACES, p) for p in unsent)
+                reasons.append(outcome.reason)
+                if outcome.retryable:
+                    break
+                continue
+            any_ok = True
+            rejected += outcome.rejected
+            if outcome.reason:
+                reasons.append(outcome.reason)
+        for reason, n in split.counts.items():
+            self._otlp_limits.inc(n, reason=reason)
+        if len(split.requests) > 1:
+            self._otlp_parts.inc(len(split.requests))
+        if failure is not None and not any_ok:
+            return ExportOutcome.fail("; ".join(reasons))  # every part refused: a failure, as health sees it
+        return ExportOutcome.success(rejected=rejected, reason="; ".join(reasons))
 
     def _problem_counts(self) -> dict[str, int]:
         stats = self.translator.stats

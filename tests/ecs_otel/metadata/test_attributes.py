@@ -92,3 +92,47 @@ def test_cgroup_hints(tmp_path: Path) -> None:
     (v1 / "memory" / "memory.limit_in_bytes").write_text("268435456\n")
     assert local_memory_limit_bytes(v1) == 268435456
     assert local_cgroup_version(tmp_path / "none") is None and local_memory_limit_bytes(tmp_path / "none") is None
+
+
+def test_cloud_resource_id_is_the_container_arn() -> None:
+    """Issue 15, ECS item 6: the Java, Go and JS detectors set it; it was absent."""
+    doc = json.loads((FIXTURES / "ec2-container-metadata-awsvpc.json").read_text())
+    attrs = container_attributes(parse_container(doc))
+    assert attrs["cloud.resource_id"] == doc["ContainerARN"] == attrs["aws.ecs.container.arn"]
+    assert "cloud.resource_id" not in TASK_ATTRIBUTE_KEYS  # container identity, never stamped on others' data
+
+
+@pytest.mark.parametrize("plugin", ["cloudwatch_logs", "cloudwatch"])
+def test_firelens_cloudwatch_output_gives_the_log_group(plugin: str) -> None:
+    """Issue 15, ECS item 7: an app logging through FireLens to CloudWatch has its group and stream too."""
+    arn = "arn:aws:ecs:us-west-2:111122223333:container/default/abc/def"
+    c = parse_container({"Name": "app", "ContainerARN": arn, "LogDriver": "awsfirelens", "LogOptions": {
+        "Name": plugin, "region": "eu-west-1", "log_group_name": "/ecs/app", "log_stream_name": "app-stream",
+        "auto_create_group": "true"}})  # fmt: skip
+    attrs = container_attributes(c)
+    assert attrs["aws.log.group.names"] == ["/ecs/app"] and attrs["aws.log.stream.names"] == ["app-stream"]
+    assert attrs["aws.log.group.arns"] == ["arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/app"]
+
+
+def test_firelens_to_elsewhere_or_templated_names_give_no_log_group() -> None:
+    def names(options: dict[str, str]) -> object:
+        c = parse_container({"Name": "app", "LogDriver": "awsfirelens", "LogOptions": options})
+        return container_attributes(c).get("aws.log.group.names")
+
+    assert names({"Name": "es", "Host": "search.local"}) is None
+    assert names({"Name": "cloudwatch", "log_group_name": "/ecs/$(ecs_task_id)", "region": "us-east-1"}) is None
+    c = parse_container({"Name": "app", "LogDriver": "awsfirelens", "LogOptions": {
+        "Name": "cloudwatch_logs", "log_group_name": "/g", "log_stream_prefix": "app-"}})  # fmt: skip
+    assert "aws.log.stream.names" not in container_attributes(c)  # the router appends a tag to the prefix
+
+
+@pytest.mark.parametrize(
+    ("launch_type", "expected"),
+    [("FARGATE", "fargate"), ("EC2", "ec2"), ("EXTERNAL", "external"), ("MANAGED_INSTANCES", "managed_instances")],
+)
+def test_launch_type_follows_the_convention_enum_or_the_metadata_value(launch_type: str, expected: str) -> None:
+    """ECS Anywhere and Managed Instances have no value in the semantic conventions' enum (ec2, fargate):
+    the metadata's value is emitted in the enum's lower case, so queries need not guess."""
+    doc = json.loads((FIXTURES / "fargate-task-metadata-2020.json").read_text())
+    doc["LaunchType"] = launch_type
+    assert task_attributes(parse_task(doc))["aws.ecs.launchtype"] == expected

@@ -58,6 +58,9 @@ def segment_aws_block(resource: dict[str, Any]) -> dict[str, Any]:
     }
     if ecs:
         block["ecs"] = ecs
+    logs = cloudwatch_logs(resource)
+    if logs:
+        block["cloudwatch_logs"] = logs
     sdk = resource.get("telemetry.sdk.language")
     if sdk:
         block["xray"] = {
@@ -65,6 +68,25 @@ def segment_aws_block(resource: dict[str, Any]) -> dict[str, Any]:
             "sdk_version": str(resource.get("telemetry.sdk.version", "")),
         }
     return block
+
+
+def _names(value: Any) -> list[str]:
+    """A list attribute, or a string of ``&``-separated entries (how OTEL_RESOURCE_ATTRIBUTES carries lists)."""
+    if isinstance(value, str):
+        return [v for v in value.split("&") if v]
+    if isinstance(value, list):
+        return [as_text(v) for v in value if v not in (None, "")]
+    return []
+
+
+def cloudwatch_logs(resource: dict[str, Any]) -> list[dict[str, str]]:
+    """X-Ray's link from a trace to its logs: ARNs when known (the group name is their 7th field), else names."""
+    arns = _names(resource.get("aws.log.group.arns"))
+    if arns:
+        return [
+            {"log_group": parts[6] if len(parts := arn.split(":")) >= 7 else arn, "arn": arn} for arn in arns
+        ]
+    return [{"log_group": name} for name in _names(resource.get("aws.log.group.names"))]
 
 
 def is_aws_sdk(attrs: dict[str, Any]) -> bool:

@@ -1,9 +1,22 @@
 """Spans → X-Ray segment documents, one document per span.
 
-SERVER and CONSUMER spans and roots become segments named after the service; the others
-become subsegments (``"type": "subsegment"`` with ``parent_id``), CLIENT and PRODUCER ones
-with ``namespace`` ``remote`` (``aws`` for AWS SDK calls) and named after what they called,
-which is what X-Ray's service map draws as nodes.
+SERVER spans and roots become segments named after the service; the others become subsegments
+(``"type": "subsegment"`` with ``parent_id``), CLIENT and PRODUCER ones with ``namespace``
+``remote`` (``aws`` for AWS SDK calls) and named after what they called, which is what X-Ray's
+service map draws as nodes.
+
+A CONSUMER span is a segment unless the span says its parent is in the same process (OTLP's
+``SPAN_FLAGS_CONTEXT_IS_REMOTE`` bits): a consumer's parent is normally the producer in another
+service, carried in the message, and only a segment makes the consuming service a node of the
+service map. The Collector makes every CONSUMER span with a parent a subsegment, which attaches
+the consumer's work to the producer's node; a consumer whose parent is known to be local (a
+``process`` span under this service's own ``receive`` span) is a subsegment here too.
+
+Where the Collector puts things, so queries and dashboards carry over: ``enduser.id`` is the
+segment's ``user``; the resource's ``aws.log.group.names``/``aws.log.group.arns`` become
+``aws.cloudwatch_logs`` (how X-Ray links a trace to its logs); resource attributes are metadata
+``otel.resource.<key>`` in the ``default`` namespace of segments; exception chains are linked
+exceptions (see :mod:`.cause`).
 
 Translation is per span: a span that cannot become a valid document (ids of the wrong length,
 or any unexpected error while building it) is dropped and counted in :class:`TranslationStats`,
@@ -29,12 +42,16 @@ from sidecar.otlp.attributes import first, to_dict
 
 log = logging.getLogger("ecs_otel.sidecar.xray")
 
-SEGMENT_KINDS = frozenset({Span.SPAN_KIND_SERVER, Span.SPAN_KIND_CONSUMER})
+SEGMENT_KINDS = frozenset({Span.SPAN_KIND_SERVER})
+_HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
+_IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 REMOTE_KINDS = frozenset({Span.SPAN_KIND_CLIENT, Span.SPAN_KIND_PRODUCER})
 #: X-Ray indexes at most 50 annotations per trace; one document never carries more.
 MAX_ANNOTATIONS = 50
+#: Resource attributes in segment metadata, under the Collector's key prefix.
+RESOURCE_PREFIX = "otel.resource."
 _KIND_NAMES = {v: k.removeprefix("SPAN_KIND_").lower() for k, v in Span.SpanKind.items()}
-_CONSUMED = http_block.CONSUMED | sql_block.CONSUMED | {"peer.service"}
+_CONSUMED = http_block.CONSUMED | sql_block.CONSUMED | {"peer.service", "enduser.id"}
 
 
 @dataclass
@@ -137,7 +154,7 @@ class SegmentTranslator:
         if base is None:
             base = segment_fields(resource)
         attrs = to_dict(span.attributes)
-        is_segment = kind in SEGMENT_KINDS or not parent
+        is_segment = kind in SEGMENT_KINDS or not parent or (kind == Span.SPAN_KIND_CONSUMER and not _local_parent(span))
         remote = kind in REMOTE_KINDS
         if is_segment:
             name = base["name"]
@@ -154,6 +171,9 @@ class SegmentTranslator:
         }
         if parent:
             doc["parent_id"] = parent.hex()
+        user = attrs.get("enduser.id")
+        if user is not None and user != "":
+            doc["user"] = aws_block.as_text(user)
         if is_segment:
             if base["origin"]:
                 doc["origin"] = base["origin"]
@@ -176,11 +196,11 @@ class SegmentTranslator:
         if sql:
             doc["sql"] = sql
         self._flags(doc, span, attrs)
-        cause = cause_block(span, remote=remote)
+        cause = cause_block(span, remote=remote, language=str(resource.get("telemetry.sdk.language") or ""))
         if cause:
             doc["cause"] = cause
         self._annotations_and_metadata(
-            doc, attrs, resource, span, scope, sdk_call=aws_block.is_aws_sdk(attrs)
+            doc, attrs, resource, span, scope, sdk_call=aws_block.is_aws_sdk(attrs), segment=is_segment
         )
         links = self._links(span, now_s)
         if links:
@@ -206,9 +226,12 @@ class SegmentTranslator:
         span: Span,
         scope: str,
         sdk_call: bool,
+        segment: bool = True,
     ) -> None:
         annotations: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
+        if segment:  # the resource once per service node, as the Collector stores it
+            metadata.update((RESOURCE_PREFIX + k, v) for k, v in resource.items() if v is not None)
         for key, value in attrs.items():
             if key in _CONSUMED or (sdk_call and key in aws_block.SDK_CONSUMED):
                 continue
@@ -219,7 +242,7 @@ class SegmentTranslator:
             else:
                 metadata[key] = value
         for key in self.indexed_attributes:
-            value = resource.get(key)
+            value = resource.get(key.removeprefix(RESOURCE_PREFIX))
             if _annotatable(value) and len(annotations) < MAX_ANNOTATIONS:
                 annotations.setdefault(annotation_key(key), value)
         if annotations:
@@ -249,6 +272,11 @@ class SegmentTranslator:
                 entry["attributes"] = attributes
             out.append(entry)
         return out
+
+
+def _local_parent(span: Span) -> bool:
+    """Whether the span says its parent context came from this process (not from a message or a request)."""
+    return bool(span.flags & _HAS_IS_REMOTE) and not span.flags & _IS_REMOTE
 
 
 def _annotatable(value: Any) -> bool:

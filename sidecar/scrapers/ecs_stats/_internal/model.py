@@ -7,6 +7,11 @@ correct numbers and are settled here, once:
   ``anon``/``file``/``inactive_file`` and no ``cache``. The working set follows the ECS agent:
   ``usage − cache`` on v1, ``usage − inactive_file`` on v2 (never below zero). Subtracting a
   ``cache`` key that does not exist on v2 reports the page cache as used memory.
+- **Windows containers.** Docker on Windows reports ``privateworkingset`` (and ``commitbytes``,
+  the commit charge, which can be half as large again) instead of Linux's ``usage`` and cgroup
+  stats, and disk I/O as ``storage_stats.read_size_bytes``/``write_size_bytes`` instead of
+  ``blkio_stats``. As the ECS agent does, the working set is ``privateworkingset``. The shape of
+  the document decides, not the launch type (Windows runs on EC2 and on Fargate).
 - **"No limit".** A container without a hard memory limit reports ``limit`` as
   9223372036854771712 (2^63 − 4096). That is not a size; it becomes ``None`` here so no one
   sums it into an int64 that wraps negative.
@@ -29,11 +34,12 @@ _log = logging.getLogger(__name__)
 #: Memory limits at or above this are Docker's "unlimited" sentinel, not a size (2^62 bytes = 4 EiB).
 NO_LIMIT_THRESHOLD = 1 << 62
 
-CgroupVersion = Literal[1, 2]
+#: 1 and 2: Linux cgroup versions; 0: a Windows container (no cgroups).
+CgroupVersion = Literal[0, 1, 2]
 
 
 class StatsFormatError(ValueError):
-    """The stats document as a whole is not what the endpoint returns (not a JSON object)."""
+    """The stats document as a whole is not what the endpoint returns (neither an object nor an array of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,16 @@ def _dict(v: Any) -> Mapping[str, Any]:
 
 
 def _memory(doc: Mapping[str, Any]) -> MemoryStats | None:
+    private = _int(doc.get("privateworkingset"))
+    if private is not None:  # Windows: the private working set is what the ECS agent calls utilized
+        usage = _int(doc.get("usage"))
+        return MemoryStats(
+            usage=usage if usage is not None else (_int(doc.get("commitbytes")) or private),
+            limit=None,
+            max_usage=_int(doc.get("commitpeakbytes")),
+            cgroup=0,
+            working_set=max(private, 0),
+        )
     usage = _int(doc.get("usage"))
     if usage is None:
         return None
@@ -200,6 +216,9 @@ def parse_container_stats(container_id: str, doc: Any) -> ContainerStats | None:
     net_rate = _dict(doc.get("network_rate_stats"))
     pids = _dict(doc.get("pids_stats"))
     read_bytes, write_bytes = _blkio(_dict(doc.get("blkio_stats")))
+    storage = _dict(doc.get("storage_stats"))
+    if "read_size_bytes" in storage or "write_size_bytes" in storage:  # Windows
+        read_bytes, write_bytes = _int(storage.get("read_size_bytes")), _int(storage.get("write_size_bytes"))
     name = doc.get("name")
     return ContainerStats(
         container_id=str(doc.get("id") or container_id),
@@ -228,11 +247,16 @@ def parse_container_stats(container_id: str, doc: Any) -> ContainerStats | None:
 def parse_task_stats(doc: Any) -> dict[str, ContainerStats | None]:
     """``/task/stats``: Docker id → stats (``None`` for a container without stats).
 
-    A container entry that fails to parse is logged and kept as ``None`` rather than failing the
-    task; only a document that is not a JSON object at all is an error.
+    ECS Managed Instances' ``/tasks/stats`` is an array with one such object per task; its entries are
+    merged (Docker ids are unique on a host). A container entry that fails to parse is logged and kept as
+    ``None`` rather than failing the task; only a document of another shape is an error.
     """
+    if isinstance(doc, list) and all(isinstance(part, Mapping) for part in doc):
+        doc = {k: v for part in doc for k, v in part.items()}
     if not isinstance(doc, Mapping):
-        raise StatsFormatError(f"task stats must be a JSON object keyed by container id, got {type(doc).__name__}")
+        raise StatsFormatError(
+            f"task stats must be a JSON object keyed by container id (or an array of them), got {type(doc).__name__}"
+        )
     out: dict[str, ContainerStats | None] = {}
     for cid, entry in doc.items():
         try:

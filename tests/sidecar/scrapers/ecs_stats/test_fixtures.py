@@ -211,3 +211,33 @@ def test_cgroup_versions_detected():
     assert v2[EC2_EXP].memory.cgroup == 2 and v2[EC2_PROM].memory.cgroup == 2  # type: ignore[union-attr]
     assert v1[FARGATE_EXP].memory.cgroup == 1  # type: ignore[union-attr]
     assert v2["213e1203f4bb72af185724d937e698d2724acf35b57ec2dd5f3c963adbd2d38c"] is None
+
+
+def test_windows_stats_shape_memory_from_private_working_set_and_storage_stats():
+    """Issue 15, ECS item 5. No public Windows ECS document was found, so this one is built from Docker's
+    Windows stats fields (memory_stats.commitbytes/commitpeakbytes/privateworkingset, storage_stats.*), with
+    a commit charge 50 % above the private working set as on real Windows hosts."""
+    doc = {
+        "read": "2026-01-01T00:00:01.000000000Z", "preread": "2026-01-01T00:00:00.000000000Z",
+        "name": "/ecs-win-app", "id": "win1", "num_procs": 12,
+        "cpu_stats": {"cpu_usage": {"total_usage": 5_000_000}},
+        "memory_stats": {"commitbytes": 150 * MIB, "commitpeakbytes": 160 * MIB, "privateworkingset": 100 * MIB},
+        "storage_stats": {"read_count_normalized": 10, "read_size_bytes": 4096, "write_count_normalized": 3,
+                          "write_size_bytes": 1024},
+        "blkio_stats": {"io_service_bytes_recursive": None},
+    }  # fmt: skip
+    st = parse_container_stats("win1", doc)
+    assert st is not None and st.memory is not None
+    assert st.memory.cgroup == 0 and st.memory.working_set == 100 * MIB  # not the 150 MiB commit charge
+    assert st.memory.usage == 150 * MIB and st.memory.limit is None
+    assert (st.storage_read_bytes, st.storage_write_bytes) == (4096, 1024)
+
+
+def test_managed_instances_tasks_stats_array_is_parsed():
+    """Issue 15, ECS item 8: /tasks/stats on ECS Managed Instances is an array; it was a StatsFormatError."""
+    stats = parse_task_stats(load("managed-instances-daemon-tasks-stats"))
+    assert set(stats) == {"081d2c75d3a2419d95ab6f8979fb61fb-1547245599", "45f36d5449924905a16c3d03c1fba67a-1950351559"}
+    agent = stats["081d2c75d3a2419d95ab6f8979fb61fb-1547245599"]
+    assert agent is not None and agent.memory is not None and agent.name == "monitor-agent"
+    assert agent.memory.cgroup == 2 and agent.memory.limit is None  # 2^64 - 1: no limit
+    assert agent.storage_write_bytes == 520192
