@@ -36,7 +36,7 @@ def test_fixture_set_is_the_expected_one() -> None:
     # Guards against a fixture being added without a parser test looking at it.
     assert len(TASK_FILES) == 8
     assert len(CONTAINER_FILES) == 2
-    assert len(STATS_FILES) == 6  # managed-instances-daemon-tasks-stats: tests/stats/test_fixtures.py
+    assert len(STATS_FILES) == 6  # managed-instances-daemon-tasks-stats: tests/sidecar/scrapers/ecs_stats/test_fixtures.py
 
 
 @pytest.mark.parametrize("name", TASK_FILES)
