@@ -22,7 +22,6 @@ from ecs_otel.redaction import (
 )
 from tests.logging.support import strict_loads
 
-
 #: DESIGN.md's decision ("Redaction matches keys after normalising them…"), then the keys issue 14 found leaking,
 #: then spellings: (key, sensitive?).
 KEY_TABLE: list[tuple[str, bool]] = [

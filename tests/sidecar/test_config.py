@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ecs_otel.logging import parse_level_spec
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import load_config, read_document
-from ecs_otel.logging import parse_level_spec
 from tests.support.sidecar import run_sidecar_command
 
 GOOD = """
