@@ -21,7 +21,7 @@ def masked_logging_handler(logger_provider: Any, masker: TextMasker | None = Non
     """A ``LoggingHandler`` for ``logger_provider`` whose records are masked (imports the SDK on call)."""
     from opentelemetry.sdk._logs import LoggingHandler
 
-    class MaskedLoggingHandler(LoggingHandler):  # type: ignore[misc]
+    class MaskedLoggingHandler(LoggingHandler):
         """``LoggingHandler`` whose translated body and attributes are masked; never raises into logging."""
 
         def __init__(self) -> None:
