@@ -8,7 +8,8 @@ whole key or its last dot-separated segment matches the deny-list (``password``,
 headers included; URL values (``url.full``, ``url.original``, ``http.url``, ``http.target``,
 ``url.query``) and span names keep their shape but lose user-info and sensitive or signing query
 values; ``db.statement``/``db.query.text`` lose their literals (``scrub_db_statements``); exception
-messages, tracebacks and string log bodies lose the values written next to a sensitive key. A
+messages, tracebacks, span status descriptions and string log bodies lose the values written next to a
+sensitive key. A
 structure nested deeper than :data:`MAX_DEPTH` that might hold a secret is redacted whole.
 """
 
@@ -135,6 +136,7 @@ class RedactionProcessor(Processor):
                 if signal is Signal.TRACES:
                     if self._urls:
                         n += self._set_name(item, scrub_url(item.name, self._redactor, text=True))
+                    n += self._status(item.status)
                 elif signal is Signal.LOGS:
                     n += self._body(item.body)
         return n
@@ -144,6 +146,16 @@ class RedactionProcessor(Processor):
         if name is item.name or name == item.name:  # type: ignore[attr-defined]
             return 0
         item.name = name  # type: ignore[attr-defined]
+        return 1
+
+    def _status(self, status) -> int:  # type: ignore[no-untyped-def]
+        """A span's status description is free text (the SDK writes ``Type: message`` of the exception)."""
+        if not status.message:
+            return 0
+        masked = self._masker.mask(status.message)
+        if masked == status.message:
+            return 0
+        status.message = masked
         return 1
 
     def _body(self, body) -> int:  # type: ignore[no-untyped-def]

@@ -238,6 +238,7 @@ def test_redaction_of_what_issue_14_found_leaking() -> None:
         KeyValue(key="deep", value=_nest(20, kv("password", "deep-pw"))),
         KeyValue(key="deep_clean", value=_nest(20, kv("colour", "blue"))),
     ])
+    span.status.message = "PermissionError: connect failed: password=status-pw"  # the SDK's description
     span.events[0].attributes.extend([
         kv("exception.message", "connect failed: password=exc-pw"),
         kv("exception.stacktrace", 'Traceback...\nValueError: {"api_key": "tb-key"}'),
@@ -245,7 +246,7 @@ def test_redaction_of_what_issue_14_found_leaking() -> None:
     proc.process(Signal.TRACES, batch)
     data = batch.SerializeToString()
     for secret in (b"pw1", b"c0de", b"sid=s1", b"cHJveHk6cHc", b"sts-tok", b"hdr-k1", b"at-1", b"rt-1", b"cs-1", b"sak",
-                   b"trailing-space", b"k9", b"cs9", b"t9", b"s9", b"g9", b"db-pw", b"pw2", b"deep-pw", b"exc-pw",
+                   b"trailing-space", b"k9", b"cs9", b"t9", b"s9", b"g9", b"db-pw", b"pw2", b"deep-pw", b"exc-pw", b"status-pw",
                    b"tb-key"):
         assert secret not in data, secret
     a = attrs(span.attributes)
