@@ -13,7 +13,7 @@ deny-list entry (an entry may use ``*`` for any run of characters other than ``.
 Values. URL-valued attributes (``url.full``, ``url.original``, ``http.url``, ``http.target``,
 ``url.query``) keep their shape but lose user-info and the values of query parameters whose names match
 the same key rules or are signing parameters; database statements (``db.statement``, ``db.query.text``)
-lose their literals; free text (log messages, exception messages, tracebacks) loses the values written
+that name a credential lose their literals (all statements, optionally); free text (log messages, exception messages, tracebacks) loses the values written
 next to a sensitive key (``password=…``, ``"token": "…"``, ``Authorization: Bearer …``), URL secrets,
 and the literal values of the process's credential environment variables.
 
@@ -31,6 +31,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -100,7 +101,12 @@ key rules say. Inside free text, ``sig`` and ``code`` count only after ``?``, ``
 "exit code=1"); the others also as ``name=value`` anywhere."""
 
 DB_STATEMENT_KEYS: frozenset[str] = frozenset({"db.statement", "db.query.text"})
-"""Keys whose values are database statements: :func:`scrub_sql` replaces their literals by ``?``."""
+"""Keys whose values are database statements: :func:`scrub_statement` applies."""
+
+STATEMENT_MODES: tuple[str, ...] = ("credentials", "all", "off")
+"""What :func:`scrub_statement` does to a statement's literals: ``credentials`` (the default) replaces them
+when the statement names a credential (a word of the key rules, or ``IDENTIFIED BY``), ``all`` always (the
+sanitised query text of the database semantic conventions), ``off`` never."""
 
 TEXT_KEYS: frozenset[str] = frozenset({"exception.message", "exception.stacktrace"})
 """Attributes holding free text (an exception's message and traceback): :class:`TextMasker` applies."""
@@ -153,7 +159,7 @@ class KeyRedactor:
     still answered correctly, just not remembered (``uncached`` counts those).
     """
 
-    __slots__ = ("_cache", "_deny", "_exact", "_headers", "_patterns", "uncached")
+    __slots__ = ("_cache", "_deny", "_exact", "_headers", "_patterns", "_statements", "uncached")
 
     def __init__(self, deny_list: Iterable[str] | None = None) -> None:
         entries = DEFAULT_DENY_LIST if deny_list is None else deny_list
@@ -172,6 +178,7 @@ class KeyRedactor:
         )
         self._headers = frozenset(normalise_key(h) for h in CREDENTIAL_HEADERS)
         self._cache: dict[str, bool] = {}
+        self._statements: ByteScreen | None = None
         self.uncached = 0
 
     @property
@@ -184,6 +191,12 @@ class KeyRedactor:
         out = {_longest_fragment(e) for e in self._deny}
         out |= {_fold(h) for h in CREDENTIAL_HEADERS}
         return frozenset(out)
+
+    def credential_screen(self) -> ByteScreen:
+        """Does a text name a credential: a needle of the key rules, or ``IDENTIFIED BY`` (built once)."""
+        if self._statements is None:
+            self._statements = ByteScreen.build(self.needles() | {_STATEMENT_NEEDLE})
+        return self._statements
 
     def is_sensitive(self, key: str) -> bool:
         hit = self._cache.get(key)
@@ -246,7 +259,8 @@ _USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s\"'<>]*)@")
 _PARAM_RE = re.compile(r"(^|[?&;\s])([^=&;#\s?/\"'<>]+)=([^&;#\s\"'<>?]*)")
 _TEXT_PARAM_RE = re.compile(r"([?&;])([^=&;#\s?/\"'<>]+)=([^&;#\s\"'<>?]*)")
 _SIGNING = frozenset(normalise_key(p) for p in SIGNING_QUERY_PARAMS)
-#: Signing parameters that free text masks as ``name=value`` anywhere (``sig`` and ``code`` are prose words).
+#: Signing parameters that free text masks as ``name=value`` anywhere, not only inside a URL's query (``sig``
+#: and ``code`` are prose words); like every query parameter, only with ``=``.
 _SIGNING_ANYWHERE = frozenset(normalise_key(p) for p in ("X-Amz-Signature", "X-Amz-Credential", "signature"))
 _ALREADY = frozenset({REDACTED, URL_REDACTED, ""})
 
@@ -291,6 +305,25 @@ _SQL_LITERAL_RE = re.compile(
 )
 
 
+_STATEMENT_NEEDLE = b"identified"
+
+
+def scrub_statement(statement: str, mode: str = "credentials", redactor: KeyRedactor | None = None) -> str:
+    """A ``db.statement`` / ``db.query.text`` value under ``mode`` (see :data:`STATEMENT_MODES`).
+
+    ``credentials``: ``ALTER USER app IDENTIFIED BY 'x'`` and ``UPDATE users SET password = 'x'`` lose their
+    literals, ``SELECT * FROM orders WHERE id = 42`` keeps them (a literal there is data one debugs with, and
+    the statement costs the sidecar's byte screen nothing).
+    """
+    if mode == "off":
+        return statement
+    if mode == "credentials":
+        red = redactor if redactor is not None else default_redactor()
+        if not red.credential_screen().may_match(statement.encode("utf-8", "surrogatepass")):
+            return statement
+    return scrub_sql(statement)
+
+
 def scrub_sql(statement: str) -> str:
     """``ALTER USER app IDENTIFIED BY 's3cr3t'`` → ``ALTER USER app IDENTIFIED BY ?``.
 
@@ -318,10 +351,13 @@ _PLACEHOLDER_RE = re.compile(r"\?|%s|\$\d+|:\w+|%\(\w+\)s")
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "digest", "negotiate", "token", "aws4-hmac-sha256", "apikey"})
 #: Keys whose unquoted value after ``:`` is a whole header line (``Cookie: a=1; b=2``).
 _LINE_KEYS = frozenset({"authorization", "proxy_authorization", "cookie", "set_cookie"})
-_SCHEME_TOKEN_RE = re.compile(r"(?i)(?<![\w-])(bearer|basic)[ \t]+([A-Za-z0-9\-._~+/]+=*)")
+#: ``Bearer x`` / ``bearer x`` / ``Basic x`` / ``basic x`` (the spellings :meth:`TextMasker.quick_skip` looks for).
+_SCHEME_TOKEN_RE = re.compile(r"(?<![\w-])([Bb]earer|[Bb]asic) +([A-Za-z0-9\-._~+/]+=*)")
 _SESSION_TOKEN_RE = re.compile(r"(?:IQoJb3JpZ2lu|AgoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+]{20,}=*")
 _SECRET_KEY_RE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-_TEXT_NEEDLES = frozenset({b"://", b"sig", b"code=", b"credential"})
+#: URL user-info, the signing and grant parameters (always as ``name=``: they are query parameters, and
+#: ``sig`` or ``code`` alone would be found in random ids joined with text; every false alarm costs a walk).
+_TEXT_NEEDLES = frozenset({b"://", b"sig=", b"signature=", b"code=", b"credential"})
 _SCHEME_NEEDLES = frozenset({b"bearer", b"basic"})
 
 
@@ -362,8 +398,9 @@ class TextMasker:
     ``aws_shapes``, strings shaped like AWS secret keys and STS session tokens (the sidecar's own logs,
     where botocore prints signing material). Keys are never removed, only values.
 
-    A cheap screen runs first: text without ``:``/``=``, a scheme word, a literal secret or (with
-    ``aws_shapes``) a long token is returned as is, and so is text whose folded bytes hold no needle.
+    A cheap screen runs first: text without ``:``/``=`` or a scheme word is returned as is when there are
+    no literal secrets or shapes to search (:meth:`quick_skip`), and so is text whose folded bytes hold no
+    needle.
     """
 
     def __init__(
@@ -380,26 +417,30 @@ class TextMasker:
         self.secrets = tuple(sorted({s for s in found if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
         self.schemes = schemes
         self.aws_shapes = aws_shapes
+        self.always = bool(self.secrets) or aws_shapes
+        """True when substring tests cannot prove a text clean (literal secrets or shapes to search)."""
         needles = self.redactor.needles() | _TEXT_NEEDLES | (_SCHEME_NEEDLES if schemes else frozenset())
         self.screen = ByteScreen.build(needles)
 
     def needs_pairs(self, text: str) -> bool:
         """Whether the structural rules (keys, URLs, schemes) could change ``text``: a separator or a
-        scheme word, then the byte screen."""
-        if ":" not in text and "=" not in text:
-            if not self.schemes:
-                return False
-            low = text.lower()
-            if "bearer" not in low and "basic" not in low:
-                return False
+        scheme word (see :meth:`quick_skip`), then the byte screen."""
+        if ":" not in text and "=" not in text and (not self.schemes or ("earer " not in text and "asic " not in text)):
+            return False
         return self.screen.may_match(text.encode("utf-8", "surrogatepass"))
 
-    def mask(self, text: str) -> str:
-        """``text`` with every secret value replaced; the same object when nothing changed. Never raises.
+    def quick_skip(self, text: str) -> bool:
+        """True when :meth:`mask` would return ``text`` unchanged for certain, by substring tests alone.
 
-        Called for every log message: the checks that let the common line through are inline.
-        """
-        if len(text) < 6:  # the shortest maskable text is "?sig=x"; literal secrets are longer
+        The structural rules need a ``:`` or ``=`` (``key=value``, ``key: value``, a URL) or a scheme word
+        (``Bearer ``/``bearer ``, ``Basic ``/``basic ``); literal secrets and AWS shapes need their own
+        tests, so a masker with either never skips. The formatters inline this test on their hot path
+        (``always`` is the "never skips" flag)."""
+        return not self.always and ":" not in text and "=" not in text and "earer " not in text and "asic " not in text
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret value replaced; the same object when nothing changed. Never raises."""
+        if len(text) < 6 or self.quick_skip(text):  # the shortest maskable text is "?sig=x"
             return text
         try:
             out = text
@@ -440,7 +481,7 @@ class TextMasker:
             if m.start() < pos:
                 continue
             key = m.group(2)
-            if not sensitive(key) and normalise_key(key) not in _SIGNING_ANYWHERE:
+            if not sensitive(key) and ("=" not in m.group(3) or normalise_key(key) not in _SIGNING_ANYWHERE):
                 continue
             v = _VALUE_RE.match(text, m.end())
             if v is None:
@@ -490,7 +531,7 @@ def env_secrets(env: Mapping[str, str] | None = None) -> list[str]:
 
 
 def redact_value(
-    key: Any, value: Any, redactor: KeyRedactor, masker: TextMasker | None = None, *, sql: bool = True
+    key: Any, value: Any, redactor: KeyRedactor, masker: TextMasker | None = None, *, statements: str = "credentials"
 ) -> Any:
     """What one ``key: value`` pair's value becomes: ``[REDACTED]`` for a sensitive key, a scrubbed URL or
     statement for URL / statement keys, masked text for strings when a ``masker`` is given."""
@@ -500,18 +541,18 @@ def redact_value(
         if isinstance(value, str):
             if is_url_key(key):
                 value = scrub_url(value, redactor)
-            elif sql and is_db_statement_key(key):
-                value = scrub_sql(value)
+            elif is_db_statement_key(key):
+                value = scrub_statement(value, statements, redactor)
     if masker is not None and isinstance(value, str):
         return masker.mask(value)
     return value
 
 
-def _redact_nested(value: Any, redactor: KeyRedactor, masker: TextMasker | None, depth: int, sql: bool) -> Any:
+def _redact_nested(value: Any, redactor: KeyRedactor, masker: TextMasker | None, depth: int, sql: str) -> Any:
     if isinstance(value, Mapping | list | tuple) and depth <= 0:
         return REDACTED  # past the depth limit nothing can be inspected: never pass it on
     if isinstance(value, Mapping):
-        return redact_mapping(value, redactor, masker=masker, sql=sql, _depth=depth - 1)
+        return redact_mapping(value, redactor, masker=masker, statements=sql, _depth=depth - 1)
     if isinstance(value, list | tuple):
         changed = False
         items = []
@@ -536,7 +577,7 @@ def redact_mapping(
     redactor: KeyRedactor | None = None,
     *,
     masker: TextMasker | None = None,
-    sql: bool = True,
+    statements: str = "credentials",
     _depth: int = MAX_DEPTH,
 ) -> Mapping[Any, Any]:
     """A copy of ``mapping`` with sensitive values replaced by ``"[REDACTED]"``, nested mappings and
@@ -547,9 +588,9 @@ def redact_mapping(
     out: dict[Any, Any] | None = None
     for key, value in mapping.items():
         if isinstance(value, Mapping | list | tuple) and not (isinstance(key, str) and red.is_sensitive(key)):
-            new = _redact_nested(value, red, masker, _depth, sql)
+            new = _redact_nested(value, red, masker, _depth, statements)
         else:
-            new = redact_value(key, value, red, masker, sql=sql)
+            new = redact_value(key, value, red, masker, statements=statements)
         if new is not value:
             if out is None:
                 out = dict(mapping)
@@ -560,7 +601,7 @@ def redact_mapping(
 def redact_data(value: Any, masker: TextMasker) -> Any:
     """Any JSON-like value (a status document) with the key rules applied to its mappings and every string
     masked: what the sidecar's status endpoints serve."""
-    return _redact_nested(value, masker.redactor, masker, MAX_DEPTH + 1, True)
+    return _redact_nested(value, masker.redactor, masker, MAX_DEPTH + 1, "credentials")
 
 
 # -- the byte screen -------------------------------------------------------------------------------------
@@ -568,6 +609,17 @@ def redact_data(value: Any, masker: TextMasker) -> Any:
 #: Non-ASCII characters whose lower case contains ASCII letters (U+0130 → "i̇", the Kelvin sign → "k").
 #: A test recomputes this list from the running Python's Unicode tables.
 UNICODE_FOLDING_TO_ASCII = ("\u0130", "\u212a")
+
+
+#: Letters from most to least frequent in telemetry text (keys and values are mostly English words).
+_LETTER_FREQUENCY = b"etaoinshrdlucmwfgypbvkjxqz"
+#: A needle shortened to leave a letter out of the folding keeps at least this many characters.
+_MIN_NEEDLE = 7
+#: Punctuation that is rare in folded telemetry: a needle holding one (``://``, ``code=``) is found by
+#: splitting the folded bytes at it (one memchr-speed pass for all such needles, and few places to check)
+#: instead of a pass of its own. Past this many places the plain search is cheaper.
+_RARE_BYTES = b":="
+_MAX_SPLIT_PLACES = 64
 
 
 @dataclass(frozen=True)
@@ -580,6 +632,13 @@ class ByteScreen:
     them, so ``api-key``, ``apiKey`` and ``API_KEY`` all fold to ``apikey``). Each rule's matches contain
     its needle after this folding, so "no needle" means "nothing to change". Folding is applied to every
     byte, values and ids included: joining or folding bytes only adds false alarms (a walk), never misses.
+
+    Each needle pass costs the length of the folded bytes, so the folding keeps as few letters as it can
+    and needles holding rare punctuation (``://``, ``code=``, ``sig=``) share one split at it:
+    two needles sharing a prefix of five or more characters are searched as that prefix (``passw`` for
+    ``password`` and ``passwd``), and a frequent letter that only one needle uses is deleted too when that
+    needle keeps a run of at least seven characters without it (``orization`` for ``authorization``: the
+    run is still contiguous in any match once the letter is gone, so nothing is missed).
     ``needles`` is ``None`` when a needle is not ASCII: no byte rule covers Unicode case folding in
     general, so everything is walked.
     """
@@ -587,6 +646,8 @@ class ByteScreen:
     table: bytes
     delete: bytes
     needles: tuple[bytes, ...] | None
+    around: tuple[tuple[bytes, tuple[tuple[bytes, bytes], ...]], ...] = ()
+    """``(rare byte, ((before, after), …))``: needles searched around a rare byte (see :data:`_RARE_BYTES`)."""
 
     @classmethod
     def build(cls, needles: Iterable[bytes]) -> ByteScreen:
@@ -607,33 +668,87 @@ class ByteScreen:
         wanted = {n.translate(bytes(table)) for n in needles}
         if not exact or not all(n.isascii() and n for n in wanted):
             return cls(bytes(table), bytes(delete), None)
-        # a needle containing another needle adds a pass and never a hit
-        kept = tuple(sorted(n for n in wanted if not any(o != n and o in n for o in wanted)))
+        kept = _fewer_letters(_merge_prefixes(_outermost(wanted)))
         # Bytes that fold to no needle character cannot be inside a match: deleting them too (ids,
         # timestamps, framing, separators) shrinks what every needle pass scans.
         alphabet = set(b"".join(kept))
         delete.extend(b for b in range(256) if table[b] not in alphabet and b not in delete)
-        return cls(bytes(table), bytes(delete), kept)
+        around: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        plain = []
+        for needle in sorted(kept):
+            rare = next((bytes([c]) for c in needle if c in _RARE_BYTES), None)
+            if rare is None:
+                plain.append(needle)
+            else:
+                before, _, after = needle.partition(rare)
+                around.setdefault(rare, []).append((before, after))
+        return cls(bytes(table), bytes(delete), tuple(plain),
+                   tuple((rare, tuple(pairs)) for rare, pairs in sorted(around.items())))
 
     def may_match(self, data: bytes) -> bool:
         if self.needles is None:
             return True
         folded = data.translate(self.table, self.delete)
-        for needle in self.needles:  # noqa: SIM110 - a plain loop is measurably cheaper than any(genexpr)
+        for needle in self.needles:  # a plain loop: measurably cheaper than any(genexpr)
             if needle in folded:
                 return True
+        for rare, pairs in self.around:
+            places = folded.split(rare)
+            if len(places) > _MAX_SPLIT_PLACES:
+                if any(before + rare + after in folded for before, after in pairs):
+                    return True
+                continue
+            for left, right in pairwise(places):
+                for before, after in pairs:
+                    if left.endswith(before) and right.startswith(after):
+                        return True
         return False
 
 
-def screen_for(
-    redactor: KeyRedactor, *, urls: bool = True, sql: bool = True, text: bool = True
-) -> ByteScreen:
+def _outermost(needles: set[bytes]) -> set[bytes]:
+    """A needle containing another needle adds a pass and never a hit: keep the contained one."""
+    return {n for n in needles if not any(o != n and o in n for o in needles)}
+
+
+def _merge_prefixes(needles: set[bytes], shortest: int = 5) -> set[bytes]:
+    """``{password, passwd}`` → ``{passw}``: one pass instead of two, and every match of either still hits."""
+    out = set(needles)
+    merged = True
+    while merged:
+        merged = False
+        for a, b in ((a, b) for a in sorted(out) for b in sorted(out) if a < b):
+            n = 0
+            while n < min(len(a), len(b)) and a[n] == b[n]:
+                n += 1
+            if n >= shortest:
+                out = _outermost((out - {a, b}) | {a[:n]})
+                merged = True
+                break
+    return out
+
+
+def _fewer_letters(needles: set[bytes]) -> set[bytes]:
+    """Leave frequent letters out of the folding where only one needle uses them (see :class:`ByteScreen`);
+    needles holding a rare byte keep their letters (they are found around that byte, not by a pass)."""
+    out = set(needles)
+    for letter in _LETTER_FREQUENCY:
+        users = [n for n in out if letter in n]
+        if len(users) != 1 or any(c in _RARE_BYTES for c in users[0]):
+            continue
+        run = max(users[0].split(bytes([letter])), key=len)
+        if len(run) >= _MIN_NEEDLE:
+            out = _outermost((out - {users[0]}) | {run})
+    return out
+
+
+def screen_for(redactor: KeyRedactor, *, statements: str = "credentials") -> ByteScreen:
     """The screen for everything :func:`redact_value` and :class:`TextMasker` (without schemes or literal
-    secrets) may change under ``redactor``: key needles, URL needles, statement keys."""
-    needles = set(redactor.needles())
-    if urls or text:
-        needles |= _TEXT_NEEDLES
-    if sql:
+    secrets) may change under ``redactor``: key needles, URL and text needles, and for statements
+    ``IDENTIFIED BY`` (mode ``credentials``) or the statement keys themselves (mode ``all``)."""
+    needles = set(redactor.needles()) | _TEXT_NEEDLES
+    if statements == "credentials":
+        needles.add(_STATEMENT_NEEDLE)
+    elif statements == "all":
         needles |= {_fold(k) for k in DB_STATEMENT_KEYS}
     return ByteScreen.build(needles)
 
@@ -646,6 +761,7 @@ __all__ = [
     "REDACTED",
     "SECRET_ENV_VARS",
     "SIGNING_QUERY_PARAMS",
+    "STATEMENT_MODES",
     "TEXT_KEYS",
     "UNICODE_FOLDING_TO_ASCII",
     "URL_KEYS",
@@ -664,5 +780,6 @@ __all__ = [
     "redact_value",
     "screen_for",
     "scrub_sql",
+    "scrub_statement",
     "scrub_url",
 ]

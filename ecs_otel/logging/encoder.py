@@ -34,7 +34,7 @@ from ecs_otel.redaction import (
     TextMasker,
     is_db_statement_key,
     is_url_key,
-    scrub_sql,
+    scrub_statement,
     scrub_url,
 )
 
@@ -204,7 +204,7 @@ def _mapping(value: Mapping[Any, Any], st: WalkState, depth: int) -> Any:
         elif red is not None and type(v) is str and is_url_key(key):
             out[key] = to_jsonable(scrub_url(v, red), st)
         elif red is not None and type(v) is str and is_db_statement_key(key):
-            out[key] = to_jsonable(scrub_sql(v), st)
+            out[key] = to_jsonable(scrub_statement(v, "credentials", red), st)
         else:
             out[key] = to_jsonable(v, st, depth - 1)
     return out

@@ -40,7 +40,7 @@ from ecs_otel.redaction import (
     TextMasker,
     is_db_statement_key,
     is_url_key,
-    scrub_sql,
+    scrub_statement,
     scrub_url,
 )
 
@@ -225,7 +225,8 @@ class JsonFormatter(logging.Formatter):
         if record.args or type(msg) is not str:
             msg = self._message(record)
         masker = self._masker
-        if masker is not None:
+        # TextMasker.quick_skip inlined: most messages hold no separator and no scheme word.
+        if masker is not None and (masker.always or ":" in msg or "=" in msg or "earer " in msg or "asic " in msg):
             msg = masker.mask(msg)
         truncated = False
         if len(msg) > self._max_str:
@@ -340,10 +341,11 @@ class JsonFormatter(logging.Formatter):
                     d[out_key] = REDACTED
                     continue
                 if type(value) is str:
-                    value = scrub_url(value, self._redactor) if action == 2 else scrub_sql(value)
+                    value = (scrub_url(value, self._redactor) if action == 2
+                             else scrub_statement(value, "credentials", self._redactor))
             t = type(value)
             if t is str:
-                if masker is not None:
+                if masker is not None and len(value) > 5:
                     value = masker.mask(value)
                 if len(value) <= max_str:
                     d[out_key] = value

@@ -7,7 +7,8 @@ whole key or its last dot-separated segment matches the deny-list (``password``,
 ``"[REDACTED]"`` wherever OTLP carries attributes, inside nested key-value lists too, list-valued
 headers included; URL values (``url.full``, ``url.original``, ``http.url``, ``http.target``,
 ``url.query``) and span names keep their shape but lose user-info and sensitive or signing query
-values; ``db.statement``/``db.query.text`` lose their literals (``scrub_db_statements``); exception
+values; ``db.statement``/``db.query.text`` naming a credential lose their literals (``scrub_db_statements``:
+``credentials``, ``all`` or ``off``); exception
 messages, tracebacks, span status descriptions and string log bodies lose the values written next to a
 sensitive key. A
 structure nested deeper than :data:`MAX_DEPTH` that might hold a secret is redacted whole.
@@ -16,6 +17,7 @@ structure nested deeper than :data:`MAX_DEPTH` that might hold a secret is redac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from google.protobuf.message import Message
 
@@ -31,7 +33,7 @@ from ecs_otel.redaction import (
     is_text_key,
     is_url_key,
     screen_for,
-    scrub_sql,
+    scrub_statement,
     scrub_url,
 )
 from sidecar.config import ConfigError, setting
@@ -62,10 +64,12 @@ class RedactionProcessor(Processor):
             "http.target, url.query and span names.",
             env="ECS_OTEL_REDACTION_SCRUB_URLS",
         )
-        scrub_db_statements: bool = setting(
-            True,
-            help="Replace string and numeric literals in db.statement and db.query.text by `?` (the sanitised query "
-            "text the database semantic conventions recommend; `IDENTIFIED BY '…'` never leaves the task).",
+        scrub_db_statements: Literal["credentials", "all", "off"] = setting(
+            "credentials",
+            help="Literals (strings, numbers) in db.statement / db.query.text become `?`: `credentials` when the "
+            "statement names a credential (`IDENTIFIED BY`, `password`, `token`…), `all` always (the sanitised "
+            "query text of the database semantic conventions; every batch with a statement is then walked), "
+            "`off` never.",
             env="ECS_OTEL_REDACTION_SCRUB_DB_STATEMENTS",
         )
 
@@ -79,12 +83,12 @@ class RedactionProcessor(Processor):
         self.settings = settings
         self.context = context
         self._urls = settings.scrub_urls
-        self._sql = settings.scrub_db_statements
+        self._statements = settings.scrub_db_statements
         # Structural text rules only (keys, URLs): no literal secrets or shapes, which have no needle.
         self._masker = TextMasker(self._redactor, secrets=(), schemes=False)
         # Every rule has a needle each of its matches contains after folding: if no needle occurs
         # anywhere in the batch's bytes, no attribute, name or body can need a change.
-        self._screen = screen_for(self._redactor, urls=self._urls, sql=self._sql)
+        self._screen = screen_for(self._redactor, statements=self._statements)
         self._redacted = context.telemetry.counter(
             "ecs_otel_sidecar_redacted_values_total",
             "Attribute values replaced or scrubbed by the redaction processor.",
@@ -174,7 +178,7 @@ class RedactionProcessor(Processor):
         if is_url_key(key):
             return scrub_url(value, self._redactor) if self._urls else value
         if is_db_statement_key(key):
-            return self._masker.mask(scrub_sql(value) if self._sql else value)
+            return self._masker.mask(scrub_statement(value, self._statements, self._redactor))
         if is_text_key(key):
             return self._masker.mask(value)
         return value

@@ -18,6 +18,7 @@ from ecs_otel.redaction import (
     env_secrets,
     redact_mapping,
     scrub_sql,
+    scrub_statement,
     scrub_url,
 )
 from tests.logging.support import strict_loads
@@ -189,6 +190,21 @@ def test_scrub_url_in_text(text: str, expected: str) -> None:
 )
 def test_scrub_sql(statement: str, expected: str) -> None:
     assert scrub_sql(statement) == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "statement", "expected"),
+    [
+        ("credentials", "ALTER USER app IDENTIFIED BY 's3'", "ALTER USER app IDENTIFIED BY ?"),
+        ("credentials", "CREATE USER bob WITH PASSWORD 's3' VALID UNTIL '2030-01-01'",
+         "CREATE USER bob WITH PASSWORD ? VALID UNTIL ?"),
+        ("credentials", "SELECT * FROM orders WHERE id = 42", "SELECT * FROM orders WHERE id = 42"),
+        ("all", "SELECT * FROM orders WHERE id = 42", "SELECT * FROM orders WHERE id = ?"),
+        ("off", "ALTER USER app IDENTIFIED BY 's3'", "ALTER USER app IDENTIFIED BY 's3'"),
+    ],
+)
+def test_scrub_statement_modes(mode: str, statement: str, expected: str) -> None:
+    assert scrub_statement(statement, mode) == expected
 
 
 def test_scrub_sql_returns_same_object_when_clean() -> None:
