@@ -378,11 +378,9 @@ def _basic_credentials(token: str) -> bool:
 
 
 def _looks_like_secret_key(match: re.Match[str]) -> str:
-    """40 characters of base64 alphabet with ``/`` or ``+``, or mixed case with digits: an AWS secret key
-    (a 40-hex SHA-1 is left alone)."""
+    """40 characters of the base64 alphabet in mixed case with digits: an AWS secret key. A 40-hex SHA-1 and
+    an ARN's lower-case ``name/id`` tail (``…-sandbox/bae32def…``) are left alone."""
     text = match.group(0)
-    if "/" in text or "+" in text:
-        return REDACTED
     if any(c.isupper() for c in text) and any(c.islower() for c in text) and any(c.isdigit() for c in text):
         return REDACTED
     return text

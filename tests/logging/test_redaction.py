@@ -244,6 +244,8 @@ def test_text_masker_literal_secrets_and_aws_shapes() -> None:
     assert masker.mask("key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "key [REDACTED]"
     sha = "356a192b7913b04c54574d18c28d46e6395428ab"
     assert masker.mask(f"sha {sha}") == f"sha {sha}"  # a hex digest is not a key
+    arn = "arn:aws:ecs:us-east-1:829490980523:task/prom-ecs-exporter-sandbox/bae32def0ab64f06818e8862e58f8d6d"
+    assert masker.mask(arn) == arn  # nor is an ARN's name/id tail (40 characters with a '/')
     assert masker.mask("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ") == "[REDACTED]"
     clean = "nothing to see here"
     assert masker.mask(clean) is clean
