@@ -481,11 +481,12 @@ def _any_values(depth: int):  # type: ignore[no-untyped-def]
 
 
 def _one_place():  # type: ignore[no-untyped-def]
-    """One key-value, span name or log body: small enough that only its own content can flag the screen."""
+    """One key-value, span name, span status or log body: small enough that only its own content can flag
+    the screen."""
     from hypothesis import strategies as st
 
     attribute = st.tuples(st.sampled_from(["span", "event", "link", "resource", "log"]), _keys(), _any_values(2))
-    text = st.tuples(st.sampled_from(["name", "body"]), _texts(), st.none())
+    text = st.tuples(st.sampled_from(["name", "body", "status"]), _texts(), st.none())
     return st.one_of(attribute, text)
 
 
@@ -505,6 +506,8 @@ def _batch_with(place: str, key: str, value):  # type: ignore[no-untyped-def]
               "resource": batch.resource_spans[0].resource.attributes}.get(place)
     if place == "name":
         span.name = key
+    elif place == "status":
+        span.status.message = key
     else:
         target.append(KeyValue(key=key, value=value))
     return Signal.TRACES, batch
