@@ -31,7 +31,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -614,8 +613,8 @@ _LETTER_FREQUENCY = b"etaoinshrdlucmwfgypbvkjxqz"
 #: A needle shortened to leave a letter out of the folding keeps at least this many characters.
 _MIN_NEEDLE = 7
 #: Punctuation that is rare in folded telemetry: a needle holding one (``://``, ``code=``) is found by
-#: splitting the folded bytes at it (one memchr-speed pass for all such needles, and few places to check)
-#: instead of a pass of its own. Past this many places the plain search is cheaper.
+#: looking around each place that byte occurs (memchr-speed finds, few places to check) instead of a pass
+#: of its own. Past this many places the plain search is cheaper.
 _RARE_BYTES = b":="
 _MAX_SPLIT_PLACES = 64
 
@@ -632,7 +631,7 @@ class ByteScreen:
     byte, values and ids included: joining or folding bytes only adds false alarms (a walk), never misses.
 
     Each needle pass costs the length of the folded bytes, so the folding keeps as few letters as it can
-    and needles holding rare punctuation (``://``, ``code=``, ``sig=``) share one split at it:
+    and needles holding rare punctuation (``://``, ``code=``, ``sig=``) are checked around its few places:
     two needles sharing a prefix of five or more characters are searched as that prefix (``passw`` for
     ``password`` and ``passwd``), and a frequent letter that only one needle uses is deleted too when that
     needle keeps a run of at least seven characters without it (``orization`` for ``authorization``: the
@@ -691,15 +690,18 @@ class ByteScreen:
             if needle in folded:
                 return True
         for rare, pairs in self.around:
-            places = folded.split(rare)
-            if len(places) > _MAX_SPLIT_PLACES:
-                if any(before + rare + after in folded for before, after in pairs):
-                    return True
-                continue
-            for left, right in pairwise(places):
-                for before, after in pairs:
-                    if left.endswith(before) and right.startswith(after):
+            at = folded.find(rare)
+            seen = 0
+            while at >= 0:
+                seen += 1
+                if seen > _MAX_SPLIT_PLACES:  # many places: one plain pass per needle is cheaper
+                    if any(before + rare + after in folded for before, after in pairs):
                         return True
+                    break
+                for before, after in pairs:
+                    if folded.endswith(before, 0, at) and folded.startswith(after, at + 1):
+                        return True
+                at = folded.find(rare, at + 1)
         return False
 
 

@@ -316,3 +316,16 @@ def test_url_keys_are_matched_alike_at_top_level_and_nested() -> None:
     assert line["URL.Full"] == scrubbed
     assert line["req"] == {"URL.Full": scrubbed, "url.full": scrubbed}
     assert redact_mapping({"req": {"URL.Full": url}}) == {"req": {"URL.Full": scrubbed}}
+
+
+def test_byte_screen_finds_rare_byte_needles_however_many_places() -> None:
+    """``code=``, ``sig=`` and ``://`` are found around each ``=`` / ``:``, and by a plain search when there
+    are more places than the shortcut checks; other needles are plain searches."""
+    from ecs_otel.redaction import KeyRedactor, screen_for
+
+    screen = screen_for(KeyRedactor())
+    for tail in (b"/cb?CODE=x", b"?Sig=1", b"https://h/", b"x-api-key"):
+        for noise in (b"", b"a=1&" * 100, b"t:0 " * 100):
+            assert screen.may_match(noise + tail), (noise[:8], tail)
+            assert screen.may_match(tail + noise), (noise[:8], tail)
+    assert not screen.may_match(b"exit status 1, signal" + b"a=1&" * 100)  # nothing around its "=" places
