@@ -24,6 +24,7 @@ SUITES: tuple[tuple[str, str], ...] = (
     ("bench.startup_bench", "Start-up and request overhead against aws-opentelemetry-distro"),
     ("bench.app_signals_bench", "Application Signals: request overhead, on against off"),
     ("bench.sidecar_vs_rotel", "Sidecar against rotel: OTLP/HTTP ingest → OTLP export"),
+    ("bench.redaction_bench", "Redaction: the byte screen on a clean batch, against walking it"),
     ("bench.cardinality_bench", "Cardinality processor at 1,000,000 distinct attribute sets"),
     ("bench.scrape_bench", "ECS task stats: CPU time of one scrape"),
     ("bench.prometheus_bench", "Prometheus endpoint: render time of a 10,000-series scrape"),

@@ -71,6 +71,16 @@ def sidecar_lines(rows: Rows) -> list[Line]:
     return out
 
 
+def redaction_lines(rows: Rows) -> list[Line]:
+    screen = _first(rows, case="processor, clean batch")
+    walk = _first(rows, case="full walk")
+    if not screen:
+        return []
+    return [("redaction of a clean 100-span batch (µs): byte screen vs full walk", f"{screen['us']:.0f}",
+             f"{walk['us']:.0f}" if walk else "n/a",
+             f"measured, no target — got {_ratio(screen['us'], walk and walk['us'])}")]
+
+
 def cardinality_lines(rows: Rows) -> list[Line]:
     ours = _first(rows, case="distinct")
     base = _first(rows, case="baseline-distinct")
@@ -113,6 +123,7 @@ EXTRACTORS: dict[str, Callable[[Rows], list[Line]]] = {
     "bench.startup_bench": startup_lines,
     "bench.app_signals_bench": app_signals_lines,
     "bench.sidecar_vs_rotel": sidecar_lines,
+    "bench.redaction_bench": redaction_lines,
     "bench.cardinality_bench": cardinality_lines,
     "bench.scrape_bench": scrape_lines,
     "bench.prometheus_bench": prometheus_lines,

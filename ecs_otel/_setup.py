@@ -452,10 +452,11 @@ def _setup_logs(config: Configuration) -> None:
     if not settings.logs_exporter:
         return
     from opentelemetry._logs import set_logger_provider
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
 
     from ecs_otel.exporting import LazyExporter
+    from ecs_otel.logging.otlp import masked_logging_handler
 
     provider = LoggerProvider(resource=config.resource, shutdown_on_exit=False)
     for name, exporter, endpoint in _exporters(config, "logs", settings.logs_exporter, LazyExporter,
@@ -468,7 +469,7 @@ def _setup_logs(config: Configuration) -> None:
                                prepare=getattr(exporter, "prepare", None))
     set_logger_provider(provider)
     config.logger_provider = provider
-    handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
+    handler = masked_logging_handler(provider)  # the stdout lines' masking, for the exported records too
     handler._ecs_otel = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     if not root.handlers:

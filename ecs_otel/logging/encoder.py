@@ -28,7 +28,15 @@ from pathlib import PurePath
 from types import ModuleType
 from typing import Any
 
-from ecs_otel.redaction import REDACTED, KeyRedactor, is_url_key, scrub_url
+from ecs_otel.redaction import (
+    REDACTED,
+    KeyRedactor,
+    TextMasker,
+    is_db_statement_key,
+    is_url_key,
+    scrub_statement,
+    scrub_url,
+)
 
 _orjson: ModuleType | None
 try:  # orjson is a base dependency, but the library must not break without it.
@@ -48,11 +56,12 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 class WalkState:
     """Mutable flags a walk reports back (kept out of the return value to keep the hot path simple)."""
 
-    __slots__ = ("max_str", "redactor", "truncated")
+    __slots__ = ("masker", "max_str", "redactor", "truncated")
 
-    def __init__(self, redactor: KeyRedactor | None, max_str: int) -> None:
+    def __init__(self, redactor: KeyRedactor | None, max_str: int, masker: TextMasker | None = None) -> None:
         self.redactor = redactor
         self.max_str = max_str
+        self.masker = masker
         self.truncated = False
 
 
@@ -121,6 +130,8 @@ def to_jsonable(value: Any, st: WalkState, depth: int = MAX_DEPTH) -> Any:
     """Reduce ``value`` to JSON-model types (see module docstring). Never raises."""
     t = type(value)
     if t is str:
+        if st.masker is not None:
+            value = st.masker.mask(value)
         return value if len(value) <= st.max_str else _clip(value, st)
     if t is int:
         return value if _I64_MIN <= value <= _U64_MAX else _bigint(value)
@@ -129,9 +140,12 @@ def to_jsonable(value: Any, st: WalkState, depth: int = MAX_DEPTH) -> Any:
     if t is float:
         return value if value - value == 0.0 else _float(value)
     try:
-        return _convert(value, st, depth)
+        out = _convert(value, st, depth)
     except Exception:
-        return safe_str(value)
+        out = safe_str(value)
+    if type(out) is str and st.masker is not None:  # an object's str(): text like any other
+        out = st.masker.mask(out)
+    return out
 
 
 def _bigint(v: int) -> str:
@@ -188,7 +202,9 @@ def _mapping(value: Mapping[Any, Any], st: WalkState, depth: int) -> Any:
         if red is not None and red.is_sensitive(key):
             out[key] = REDACTED
         elif red is not None and type(v) is str and is_url_key(key):
-            out[key] = _clip(scrub_url(v), st)
+            out[key] = to_jsonable(scrub_url(v, red), st)
+        elif red is not None and type(v) is str and is_db_statement_key(key):
+            out[key] = to_jsonable(scrub_statement(v, "credentials", red), st)
         else:
             out[key] = to_jsonable(v, st, depth - 1)
     return out

@@ -34,7 +34,15 @@ from ecs_otel.logging.encoder import (
     stdlib_dumps,
     to_jsonable,
 )
-from ecs_otel.redaction import REDACTED, KeyRedactor, is_url_key, scrub_url
+from ecs_otel.redaction import (
+    REDACTED,
+    KeyRedactor,
+    TextMasker,
+    is_db_statement_key,
+    is_url_key,
+    scrub_statement,
+    scrub_url,
+)
 
 DEFAULT_MAX_BYTES = 16384
 """The awslogs driver (Docker's 16 KiB line buffer) splits longer lines into several CloudWatch events."""
@@ -93,7 +101,11 @@ class JsonFormatter(logging.Formatter):
 
     Options: ``service`` (written as ``service``), ``ecs`` / ``ecs_context`` (mapping written under ``ecs``,
     see :func:`ecs_otel.logging.fields.ecs_log_context`), ``static_fields`` (more constant top-level
-    fields), ``redact`` (default on) and ``deny_list`` (replaces the default list), ``max_bytes`` (line
+    fields), ``redact`` (default on: the rules of :mod:`ecs_otel.redaction` for keys, URL and statement
+    values, and masking of the message, string fields, exception message and traceback), ``deny_list``
+    (replaces the default list), ``secrets`` (literal values to mask; default: those of the credential
+    environment variables), ``masker`` (a ready :class:`~ecs_otel.redaction.TextMasker`, overriding
+    ``deny_list``/``secrets``), ``max_bytes`` (line
     cap including the newline; default ``ECS_OTEL_LOG_MAX_BYTES`` or 16384), ``encoder`` (``auto``,
     ``orjson``, ``stdlib``), ``access_fields`` (default on: uvicorn/gunicorn access records also get
     ``http.request.method``, ``url.path``, ``http.response.status_code``, ``client.address``...).
@@ -123,6 +135,8 @@ class JsonFormatter(logging.Formatter):
         static_fields: Mapping[str, Any] | None = None,
         redact: bool = True,
         deny_list: Iterable[str] | None = None,
+        secrets: Iterable[str] | None = None,
+        masker: TextMasker | None = None,
         max_bytes: int | None = None,
         encoder: str = "auto",
         trace_correlation: bool = True,
@@ -134,7 +148,10 @@ class JsonFormatter(logging.Formatter):
         self.encoder = "stdlib" if self._dumps is stdlib_dumps else "orjson"
         self._max_bytes = max_bytes_from_env() if max_bytes is None else validate_max_bytes(max_bytes)
         self._max_str = self._max_bytes  # a longer string cannot fit anyway: cut before encoding it
-        self._redactor: KeyRedactor | None = KeyRedactor(deny_list) if redact else None
+        if redact and masker is None:
+            masker = TextMasker(KeyRedactor(deny_list), secrets)
+        self._masker: TextMasker | None = masker if redact else None
+        self._redactor: KeyRedactor | None = masker.redactor if masker is not None and redact else None
         self._trace = TraceCorrelation() if trace_correlation else None
         self._access_fields = access_fields
         self._ts: tuple[int, str] = (-1, "")
@@ -155,7 +172,7 @@ class JsonFormatter(logging.Formatter):
             if key in F.RESERVED_OUTPUT_KEYS:
                 raise ValueError(f"static field {key!r} would replace a key the formatter writes itself")
             static[key] = value
-        st = WalkState(self._redactor, self._max_str)
+        st = WalkState(self._redactor, self._max_str, self._masker)
         static_obj = {k: to_jsonable(v, st) for k, v in static.items()}
         if self._redactor is not None:
             static_obj = {k: (REDACTED if self._redactor.is_sensitive(k) else v) for k, v in static_obj.items()}
@@ -207,6 +224,10 @@ class JsonFormatter(logging.Formatter):
         msg = record.msg
         if record.args or type(msg) is not str:
             msg = self._message(record)
+        masker = self._masker
+        # TextMasker.quick_skip inlined: most messages hold no separator and no scheme word.
+        if masker is not None and (masker.always or ":" in msg or "=" in msg or "earer " in msg or "asic " in msg):
+            msg = masker.mask(msg)
         truncated = False
         if len(msg) > self._max_str:
             msg = msg[: self._max_str]
@@ -253,7 +274,8 @@ class JsonFormatter(logging.Formatter):
             self._add_exception(record, d)
         if record.stack_info:
             stack = self.formatStack(record.stack_info)
-            d["stack_info"] = stack if type(stack) is str else safe_str(stack)
+            stack = stack if type(stack) is str else safe_str(stack)
+            d["stack_info"] = masker.mask(stack) if masker is not None else stack
         if truncated:
             d["truncated"] = True
 
@@ -278,14 +300,16 @@ class JsonFormatter(logging.Formatter):
         if not fields:
             return
         if self._redactor is not None:
-            d["message"] = scrub_url(d["message"])  # the request line carries the query string
-            if "url.query" in fields:
-                fields["url.query"] = scrub_url(fields["url.query"])
+            d["message"] = scrub_url(d["message"], self._redactor, text=True)  # the request line carries the query
+            for key in ("url.query", "url.full", "url.original", "http.target"):
+                if type(fields.get(key)) is str:
+                    fields[key] = scrub_url(fields[key], self._redactor)
         for key, value in fields.items():
             d[key] = value if type(value) is not str or len(value) <= self._max_str else value[: self._max_str]
 
     def _plan_for(self, key: str) -> tuple[str, int]:
-        """How an ``extra=`` key is written: (output key, 0 plain / 1 redacted / 2 URL-scrubbed), memoised."""
+        """How an ``extra=`` key is written: (output key, 0 plain / 1 redacted / 2 URL-scrubbed /
+        3 statement-scrubbed), memoised."""
         out_key = F.EXTRA_PREFIX + key if key in self._taken else key
         action = 0
         if self._redactor is not None:
@@ -293,6 +317,8 @@ class JsonFormatter(logging.Formatter):
                 action = 1
             elif is_url_key(key):
                 action = 2
+            elif is_db_statement_key(key):
+                action = 3
         plan = (out_key, action)
         if len(self._plans) < _PLAN_LIMIT:
             self._plans[key] = plan
@@ -303,6 +329,7 @@ class JsonFormatter(logging.Formatter):
     def _add_extras(self, rd: dict[str, Any], d: dict[str, Any]) -> bool:
         plans = self._plans
         max_str = self._max_str
+        masker = self._masker
         st: WalkState | None = None
         # filterfalse over the builtin __contains__ runs in C: only the (few) extra keys reach Python code.
         for key in filterfalse(_IS_RECORD_ATTRIBUTE, rd):
@@ -314,9 +341,12 @@ class JsonFormatter(logging.Formatter):
                     d[out_key] = REDACTED
                     continue
                 if type(value) is str:
-                    value = scrub_url(value)
+                    value = (scrub_url(value, self._redactor) if action == 2
+                             else scrub_statement(value, "credentials", self._redactor))
             t = type(value)
             if t is str:
+                if masker is not None and len(value) > 5:
+                    value = masker.mask(value)
                 if len(value) <= max_str:
                     d[out_key] = value
                     continue
@@ -329,15 +359,19 @@ class JsonFormatter(logging.Formatter):
                 d[out_key] = value
                 continue
             if st is None:
-                st = WalkState(self._redactor, max_str)
+                st = WalkState(self._redactor, max_str, masker)
             d[out_key] = to_jsonable(value, st)
         return st is not None and st.truncated
 
     def _add_exception(self, record: logging.LogRecord, d: dict[str, Any]) -> None:
+        """``exception.*`` fields; the message and the traceback go through the same masking as the message
+        (the record's own ``exc_text`` cache keeps the unmasked text other handlers may format themselves)."""
+        masker = self._masker
         ei = record.exc_info
         if isinstance(ei, tuple) and len(ei) == 3 and ei[0] is not None:
             d[F.EXCEPTION_TYPE] = exception_type_name(ei[0])
-            d[F.EXCEPTION_MESSAGE] = safe_str(ei[1])
+            message = safe_str(ei[1])
+            d[F.EXCEPTION_MESSAGE] = masker.mask(message) if masker is not None else message
             if not record.exc_text:
                 try:
                     record.exc_text = self.formatException(ei)
@@ -345,13 +379,14 @@ class JsonFormatter(logging.Formatter):
                     record.exc_text = f"<traceback unavailable: {safe_str(exc)}>"
         if record.exc_text:
             text = record.exc_text
-            d[F.EXCEPTION_STACKTRACE] = text if type(text) is str else safe_str(text)
+            text = text if type(text) is str else safe_str(text)
+            d[F.EXCEPTION_STACKTRACE] = masker.mask(text) if masker is not None else text
 
     # -- slow paths --------------------------------------------------------------------------------------
 
     def _careful(self, d: dict[str, Any]) -> dict[str, Any]:
         """Make every value JSON-model and UTF-8-safe; used when the fast encode raised."""
-        st = WalkState(None, self._max_str)
+        st = WalkState(None, self._max_str)  # values were redacted and masked before the encode failed
         clean = scrub_surrogates({k: to_jsonable(v, st) for k, v in d.items()})
         if st.truncated:
             clean[F.TRUNCATED] = True
@@ -431,13 +466,17 @@ class JsonFormatter(logging.Formatter):
         except Exception:
             created = time.time()
         sec = int(created)
+        message = safe_str(getattr(record, "msg", ""))[: self._max_bytes // 4]
+        error = f"{exception_type_name(type(exc))}: {safe_str(exc)}"[:512]
+        if self._masker is not None:
+            message, error = self._masker.mask(message), self._masker.mask(error)
         obj = {
             F.TIMESTAMP: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
             + _MS_SUFFIX[min(max(int((created - sec) * 1000), 0), 999)],
             F.LEVEL: safe_str(getattr(record, "levelname", "ERROR"))[:64],
             F.LOGGER: safe_str(getattr(record, "name", "root"))[:256],
-            F.MESSAGE: safe_str(getattr(record, "msg", ""))[: self._max_bytes // 4],
-            "formatter_error": f"{exception_type_name(type(exc))}: {safe_str(exc)}"[:512],
+            F.MESSAGE: message,
+            "formatter_error": error,
         }
         raw = stdlib_dumps(scrub_surrogates(obj))
         while len(raw) > self._budget and obj[F.MESSAGE]:

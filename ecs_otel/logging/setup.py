@@ -39,6 +39,7 @@ from ecs_otel.logging.handler import JsonStreamHandler
 from ecs_otel.logging.levels import LevelSpec, parse_level, parse_level_spec
 from ecs_otel.logging.text import TextFormatter
 from ecs_otel.metadata.client import on_ecs
+from ecs_otel.redaction import KeyRedactor, TextMasker
 
 LEVEL_ENV = "ECS_OTEL_LOG_LEVEL"
 FORMAT_ENV = "ECS_OTEL_LOG_FORMAT"
@@ -156,17 +157,19 @@ def configure_logging(
         if not chosen:
             chosen = default_format(running_on_ecs() if on_ecs is None else on_ecs, out)
         formatter: logging.Formatter
+        # One masker, whichever the format: the same rules for the line, its fields and its traceback.
+        masker = TextMasker(KeyRedactor(deny_list)) if redact else None
         if chosen == "json":
             formatter = JsonFormatter(
                 service=service,
                 ecs_context=ecs_context,
                 static_fields=static_fields,
                 redact=redact,
-                deny_list=deny_list,
+                masker=masker,
                 max_bytes=max_bytes,
             )
         else:
-            formatter = TextFormatter()
+            formatter = TextFormatter(redact=redact, masker=masker)
         for old in [h for h in root.handlers if _superseded_fallback(h)]:
             root.removeHandler(old)
         handler = _our_handler(root)

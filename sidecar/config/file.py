@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecs_otel.logging.formatter import MAX_MAX_BYTES, MIN_MAX_BYTES, validate_max_bytes
+from ecs_otel.logging.levels import parse_level_spec
 from sidecar import registry
 from sidecar.config.errors import ConfigError
 from sidecar.config.fields import ENV
 from sidecar.config.loader import load_settings
 from sidecar.config.settings import PipelineSettings, SidecarSettings
-from sidecar.logs import parse_levels
 
 CONFIG_ENV = "ECS_OTEL_SIDECAR_CONFIG"
 
@@ -160,13 +161,15 @@ def _check_wiring(s: SidecarSettings, env: Mapping[str, str]) -> None:
     if s.max_request_bytes < 1024:
         raise bad("max_request_bytes", "an integer >= 1024", s.max_request_bytes)
     try:
-        parse_levels(s.log_level)
+        parse_level_spec(s.log_level)
     except ValueError:
         raise bad("log_level", "a level such as INFO, or INFO,botocore=WARNING", s.log_level) from None
     if s.shutdown_timeout_s <= 0:
         raise bad("shutdown_timeout_s", "a number of seconds > 0", s.shutdown_timeout_s)
-    if s.log_max_bytes < 256:
-        raise bad("log_max_bytes", "an integer >= 256", s.log_max_bytes)
+    try:
+        validate_max_bytes(s.log_max_bytes)
+    except ValueError:
+        raise bad("log_max_bytes", f"an integer from {MIN_MAX_BYTES} to {MAX_MAX_BYTES}", s.log_max_bytes) from None
 
 
 def _check_pipeline(p: PipelineSettings, env: Mapping[str, str]) -> None:

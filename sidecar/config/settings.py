@@ -91,7 +91,7 @@ class SidecarSettings:
         "json", help="Sidecar log format: JSON lines or plain text.", env="ECS_OTEL_LOG_FORMAT"
     )
     log_max_bytes: int = setting(
-        16384, help="Longest log line the sidecar writes; longer messages are truncated.", env="ECS_OTEL_LOG_MAX_BYTES"
+        16384, help="Longest log line the sidecar writes (1024 to 1048576, as in the app); longer messages are truncated.", env="ECS_OTEL_LOG_MAX_BYTES"
     )
 
     def exporters_for(self, signal: str) -> list[str] | None:

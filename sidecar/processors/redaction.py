@@ -1,88 +1,48 @@
 """``redaction``: secrets in attributes never leave the task.
 
-The rule is the one the app's JSON logs use (:mod:`ecs_otel.redaction`, DESIGN.md): a key is
-sensitive when the whole key or its last dot-separated segment is on the deny-list
-(case-insensitive, ``-`` same as ``_``), so ``http.request.header.authorization`` is redacted
-and ``gen_ai.usage.input_tokens`` is not. Values of sensitive keys become ``"[REDACTED]"``
-wherever OTLP carries attributes, inside nested key-value lists too; URL values (``url.full``,
-``http.url``, ``url.query``) keep their shape but lose user-info and signing/token query values.
+The rules are the ones every output of the project uses (:mod:`ecs_otel.redaction`, docs/redaction.md):
+a key is sensitive when, normalised (case, ``-``/spaces/camelCase as ``_``, whitespace trimmed), the
+whole key or its last dot-separated segment matches the deny-list (``password``, ``*_token``,
+``*password*``…) or it is a credential HTTP header attribute. Values of sensitive keys become
+``"[REDACTED]"`` wherever OTLP carries attributes, inside nested key-value lists too, list-valued
+headers included; URL values (``url.full``, ``url.original``, ``http.url``, ``http.target``,
+``url.query``) and span names keep their shape but lose user-info and sensitive or signing query
+values; ``db.statement``/``db.query.text`` naming a credential lose their literals (``scrub_db_statements``:
+``credentials``, ``all`` or ``off``); exception
+messages, tracebacks, span status descriptions and string log bodies lose the values written next to a
+sensitive key. A
+structure nested deeper than :data:`MAX_DEPTH` that might hold a secret is redacted whole.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from google.protobuf.message import Message
 
-from ecs_otel.redaction import DEFAULT_DENY_LIST, REDACTED, URL_KEYS, KeyRedactor, scrub_url
+from ecs_otel.redaction import (
+    DEFAULT_DENY_LIST,
+    MAX_DEPTH,
+    REDACTED,
+    UNICODE_FOLDING_TO_ASCII,
+    ByteScreen,
+    KeyRedactor,
+    TextMasker,
+    is_db_statement_key,
+    is_text_key,
+    is_url_key,
+    screen_for,
+    scrub_statement,
+    scrub_url,
+)
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
 from sidecar.otlp.attributes import attribute_lists_of, resource_attribute_lists, scopes
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.processor import Processor
 
-#: Nesting below which key-value lists are not inspected (a hostile body cannot make us recurse forever).
-MAX_DEPTH = 16
-
-#: Non-ASCII characters whose lower case contains ASCII letters (U+0130 → "i̇", the Kelvin sign → "k").
-#: A test recomputes this list from the running Python's Unicode tables.
-UNICODE_FOLDING_TO_ASCII = ("\u0130", "\u212a")
-
-
-@dataclass(frozen=True)
-class ByteScreen:
-    """Does a serialized batch possibly hold a key the redaction rule would change? One C pass per needle.
-
-    The batch's bytes are folded with one ``bytes.translate``: ASCII upper case to lower, ``-`` to
-    ``_`` (the rule's normalisation), and each character of :data:`UNICODE_FOLDING_TO_ASCII` to the
-    ASCII letter it lowers to (its UTF-8 lead bytes are deleted, its last byte mapped). Every key
-    the rule changes then shows a needle (a deny-list entry or a URL key) as a plain substring.
-    Bytes that fold to no needle character are deleted. All of this is applied to every byte, values
-    and ids included: joining or folding bytes only adds false alarms (a walk), never misses.
-    ``needles`` is ``None`` when an entry is not ASCII: no byte rule covers Unicode case folding in
-    general, so every batch is walked.
-    """
-
-    table: bytes
-    delete: bytes
-    needles: tuple[bytes, ...] | None
-
-    @classmethod
-    def build(cls, keys: frozenset[str]) -> ByteScreen:
-        table = bytearray(range(256))
-        for c in range(ord("A"), ord("Z") + 1):
-            table[c] = c + 32
-        table[ord("-")] = ord("_")
-        delete = bytearray()
-        exact = True
-        for ch in UNICODE_FOLDING_TO_ASCII:
-            encoded = ch.encode()
-            letters = [c for c in ch.lower() if c.isascii()]
-            last = encoded[-1]
-            if len(letters) != 1 or (table[last] != last and table[last] != ord(letters[0])):
-                exact = False  # cannot be folded byte-wise: fall back to always walking
-                continue
-            table[last] = ord(letters[0])
-            delete.extend(b for b in encoded[:-1] if b not in delete)
-        needles: tuple[bytes, ...] | None = None
-        if exact and all(k.isascii() for k in keys):
-            folded = {k.encode().translate(bytes(table)) for k in keys}
-            # a needle containing another needle adds a pass and never a hit
-            needles = tuple(sorted(n for n in folded if not any(o != n and o in n for o in folded)))
-            # Bytes that fold to no needle character cannot be inside a match: deleting them too
-            # (ids, timestamps, framing, digits) shrinks what every needle pass scans by ~40 %.
-            alphabet = set(b"".join(needles))
-            delete.extend(b for b in range(256) if table[b] not in alphabet and b not in delete)
-        return cls(bytes(table), bytes(delete), needles)
-
-    def may_match(self, data: bytes) -> bool:
-        if self.needles is None:
-            return True
-        folded = data.translate(self.table, self.delete)
-        for needle in self.needles:  # noqa: SIM110 - a plain loop is measurably cheaper than any(genexpr)
-            if needle in folded:
-                return True
-        return False
+__all__ = ["MAX_DEPTH", "UNICODE_FOLDING_TO_ASCII", "ByteScreen", "RedactionProcessor"]
 
 
 class RedactionProcessor(Processor):
@@ -92,13 +52,25 @@ class RedactionProcessor(Processor):
     class Settings:
         deny_list: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             list(DEFAULT_DENY_LIST),
-            help="Attribute keys (or last key segments) whose values are replaced by [REDACTED].",
+            help="Attribute keys whose values are replaced by [REDACTED]: an entry matches the whole key or its last "
+            "dot-separated segment after normalisation (case, `-`, spaces and camelCase as `_`); `*` matches any run "
+            "of characters but `.`. Credential HTTP header attributes are redacted whatever the list says "
+            "(docs/redaction.md).",
             env="ECS_OTEL_REDACTION_DENY_LIST",
         )
         scrub_urls: bool = setting(
             True,
-            help="Remove user-info and signature/token query values from url.full, http.url and url.query.",
+            help="Remove user-info and sensitive or signing query values from url.full, url.original, http.url, "
+            "http.target, url.query and span names.",
             env="ECS_OTEL_REDACTION_SCRUB_URLS",
+        )
+        scrub_db_statements: Literal["credentials", "all", "off"] = setting(
+            "credentials",
+            help="Literals (strings, numbers) in db.statement / db.query.text become `?`: `credentials` when the "
+            "statement names a credential (`IDENTIFIED BY`, `password`, `token`…), `all` always (the sanitised "
+            "query text of the database semantic conventions; every batch with a statement is then walked), "
+            "`off` never.",
+            env="ECS_OTEL_REDACTION_SCRUB_DB_STATEMENTS",
         )
 
     def __init__(self, settings: RedactionProcessor.Settings, context: SidecarContext) -> None:
@@ -110,10 +82,13 @@ class RedactionProcessor(Processor):
             ) from e
         self.settings = settings
         self.context = context
-        self._url_keys = URL_KEYS if settings.scrub_urls else frozenset()
-        # Every sensitive key contains a deny-list entry, and every URL key itself, as a substring:
-        # if none of these occurs anywhere in the batch's bytes, no attribute can need a change.
-        self._screen = ByteScreen.build(self._redactor.deny_list | self._url_keys)
+        self._urls = settings.scrub_urls
+        self._statements = settings.scrub_db_statements
+        # Structural text rules only (keys, URLs): no literal secrets or shapes, which have no needle.
+        self._masker = TextMasker(self._redactor, secrets=(), schemes=False)
+        # Every rule has a needle each of its matches contains after folding: if no needle occurs
+        # anywhere in the batch's bytes, no attribute, name or body can need a change.
+        self._screen = screen_for(self._redactor, statements=self._statements)
         self._redacted = context.telemetry.counter(
             "ecs_otel_sidecar_redacted_values_total",
             "Attribute values replaced or scrubbed by the redaction processor.",
@@ -162,15 +137,56 @@ class RedactionProcessor(Processor):
                 for attributes in attribute_lists_of(signal, item):
                     if attributes:
                         n += self._kvs(attributes, MAX_DEPTH)
-                if signal is Signal.LOGS:
-                    n += self._nested(item.body, MAX_DEPTH)
+                if signal is Signal.TRACES:
+                    if self._urls:
+                        n += self._set_name(item, scrub_url(item.name, self._redactor, text=True))
+                    n += self._status(item.status)
+                elif signal is Signal.LOGS:
+                    n += self._body(item.body)
         return n
+
+    @staticmethod
+    def _set_name(item: Message, name: str) -> int:
+        if name is item.name or name == item.name:  # type: ignore[attr-defined]
+            return 0
+        item.name = name  # type: ignore[attr-defined]
+        return 1
+
+    def _status(self, status) -> int:  # type: ignore[no-untyped-def]
+        """A span's status description is free text (the SDK writes ``Type: message`` of the exception)."""
+        if not status.message:
+            return 0
+        masked = self._masker.mask(status.message)
+        if masked == status.message:
+            return 0
+        status.message = masked
+        return 1
+
+    def _body(self, body) -> int:  # type: ignore[no-untyped-def]
+        """A string body is free text (masked); a structured one is walked like attributes."""
+        kind = body.WhichOneof("value")
+        if kind == "string_value":
+            masked = self._masker.mask(body.string_value)
+            if masked != body.string_value:
+                body.string_value = masked
+                return 1
+            return 0
+        return self._nested(body, MAX_DEPTH)
+
+    def _string(self, key: str, value: str) -> str:
+        """What a string attribute becomes under the value rules (URL, statement, free text)."""
+        if is_url_key(key):
+            return scrub_url(value, self._redactor) if self._urls else value
+        if is_db_statement_key(key):
+            return self._masker.mask(scrub_statement(value, self._statements, self._redactor))
+        if is_text_key(key):
+            return self._masker.mask(value)
+        return value
 
     def _kvs(self, kvs, depth: int) -> int:  # type: ignore[no-untyped-def]
         """Redact one repeated KeyValue field in place; returns how many values changed."""
         n = 0
         sensitive = self._redactor.is_sensitive
-        url_keys = self._url_keys
         for kv in kvs:
             key = kv.key
             value = kv.value
@@ -181,21 +197,26 @@ class RedactionProcessor(Processor):
                 continue
             kind = value.WhichOneof("value")
             if kind == "string_value":
-                if key.lower() in url_keys:
-                    scrubbed = scrub_url(value.string_value)
-                    if scrubbed is not value.string_value and scrubbed != value.string_value:
-                        value.string_value = scrubbed
-                        n += 1
+                old = value.string_value
+                new = self._string(key, old)
+                if new is not old and new != old:
+                    value.string_value = new
+                    n += 1
             elif kind == "kvlist_value" or kind == "array_value":
                 n += self._nested(value, depth - 1)
         return n
 
     def _nested(self, value, depth: int) -> int:  # type: ignore[no-untyped-def]
-        if depth <= 0:
-            return 0
         kind = value.WhichOneof("value")
+        if kind != "kvlist_value" and kind != "array_value":
+            return 0
+        if depth <= 0:
+            # Past the depth limit the walk cannot look inside: a structure that may hold a secret
+            # (the screen's test on its own bytes) is redacted whole, never passed on.
+            if not self._screen.may_match(value.SerializeToString()):
+                return 0
+            value.string_value = REDACTED
+            return 1
         if kind == "kvlist_value":
             return self._kvs(value.kvlist_value.values, depth)
-        if kind == "array_value":
-            return sum(self._nested(v, depth - 1) for v in value.array_value.values)
-        return 0
+        return sum(self._nested(v, depth - 1) for v in value.array_value.values)

@@ -4,7 +4,9 @@ It reads the running sidecar through :class:`StatusSource` only, so it can be st
 tested) against anything that answers those questions. The stats history it charts is filled by
 a :class:`~sidecar.status.history.HistoryTap` that the wiring puts in front of the scrapers'
 consumer; a processor that can report (the cardinality processor) is asked at request time,
-not for its last 5-second copy.
+not for its last 5-second copy. Every document it serves goes through the sidecar's log masker
+first (:func:`sidecar.logs.masker`): sensitive keys redacted, strings masked (an exporter's last
+error may quote a URL or a header), so the status page shows what the logs would.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 from aiohttp import web
 
+from ecs_otel.redaction import TextMasker, redact_data
+from sidecar.logs import masker as sidecar_masker
 from sidecar.pipeline.telemetry import Registry
 from sidecar.receivers.listen import listening_socket
 from sidecar.status.drops import drops_by_reason
@@ -50,8 +54,16 @@ class StatusSource(Protocol):
 
 
 class StatusServer:
-    def __init__(self, source: StatusSource, host: str, port: int, history: StatsHistory | None = None) -> None:
+    def __init__(
+        self,
+        source: StatusSource,
+        host: str,
+        port: int,
+        history: StatsHistory | None = None,
+        masker: TextMasker | None = None,
+    ) -> None:
         self.source = source
+        self.masker = masker if masker is not None else sidecar_masker()
         self.host = host
         self.port = port
         self.history = history if history is not None else StatsHistory(source.telemetry)
@@ -100,7 +112,7 @@ class StatusServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         ok, reasons = self.source.health()
-        body = {"status": "healthy" if ok else "unhealthy", "reasons": reasons}
+        body = redact_data({"status": "healthy" if ok else "unhealthy", "reasons": reasons}, self.masker)
         return web.Response(status=200 if ok else 503, body=orjson.dumps(body), content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -115,7 +127,8 @@ class StatusServer:
         snap["history"] = self.history.snapshot()
         snap["drops"] = drops_by_reason(self.source.telemetry)
         snap["cardinality"] = self.fresh_cardinality()
-        return web.Response(body=orjson.dumps(snap, default=str), content_type=JSON,
+        snap = redact_data(orjson.loads(orjson.dumps(snap, default=str)), self.masker)
+        return web.Response(body=orjson.dumps(snap), content_type=JSON,
                             headers={"Cache-Control": "no-store"})
 
     async def history_json(self, request: web.Request) -> web.Response:
@@ -127,8 +140,8 @@ class StatusServer:
         if data is None:
             return web.Response(status=404, body=orjson.dumps({"error": "no cardinality processor running"}),
                                 content_type=JSON)
-        return web.Response(body=orjson.dumps(data, default=str), content_type=JSON,
-                            headers={"Cache-Control": "no-store"})
+        data = redact_data(orjson.loads(orjson.dumps(data, default=str)), self.masker)
+        return web.Response(body=orjson.dumps(data), content_type=JSON, headers={"Cache-Control": "no-store"})
 
     async def favicon(self, request: web.Request) -> web.Response:
         return web.Response(status=204)

@@ -7,8 +7,6 @@ receiver got; the rule itself is also checked on those documents and on image re
 
 from __future__ import annotations
 
-from tests.support.paths import REPO_ROOT
-
 import dataclasses
 import json
 import sys
@@ -22,6 +20,7 @@ from ecs_otel.resource import default_service_version
 from tests.ecs_otel.conftest import base_env, metric_names, resource_spans, run, write_script
 from tests.support.emulator import EmulatorProcess
 from tests.support.otlp_sink import SinkProcess
+from tests.support.paths import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "ecs"
 

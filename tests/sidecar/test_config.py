@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ecs_otel.logging import parse_level_spec
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import load_config, read_document
-from sidecar.logs import parse_levels
 from tests.support.sidecar import run_sidecar_command
 
 GOOD = """
@@ -96,8 +96,14 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     assert info.value.key == "ECS_OTEL_SIDECAR_CONFIG"
 
 
-def test_log_level_spec() -> None:
-    assert parse_levels("WARNING,botocore=ERROR, aiohttp.access=INFO") == (30, {"botocore": 40, "aiohttp.access": 20})
+def test_log_level_spec_is_the_librarys() -> None:
+    """One level parser for the app and the sidecar: the configuration check uses the library's."""
+    spec = parse_level_spec("WARNING,botocore=ERROR, aiohttp.access=INFO")
+    assert (spec.root, spec.loggers) == (30, {"botocore": 40, "aiohttp.access": 20})
+    with pytest.raises(ConfigError, match="ECS_OTEL_LOG_LEVEL"):
+        load_config({"ECS_OTEL_LOG_LEVEL": "INFO,botocore=LOUD"})
+    with pytest.raises(ConfigError, match="ECS_OTEL_LOG_MAX_BYTES"):
+        load_config({"ECS_OTEL_LOG_MAX_BYTES": "512"})  # the library's bounds: 1024 to 1 MiB
 
 
 def test_bad_config_process_exits_2_naming_the_key(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The sidecar's own log lines: JSON with the library's keys, extras on top, capped length."""
+"""The sidecar's own log lines: the library's formatters (JSON keys, extras on top, capped length) and masking."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def restore_root_logger() -> Iterator[None]:
 
 def test_json_lines_with_extras_and_a_length_cap() -> None:
     stream = io.StringIO()
-    logs.configure("INFO,noisy=ERROR", "json", 512, stream)
+    logs.configure("INFO,noisy=ERROR", "json", 1024, stream)
     log = logging.getLogger("ecs_otel.sidecar.test")
     log.info("hello %s", "world", extra={"exporter": "otlp", "dropped_items": 3})
     log.warning("x" * 5000)
@@ -38,7 +38,7 @@ def test_json_lines_with_extras_and_a_length_cap() -> None:
     assert first["logger"] == "ecs_otel.sidecar.test"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["timestamp"])
     assert (first["exporter"], first["dropped_items"]) == ("otlp", 3)
-    assert len(lines[1]) <= 512 and second["truncated"] is True and second["level"] == "WARNING"
+    assert len(lines[1]) < 1024 and second["truncated"] is True and second["level"] == "WARNING"
 
 
 def test_text_format() -> None:
@@ -67,7 +67,7 @@ def test_signing_material_is_masked_and_signing_loggers_stay_at_info() -> None:
                    "IQoJb3JpZ2lu", "AKIAEXAMPLE"):
         assert secret not in text, secret
     assert "356a192b7913b04c54574d18c28d46e6395428ab" in text  # a hex digest is not a secret key
-    assert text.count("***") >= 8
+    assert text.count("[REDACTED]") >= 6  # one per value (a whole Authorization header is one)
 
 
 def test_naming_a_signing_logger_lets_it_log_at_debug() -> None:
@@ -76,3 +76,36 @@ def test_naming_a_signing_logger_lets_it_log_at_debug() -> None:
         assert logging.getLogger("botocore.auth").getEffectiveLevel() == logging.DEBUG
     finally:
         logging.getLogger("botocore").setLevel(logging.NOTSET)
+
+
+def _raise_with_secrets(token: str) -> None:
+    """What aiohttp did with a bad request: the raw header line, token included, in the exception."""
+    raise ValueError(f"400, message: Invalid header value char: b'Authorization: Bearer {token}\\x01' (token {token})")
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_exception_message_and_traceback_are_masked_in_both_formats(fmt: str) -> None:
+    """Issue 14: the JSON formatter re-formatted ``exc_info`` itself and printed the live receiver token;
+    now the message, ``exception.message`` and the traceback go through the same masker in both formats."""
+    token = "tok-" + "7f3a9c" * 4
+    env_secret = "aws-secret-" + "b" * 24
+    stream = io.StringIO()
+    logs.configure("INFO", fmt, 16384, stream, secrets=[token, env_secret])
+    log = logging.getLogger("ecs_otel.sidecar.test")
+    try:
+        _raise_with_secrets(token)
+    except ValueError:
+        log.exception("bad request from %s", "client", extra={"detail": f"key was {env_secret}"})
+    try:
+        raise RuntimeError(f"signing with {env_secret} failed")
+    except RuntimeError as exc:
+        log.error("upload failed", exc_info=exc)
+    text = stream.getvalue()
+    assert token not in text and env_secret not in text
+    assert "Traceback (most recent call last)" in text and "_raise_with_secrets" in text  # the traceback is there
+    assert text.count("[REDACTED]") >= 5
+    if fmt == "json":
+        first, second = (json.loads(line) for line in text.splitlines())
+        assert first["exception.type"] == "ValueError" and "[REDACTED]" in first["exception.message"]
+        assert "[REDACTED]" in first["exception.stacktrace"] and first["detail"] == "key was [REDACTED]"
+        assert second["exception.message"] == "signing with [REDACTED] failed"
