@@ -32,6 +32,7 @@ from ecs_otel.logging.encoder import (
     safe_str,
     scrub_surrogates,
     stdlib_dumps,
+    strip_escapes,
     to_jsonable,
 )
 from ecs_otel.redaction import REDACTED, KeyRedactor, is_url_key, scrub_url
@@ -207,6 +208,8 @@ class JsonFormatter(logging.Formatter):
         msg = record.msg
         if record.args or type(msg) is not str:
             msg = self._message(record)
+        if "\x1b" in msg:  # terminal colours (werkzeug's status codes): a C-level scan, no call otherwise
+            msg = strip_escapes(msg)
         truncated = False
         if len(msg) > self._max_str:
             msg = msg[: self._max_str]
