@@ -98,6 +98,9 @@ class DebugExporter(Exporter):
         self.context = context
         self._stream = stream
 
+    def destination(self, signal: Signal) -> str:
+        return f"stdout ({self.settings.verbosity})"
+
     async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
         stream = self._stream or sys.stdout
         cap = self.settings.max_line_chars
