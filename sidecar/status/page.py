@@ -232,7 +232,7 @@ function renderTables(s){
   (s.processors||[]).map(p=>[p.processor,p.signal,n(p.items_in||0),n(p.items_out||0),p.batches,
   ms(p.duration.p50),ms(p.duration.p99)]),"no processors");
  const sd=s.senders||{senders:[],evicted:0,max_senders:0};
- $("senders-note").textContent="· the "+sd.max_senders+" most recent"+(sd.evicted?" · "+sd.evicted+" older ones forgotten":"");
+ $("senders-note").textContent=(sd.max_senders?"· the "+sd.max_senders+" most recent":"")+(sd.evicted?" · "+sd.evicted+" older ones forgotten":"");
  table("senders",["<service","<instance","spans","data points","log records","last seen","first seen"],
   (sd.senders||[]).map(x=>[el("span",x.service,"",{"data-sender":x.service}),x.instance||"–",n(x.items.traces||0),n(x.items.metrics||0),
    n(x.items.logs||0),dur(x.last_seen_age_s)+" ago",dur(x.first_seen_age_s)+" ago"]),"no data received from an app yet");
