@@ -57,6 +57,7 @@ example:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecs-otel-sidecar", description=_DESCRIPTION, epilog=_EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run", help="run the sidecar until SIGTERM/SIGINT (the default command)",
@@ -75,15 +76,22 @@ def _parser() -> argparse.ArgumentParser:
     vc = sub.add_parser(
         "validate-config", help="check a TOML configuration file (plus env overrides); exit 0 or 2",
         description="Load FILE with the same ECS_OTEL_* overrides the sidecar would apply and build every "
-        "component it names, without listening; prints what it checked.",
+        "component it names, without listening; prints what it checked and the pipeline each signal would run "
+        "through, and warns about ECS_OTEL_* variables that no setting reads (with the closest name).",
     )
     vc.add_argument("file", type=Path, help="TOML file to check")
     return p
 
 
+def _version() -> str:
+    from ecs_otel import __version__
+
+    return f"ecs-otel-sidecar {__version__} (Python {sys.version.split()[0]})"
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (args_list[0].startswith("--") and args_list[0] not in ("-h", "--help")):
+    if not args_list or (args_list[0].startswith("--") and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "run")
     args = _parser().parse_args(args_list)
     environ = dict(os.environ if env is None else env)
@@ -109,6 +117,15 @@ def _status_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _validate(path: Path, env: Mapping[str, str]) -> int:
+    """Check FILE plus the environment as the sidecar would at start-up, without listening.
+
+    Every component the configuration wires is constructed (not started), so a mistake that only a
+    component can see (a cardinality rule such as ``frob:x``, an endpoint without a scheme) is
+    found here rather than at the next deployment. Unknown ``ECS_OTEL_*`` variables are warnings:
+    nothing reads them, so the sidecar would start, but it would not do what they ask.
+    """
+    from sidecar.config.variables import unknown_variables
+
     try:
         try:
             text = path.read_text(encoding="utf-8")
@@ -116,10 +133,20 @@ def _validate(path: Path, env: Mapping[str, str]) -> int:
             raise ConfigError(str(path), "a readable TOML file", exc.strerror) from None
         config = load_config(env, parse_toml(text, str(path)), str(path))
         checked = _check_components(config, env)
+        pipeline, notes = _pipeline(config, env)
     except ConfigError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"{path}: valid ({', '.join(checked) or 'no components'})")
+    warnings = [u.message() for u in unknown_variables(env)]
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    suffix = f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
+    print(f"{path}: valid ({', '.join(checked) or 'no components'}{suffix})")
+    print("pipeline (receivers -> processors -> exporters):")
+    for line in pipeline:
+        print(f"  {line}")
+    for note in notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
@@ -136,6 +163,37 @@ def _check_components(config, env: Mapping[str, str]) -> list[str]:  # type: ign
         build_settings(kind, name, cls, config, env)
         checked.append(f"{kind}.{name}")
     return checked
+
+
+def _pipeline(config, env: Mapping[str, str]) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """Build the sidecar as ``run`` would (construct, never start) and describe each signal's path."""
+    from sidecar.app import Sidecar
+    from sidecar.aws.region import resolve_region
+    from sidecar.otlp.signals import Signal
+
+    notes: list[str] = []
+    sidecar = Sidecar(config, env)
+    region = resolve_region(config.sidecar.region, env)
+    if region is None:
+        # On ECS the region comes from the task ARN at start-up; here there is no task to ask.
+        region = "us-east-1"
+        notes.append("no region configured (sidecar.region, AWS_REGION): on ECS the task ARN's region is used")
+    sidecar.context.region = region
+    sidecar.build()
+    s = config.sidecar
+    receivers = [f"otlp_http {s.receiver_host}:{s.otlp_http_port}"]
+    if s.otlp_grpc_port >= 0:
+        receivers.append(f"otlp_grpc {s.receiver_host}:{s.otlp_grpc_port}")
+    scrapers = [sc.name for sc in sidecar.scrapers]
+    exporters: dict[Signal, list[str]] = {sig: [] for sig in Signal}
+    for queue in sidecar.queues:
+        exporters[queue.signal].append(queue.name)
+    lines = []
+    for sig in Signal:
+        sources = receivers + (scrapers if sig is Signal.METRICS else [])
+        stages = [", ".join(sources), *sidecar.chain_names[sig], ", ".join(exporters[sig]) or "(no exporter)"]
+        lines.append(f"{sig.value:<8} " + " -> ".join(stages))
+    return lines, notes
 
 
 def _run(env: Mapping[str, str], ports_file: Path | None) -> int:

@@ -42,6 +42,7 @@ from sidecar.receivers.ingest import Ingest
 from sidecar.receivers.otlp_http import OtlpHttpReceiver
 from sidecar.scrapers.base import Scraper
 from sidecar.status.history import HistoryTap, StatsHistory
+from sidecar.status.senders import SendersTap, SenderTable
 from sidecar.status.server import StatusServer
 from sidecar.status.snapshot import collect_process_telemetry, pipeline_snapshot
 
@@ -80,6 +81,7 @@ class Sidecar:
         self.budget: MemoryBudget | None = None
         self.status_server: StatusServer | None = None
         self.history = StatsHistory(self.telemetry)
+        self.senders = SenderTable(self.telemetry)
         self.process = psutil.Process()
         self._stopping = False
 
@@ -141,13 +143,15 @@ class Sidecar:
         self._validate_unused_sections()
         token = BearerToken(s.receiver_token)
         max_items = self.config.pipeline.queue_max_items  # a request bigger than a queue could never fit
-        self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", self.chains, self.telemetry, max_items=max_items,
+        # What the receivers take is tallied by sender for the status page (scrapers' data is not).
+        received: dict[Signal, Consumer] = {sig: SendersTap(chain, self.senders) for sig, chain in self.chains.items()}
+        self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", received, self.telemetry, max_items=max_items,
                                                       budget=self.budget), host=s.receiver_host,
                                                port=s.otlp_http_port, max_body_bytes=s.max_request_bytes, token=token))
         if s.otlp_grpc_port >= 0:
             from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver  # grpc costs ~10 MB: only when enabled
 
-            self.receivers.append(OtlpGrpcReceiver(Ingest("otlp_grpc", self.chains, self.telemetry,
+            self.receivers.append(OtlpGrpcReceiver(Ingest("otlp_grpc", received, self.telemetry,
                                                           max_items=max_items, budget=self.budget),
                                                    host=s.receiver_host, port=s.otlp_grpc_port,
                                                    max_body_bytes=s.max_request_bytes, token=token))

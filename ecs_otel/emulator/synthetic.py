@@ -1,18 +1,24 @@
 """Documents synthesised from the local machine, in the shapes the ECS agent returns.
 
 Stats come from this machine's real counters (psutil), split between the emulated containers by
-fixed shares, so CPU nanoseconds, network bytes/packets, block I/O and memory move the way a real
-task's do and a scraper's rates mean something. Memory keys follow cgroup v2 (what current agents
+fixed shares, so CPU nanoseconds, block I/O and memory move the way a real task's do and a
+scraper's rates mean something. Network traffic is modelled instead: the host's counters are
+mostly loopback, where every byte sent is also received, so they would show identical rx and tx
+for every container. Each container gets its own receive and transmit rates (drawn from the seeded
+generator) that wobble over time, integrated in closed form so the counters stay monotonic and the
+same seed and clock give the same numbers. Memory keys follow cgroup v2 (what current agents
 report); every counter is kept monotonic even when the host's would wrap or reset.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,16 +69,53 @@ class _Monotonic:
         return v
 
 
+@dataclass(frozen=True, slots=True)
+class _Traffic:
+    """One direction of one container's traffic: a mean rate with a slow periodic wobble.
+
+    The rate ``mean * (1 + wobble * sin(omega * t + phase))`` never drops below
+    ``mean * (1 - wobble) > 0``, so its integral (the byte counter) only grows.
+    """
+
+    mean_bytes_per_s: float
+    wobble: float
+    omega: float
+    phase: float
+    packet_bytes: float
+
+    def bytes_at(self, t: float) -> float:
+        """Bytes moved from 0 to ``t`` seconds: the closed-form integral of the rate."""
+        swing = self.wobble / self.omega * (math.cos(self.phase) - math.cos(self.omega * t + self.phase))
+        return self.mean_bytes_per_s * (t + swing)
+
+    @classmethod
+    def draw(cls, rng: random.Random, low: float, high: float, packet_bytes: float) -> _Traffic:
+        return cls(
+            mean_bytes_per_s=rng.uniform(low, high),
+            wobble=rng.uniform(0.2, 0.6),
+            omega=2 * math.pi / rng.uniform(30.0, 120.0),
+            phase=rng.uniform(0, 2 * math.pi),
+            packet_bytes=packet_bytes * rng.uniform(0.8, 1.2),
+        )
+
+
 class SyntheticSource:
     """A task of ``spec.containers`` containers whose stats follow this machine's counters."""
 
-    def __init__(self, spec: SyntheticTask | None = None, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        spec: SyntheticTask | None = None,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.spec = spec = spec or SyntheticTask()
         if spec.containers < 1:
             raise ValueError("containers must be >= 1")
         rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._started = time.time()
+        self._clock = clock
+        self._started = clock()
         self._task_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
         arn_base = f"arn:aws:ecs:{spec.region}:{spec.account_id}"
         self._task_arn = f"{arn_base}:task/{spec.cluster}/{self._task_id}"
@@ -131,6 +174,13 @@ class SyntheticSource:
             if i == 0:
                 doc["RestartCount"] = 0  # the app runs with a restart policy, as the agent reports then
             self._containers.append(doc)
+        # An app receives small requests and sends larger responses; the others differ by share.
+        self._traffic: dict[str, tuple[_Traffic, _Traffic]] = {}
+        for i, doc in enumerate(self._containers):
+            scale = 40_000.0 * self._shares[i]
+            rx = _Traffic.draw(rng, 0.5 * scale, 1.5 * scale, 600.0)
+            tx = _Traffic.draw(rng, 1.0 * scale, 3.0 * scale, 1100.0)
+            self._traffic[doc["DockerId"]] = (rx, tx)
         self._task: dict[str, Any] = {
             "Cluster": cluster_arn if fargate else spec.cluster,
             "TaskARN": self._task_arn,
@@ -150,7 +200,7 @@ class SyntheticSource:
         self._mono = _Monotonic()
         self._previous: dict[str, dict[str, Any]] = {}
         for doc in self._containers:
-            self._previous[doc["DockerId"]] = self._sample(doc, time.time())
+            self._previous[doc["DockerId"]] = self._sample(doc, self._started)
 
     # -- DocumentSource ----------------------------------------------------------------------
 
@@ -165,7 +215,7 @@ class SyntheticSource:
         if doc is None:
             return None
         with self._lock:
-            return self._stats(doc, time.time())
+            return self._stats(doc, self._clock())
 
     def task(self) -> dict[str, Any]:
         return self._task
@@ -174,7 +224,7 @@ class SyntheticSource:
         return {**self._task, "TaskTags": {"environment": "local"}, "ContainerInstanceTags": {}}
 
     def task_stats(self) -> dict[str, Any]:
-        now = time.time()
+        now = self._clock()
         with self._lock:
             return {doc["DockerId"]: self._stats(doc, now) for doc in self._containers}
 
@@ -192,7 +242,8 @@ class SyntheticSource:
         cpu = psutil.cpu_times()
         elapsed = max(now - self._started, 0.0)
         system_total = sum(cpu)  # every field: what Docker's system_cpu_usage counts
-        net = psutil.net_io_counters()
+        rx, tx = self._traffic[key]
+        rx_bytes, tx_bytes = rx.bytes_at(elapsed), tx.bytes_at(elapsed)
         disk = psutil.disk_io_counters()
         read_bytes = disk.read_bytes if disk else elapsed * 40_960
         write_bytes = disk.write_bytes if disk else elapsed * 81_920
@@ -205,14 +256,14 @@ class SyntheticSource:
                 "system_cpu_usage": m("system", system_total * _NS),
             },
             "net": {
-                "rx_bytes": m("rx_bytes", net.bytes_recv),
-                "rx_packets": m("rx_packets", net.packets_recv),
-                "rx_errors": m("rx_errors", net.errin),
-                "rx_dropped": m("rx_dropped", net.dropin),
-                "tx_bytes": m("tx_bytes", net.bytes_sent),
-                "tx_packets": m("tx_packets", net.packets_sent),
-                "tx_errors": m("tx_errors", net.errout),
-                "tx_dropped": m("tx_dropped", net.dropout),
+                "rx_bytes": m(f"{key}.rx_bytes", rx_bytes),
+                "rx_packets": m(f"{key}.rx_packets", rx_bytes / rx.packet_bytes),
+                "rx_errors": 0,
+                "rx_dropped": m(f"{key}.rx_dropped", rx_bytes / rx.packet_bytes / 50_000),
+                "tx_bytes": m(f"{key}.tx_bytes", tx_bytes),
+                "tx_packets": m(f"{key}.tx_packets", tx_bytes / tx.packet_bytes),
+                "tx_errors": 0,
+                "tx_dropped": 0,
             },
             "blkio": {
                 "read": m(f"{key}.read", read_bytes * share),

@@ -46,6 +46,21 @@ except ImportError:  # pragma: no cover - exercised by the forced "stdlib" encod
 
 MAX_DEPTH = 8
 MAX_ITEMS = 1000
+
+#: Terminal escape sequences: CSI (``ESC [ … final``, colours and cursor moves), OSC (``ESC ] … BEL`` or
+#: ``ESC ] … ESC \``, titles and hyperlinks), two-character ``ESC`` sequences, then any ``ESC`` left over.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
+
+
+def strip_escapes(text: str) -> str:
+    """``text`` without terminal escape sequences (werkzeug colours its status codes, click styles output).
+
+    In a JSON line they are noise that CloudWatch shows as ``\\u001b[33m``. The ``in`` test is a C-level
+    scan, so a message without ``ESC`` (nearly all of them) costs one membership test and no regex.
+    """
+    if "\x1b" not in text:
+        return text
+    return _ESCAPES.sub("", text)
 _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 

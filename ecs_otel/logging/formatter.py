@@ -32,6 +32,7 @@ from ecs_otel.logging.encoder import (
     safe_str,
     scrub_surrogates,
     stdlib_dumps,
+    strip_escapes,
     to_jsonable,
 )
 from ecs_otel.redaction import (
@@ -224,6 +225,8 @@ class JsonFormatter(logging.Formatter):
         msg = record.msg
         if record.args or type(msg) is not str:
             msg = self._message(record)
+        if "\x1b" in msg:  # terminal colours (werkzeug's status codes): a C-level scan, no call otherwise
+            msg = strip_escapes(msg)
         masker = self._masker
         # TextMasker.quick_skip inlined: most messages hold no separator and no scheme word.
         if masker is not None and (masker.always or ":" in msg or "=" in msg or "earer " in msg or "asic " in msg):

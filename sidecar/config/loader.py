@@ -13,6 +13,7 @@ import difflib
 import math
 import types
 import typing
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
@@ -40,10 +41,29 @@ def load_settings(cls: type[T], table: Mapping[str, Any] | None, env: Mapping[st
     for name, f in fields.items():
         env_name = f.metadata.get(ENV)
         if env_name and env.get(env_name, "") != "":
+            key = env_name
             values[name] = coerce(hints[name], env[env_name], env_name, from_env=True)
         elif name in table:
-            values[name] = coerce(hints[name], table[name], _join(prefix, name), from_env=False)
+            key = _join(prefix, name)
+            values[name] = coerce(hints[name], table[name], key, from_env=False)
+        else:
+            continue
+        if _is_endpoint(name):
+            _check_url(values[name], key)
     return cls(**values)
+
+
+def _is_endpoint(name: str) -> bool:
+    return name == "endpoint" or name.endswith(("_endpoint", "_url"))
+
+
+def _check_url(value: Any, key: str) -> None:
+    """An endpoint without a scheme (``collector:4318``) would fail every export later: refuse it now."""
+    if not isinstance(value, str) or not value.strip():
+        return
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(key, "an http:// or https:// URL", value)
 
 
 def _join(prefix: str, key: str) -> str:

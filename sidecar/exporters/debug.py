@@ -49,9 +49,20 @@ def _attrs(kvs) -> str:  # type: ignore[no-untyped-def]
 
 
 def _service(resource: Message) -> str:
+    """Who sent the data: ``service.name``, else the ECS task it describes, else ``?``.
+
+    Task stats carry no service (they describe the task, not an app), so ``services=?`` told the
+    reader nothing; ``task:<family>:<revision>`` says where they come from.
+    """
+    found: dict[str, str] = {}
     for kv in resource.attributes:  # type: ignore[attr-defined]
-        if kv.key == "service.name":
-            return kv.value.string_value or "?"
+        if kv.key in ("service.name", "aws.ecs.task.family", "aws.ecs.task.revision"):
+            found[kv.key] = kv.value.string_value
+    if found.get("service.name"):
+        return found["service.name"]
+    if found.get("aws.ecs.task.family"):
+        revision = found.get("aws.ecs.task.revision")
+        return f"task:{found['aws.ecs.task.family']}" + (f":{revision}" if revision else "")
     return "?"
 
 
@@ -86,6 +97,9 @@ class DebugExporter(Exporter):
         self.settings = settings
         self.context = context
         self._stream = stream
+
+    def destination(self, signal: Signal) -> str:
+        return f"stdout ({self.settings.verbosity})"
 
     async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
         stream = self._stream or sys.stdout

@@ -77,6 +77,9 @@ class FileExporter(Exporter):
             for s in Signal
         }
 
+    def destination(self, signal: Signal) -> str:
+        return str(self.directory / f"{signal.value}.jsonl")
+
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 

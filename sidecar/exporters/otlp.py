@@ -160,6 +160,9 @@ class OtlpExporter(Exporter):
             ("exporter", "signal", "status"),
         )
 
+    def destination(self, signal: Signal) -> str:
+        return self.urls[signal]
+
     def _base_endpoint(self) -> str:
         endpoint = self.settings.endpoint.strip()
         service = self.settings.sigv4_service

@@ -55,6 +55,10 @@ class Exporter(abc.ABC):
     @abc.abstractmethod
     async def export(self, signal: Signal, batch: Message) -> ExportOutcome: ...
 
+    def destination(self, signal: Signal) -> str:
+        """Where this exporter sends ``signal``, for people (the status page): a URL, a log group, a path."""
+        return ""
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Open listeners or sessions; called once before the first export."""
 

@@ -17,11 +17,14 @@ class ExporterHealth:
         # (time, ok) of recent attempts; bounded, and a full window of failures needs only MIN_ATTEMPTS.
         self._attempts: deque[tuple[float, bool]] = deque(maxlen=max_records)
         self.last_error = ""
+        #: Wall-clock time of the last failed attempt (``time.time()``), 0 when none failed yet.
+        self.last_error_at = 0.0
 
     def record(self, ok: bool, reason: str = "") -> None:
         self._attempts.append((self._clock(), ok))
         if not ok:
             self.last_error = reason
+            self.last_error_at = time.time()
 
     def failed_persistently(self) -> bool:
         cutoff = self._clock() - WINDOW_S

@@ -10,7 +10,7 @@ import time
 
 from google.protobuf.message import Message
 
-from sidecar.otlp.signals import Signal
+from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import Consumer, EncodedConsumer
 from sidecar.pipeline.processor import EncodedProcessor, Processor
 from sidecar.pipeline.telemetry import Registry
@@ -18,6 +18,8 @@ from sidecar.pipeline.telemetry import Registry
 DURATION = "ecs_otel_sidecar_processor_duration_seconds"
 BATCHES = "ecs_otel_sidecar_processor_batches_total"
 DROPPED_BATCHES = "ecs_otel_sidecar_processor_dropped_batches_total"
+ITEMS_IN = "ecs_otel_sidecar_processor_items_in_total"
+ITEMS_OUT = "ecs_otel_sidecar_processor_items_out_total"
 _BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -33,8 +35,15 @@ class TimedStage:
         self._duration = telemetry.histogram(DURATION, "Time a processor spent on one batch.", labels, _BUCKETS)
         self._batches = telemetry.counter(BATCHES, "Batches a processor handled.", labels)
         self._dropped = telemetry.counter(DROPPED_BATCHES, "Batches a processor dropped whole.", labels)
+        # Items, the unit receivers and exporters count in, so the page can show one unit per column and
+        # what a processor removed (cardinality folds overflowing points into one overflow point).
+        self._items_in = telemetry.counter(ITEMS_IN, "Items (spans, data points, log records) a processor took.",
+                                           labels)
+        self._items_out = telemetry.counter(ITEMS_OUT, "Items a processor handed on.", labels)
         self._batches.inc(0, **self._labels)
         self._dropped.inc(0, **self._labels)
+        self._items_in.inc(0, **self._labels)
+        self._items_out.inc(0, **self._labels)
         # The encoded hand-off: a processor that serialized the batch anyway (redaction screens the
         # bytes) gives them to the fan-out directly behind it, which would otherwise encode again.
         # Only with nothing in between, so no later stage can change the batch under those bytes.
@@ -42,6 +51,8 @@ class TimedStage:
         self._encoded_next = next_consumer if isinstance(next_consumer, EncodedConsumer) else None
 
     async def consume(self, signal: Signal, batch: Message) -> None:
+        # Counted before processing: a processor may change the batch in place.
+        self._items_in.inc(item_count(signal, batch), **self._labels)
         started = time.perf_counter()
         if self._encoder is not None and self._encoded_next is not None:
             out, encoded = self._encoder.process_encoded(signal, batch)
@@ -50,6 +61,7 @@ class TimedStage:
             if out is None:
                 self._dropped.inc(**self._labels)
                 return
+            self._items_out.inc(item_count(signal, out), **self._labels)
             await self._encoded_next.consume_encoded(signal, out, encoded)
             return
         out = self.processor.process(signal, batch)
@@ -58,4 +70,5 @@ class TimedStage:
         if out is None:
             self._dropped.inc(**self._labels)
             return
+        self._items_out.inc(item_count(signal, out), **self._labels)
         await self.next.consume(signal, out)

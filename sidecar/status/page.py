@@ -32,7 +32,10 @@ section{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 /* pipeline */
 .sig{display:grid;grid-template-columns:70px minmax(0,1fr) 18px minmax(0,1.6fr) 18px minmax(0,1fr);gap:6px;
  align-items:center;padding:6px 0;border-top:1px solid var(--line)}
-.sig:first-of-type{border-top:0}
+.sig:first-of-type{border-top:0} .sig.head{color:var(--muted);font-size:11px;padding:0 0 2px;border-top:0}
+.dest{font-size:11px;color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.lasterr{font-size:11px;color:var(--bad);overflow-wrap:anywhere} .note{font-size:11px;color:var(--muted);margin:6px 0 0}
+header a{color:var(--accent)}
 .sig>.label{font-weight:600;text-transform:capitalize}
 .col{display:flex;flex-direction:column;gap:5px} .chain{display:flex;gap:5px;align-items:stretch;flex-wrap:wrap}
 .arrow{color:var(--muted);text-align:center;font-size:15px}
@@ -51,7 +54,8 @@ section{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 table{border-collapse:collapse;width:100%;font-size:12px}
 th,td{padding:3px 8px;text-align:right;border-bottom:1px solid var(--line);white-space:nowrap}
 th{color:var(--muted);font-weight:500;text-align:right} td:first-child,th:first-child{text-align:left}
-td.l,th.l{text-align:left;white-space:normal;overflow-wrap:anywhere} tr:last-child td{border-bottom:0}
+td.l,th.l{text-align:left;white-space:normal;overflow-wrap:normal;word-break:normal} tr:last-child td{border-bottom:0}
+td.metric{min-width:16em} td.err{color:var(--bad);max-width:40em}
 td{font-variant-numeric:tabular-nums}
 .tag{display:inline-block;white-space:nowrap;background:var(--panel2);border:1px solid var(--line);border-radius:4px;padding:0 5px;
  margin:1px 3px 1px 0}
@@ -76,17 +80,25 @@ pre{background:#0b1016;border:1px solid var(--line);border-radius:6px;padding:8p
  <h1>ecs-otel sidecar</h1><span id="health" class="pill">loading…</span>
  <div class="meta"><span id="uptime"></span><span id="version"></span><span id="task"></span>
   <span id="process"></span><span id="stale"></span></div>
+ <div class="meta"><a href="metrics">/metrics</a><a href="status.json">/status.json</a><a href="cardinality">/cardinality</a></div>
 </header>
-<section><h2>Pipeline · live counters</h2><div id="pipeline" class="muted">waiting for /status.json…</div></section>
+<section><h2>Pipeline · live counters, in items (spans, data points, log records)</h2>
+ <div id="pipeline" class="muted">waiting for /status.json…</div>
+ <p class="note" id="pipeline-note">Every count is in items, the unit of accounting: received = exported + dropped + queued
+ per exporter. A processor's <b>in → out</b> differ only when it removes items: <b>folded</b> by cardinality means data
+ points of series beyond a metric's limit were merged into that metric's single overflow series
+ (<code>otel.metric.overflow=true</code>), so their values are kept in the totals but they leave as fewer points.
+ Rates are per second over the last refresh.</p></section>
+<section><h2>Senders · service and instance <span class="muted" id="senders-note"></span></h2><table id="senders"></table></section>
 <section><h2>ECS task stats <span class="muted" id="stats-note"></span></h2><div id="stats" class="cards"></div></section>
 <div class="grid2">
  <section><h2>Cardinality · top metrics by series</h2><div id="card-summary" class="muted"></div>
   <table id="cardinality"></table><div id="card-more" class="muted"></div></section>
  <section><h2>Drops by reason</h2><table id="drops"></table>
-  <h2 class="sub">Processors · time per batch</h2><table id="processors"></table></section>
+  <h2 class="sub">Processors · items and time per batch</h2><table id="processors"></table></section>
 </div>
-<section><h2>Export queues · latency</h2><table id="queues"></table></section>
-<section><h2>Receivers <span class="muted" id="receivers-note"></span></h2><table id="receivers"></table></section>
+<section><h2>Exporters · destination, queue and last error (items)</h2><table id="queues"></table></section>
+<section><h2>Receivers · items accepted <span class="muted" id="receivers-note"></span></h2><table id="receivers"></table></section>
 <section><details><summary>Components (raw state)</summary><pre id="components"></pre></details></section>
 <script>
 "use strict";
@@ -129,6 +141,8 @@ function renderPipeline(s,now){
  const rcvOf={}; (s.receivers||[]).forEach(r=>rcvOf[r.signal+"/"+r.receiver]=r);
  const qOf={}; (s.queues||[]).forEach(q=>qOf[q.signal+"/"+q.exporter]=q);
  for(const [sig,line] of Object.entries(s.pipeline||{})){
+  if(!host.childElementCount){const hd=el("div","","sig head"); ["","receivers · items accepted","","processors · items in → out","","exporters · items exported"]
+   .forEach(t=>hd.appendChild(el("div",t))); host.appendChild(hd);}
   const row=el("div","","sig",{"data-signal":sig}); row.appendChild(el("div",sig,"label"));
   const rc=el("div","","col");
   (line.receivers||[]).forEach(name=>{const r=rcvOf[sig+"/"+name]||{accepted:0,refused:0};
@@ -138,19 +152,24 @@ function renderPipeline(s,now){
   row.appendChild(rc); row.appendChild(el("div","→","arrow"));
   const pc=el("div","","chain");
   if(!(line.processors||[]).length) pc.appendChild(el("span","no processors","muted"));
-  (line.processors||[]).forEach(name=>{const p=procOf[sig+"/"+name]||{batches:0,duration:{}};
-   pc.appendChild(node("proc",name,sig,[kv("processed",p.batches,{counter:"processed"}),
-    kv("p50",null,{text:ms(p.duration.p50),counter:"p50"}),kv("p99",null,{text:ms(p.duration.p99),counter:"p99"})],
-    p.batches?"":"idle"));});
+  (line.processors||[]).forEach(name=>{const p=procOf[sig+"/"+name]||{batches:0,items_in:0,items_out:0,duration:{}};
+   const inRate=rate("p/"+sig+"/"+name,p.items_in||0,now); const removed=Math.max(0,(p.items_in||0)-(p.items_out||0));
+   const parts=[kv("in",p.items_in||0,{rate:inRate,counter:"items_in"}),kv("→ out",p.items_out||0,{counter:"items_out"})];
+   if(removed) parts.push(kv(name==="cardinality"?"folded":"removed",removed,{counter:"folded"}));
+   parts.push(kv("p99/batch",null,{text:ms(p.duration.p99),counter:"p99"}));
+   pc.appendChild(node("proc",name,sig,parts,p.items_in?"":"idle"));});
   row.appendChild(pc); row.appendChild(el("div","→","arrow"));
   const ec=el("div","","col");
   if(!(line.exporters||[]).length) ec.appendChild(el("span","no exporter: data is discarded","muted"));
   (line.exporters||[]).forEach(name=>{const q=qOf[sig+"/"+name]; if(!q) return; const dropped=sum(q.dropped);
    const ex=rate("e/"+sig+"/"+name,q.exported,now);
-   ec.appendChild(node("exp",name,sig,[kv("exported",q.exported,{rate:ex}),kv("dropped",dropped,{hot:true}),
+   const nd=node("exp",name,sig,[kv("exported",q.exported,{rate:ex}),kv("dropped",dropped,{hot:true}),
     kv("queued",q.queued,{node:bar(q.fill||0)}),kv("p50",null,{text:ms(q.latency.p50),counter:"latency_p50"}),
     kv("p99",null,{text:ms(q.latency.p99),counter:"latency_p99"})],
-    q.failed_persistently?"fail":(q.recent_failures?"warn":(q.received?"":"idle"))));});
+    q.failed_persistently?"fail":(q.recent_failures?"warn":(q.received?"":"idle")));
+   if(q.destination){const d=el("div","→ "+q.destination,"dest",{"data-destination":q.destination}); d.title=q.destination; nd.appendChild(d);}
+   if(q.last_error) nd.appendChild(el("div","last error"+(q.last_error_age_s!=null?" ("+dur(q.last_error_age_s)+" ago)":"")+": "+q.last_error,"lasterr"));
+   ec.appendChild(nd);});
   row.appendChild(ec); host.appendChild(row);}
 }
 
@@ -185,29 +204,38 @@ const CARD_ROWS=12;
 function renderCardinality(c){
  if(!c){$("card-summary").textContent="no cardinality processor in the metrics chain"; $("cardinality").replaceChildren(); $("card-more").textContent=""; return;}
  $("card-summary").textContent=n(c.metrics_tracked)+" metrics · "+n(c.series_total)+" live series · limit "+n(c.limit)+
-  " per metric · overflow points "+n(c.overflow_points_total)+" · dropped "+n(c.dropped_points_total);
+  " per metric · "+n(c.overflow_points_total)+" points folded into overflow series since start · dropped "+n(c.dropped_points_total);
  const top=(c.top||[]).slice(0,CARD_ROWS);
  $("card-more").textContent=(c.top||[]).length>CARD_ROWS?"+ "+((c.top||[]).length-CARD_ROWS)+" more in /cardinality":"";
- table("cardinality",["<metric","series / limit","overflow pts","<driving attributes"],top.map(t=>{
+ table("cardinality",["<metric","series / limit","overflow pts (live series)","<driving attributes"],top.map(t=>{
   const f=t.limit?t.series/t.limit:0; const cell=el("span"); cell.appendChild(el("b",n(t.series),"",{"data-value":t.series}));
   cell.appendChild(document.createTextNode(" / "+n(t.limit)+" ")); cell.appendChild(bar(f));
   const attrs=el("span"); (t.attributes||[]).forEach(a=>attrs.appendChild(el("span",a.key+" ("+a.distinct_values+")","tag")));
   if(!(t.attributes||[]).length) attrs.appendChild(el("span","no attributes","muted"));
   const name=dotted(t.metric,{"data-metric":t.metric},t.overflowing?"over":"");
   return [name,cell,t.overflow_points,attrs];}),"no metrics seen yet");
+ $("cardinality").querySelectorAll("tr td:first-child").forEach(td=>td.classList.add("metric"));
 }
 function renderTables(s){
  table("drops",["<counter","<labels","count"],(s.drops||[]).map(d=>[d.counter,
   Object.entries(d.labels).filter(([,v])=>v!=="").map(([k,v])=>k+"="+v).join(" "),n(d.count)]),"nothing dropped or refused");
- table("queues",["exporter","signal","received","exported","dropped","queued","fill","retried","p50","p99","fails/attempts"],
-  (s.queues||[]).map(q=>[q.exporter,q.signal,q.received,q.exported,sum(q.dropped),q.queued,bar(q.fill||0),q.retried,
-   ms(q.latency.p50),ms(q.latency.p99),q.recent_failures+"/"+q.recent_attempts]));
+ table("queues",["exporter","signal","<destination","received","exported","dropped","queued","fill","retried","p50","p99",
+  "fails/attempts (60 s)","<last error"],
+  (s.queues||[]).map(q=>[q.exporter,q.signal,q.destination||"–",q.received,q.exported,sum(q.dropped),q.queued,bar(q.fill||0),q.retried,
+   ms(q.latency.p50),ms(q.latency.p99),q.recent_failures+"/"+q.recent_attempts,
+   q.last_error?el("span",q.last_error+(q.last_error_age_s!=null?" ("+dur(q.last_error_age_s)+" ago)":""),"err"):"none"]));
  const busy=(s.receivers||[]).filter(r=>r.accepted||r.refused||Object.keys(r.requests||{}).length);
  const idle=(s.receivers||[]).length-busy.length; $("receivers-note").textContent=idle?"· "+idle+" idle receiver/signal pairs hidden":"";
- table("receivers",["receiver","signal","accepted","refused","<requests by outcome"],busy.map(r=>[r.receiver,r.signal,
+ table("receivers",["receiver","signal","items accepted","items refused","<requests by outcome"],busy.map(r=>[r.receiver,r.signal,
   r.accepted,r.refused,Object.entries(r.requests).map(([k,v])=>k+": "+v).join(", ")]),"no data received yet");
- table("processors",["processor","signal","batches","p50","p99"],(s.processors||[]).map(p=>[p.processor,p.signal,p.batches,
+ table("processors",["processor","signal","items in","items out","batches","p50 / batch","p99 / batch"],
+  (s.processors||[]).map(p=>[p.processor,p.signal,n(p.items_in||0),n(p.items_out||0),p.batches,
   ms(p.duration.p50),ms(p.duration.p99)]),"no processors");
+ const sd=s.senders||{senders:[],evicted:0,max_senders:0};
+ $("senders-note").textContent=(sd.max_senders?"· the "+sd.max_senders+" most recent":"")+(sd.evicted?" · "+sd.evicted+" older ones forgotten":"");
+ table("senders",["<service","<instance","spans","data points","log records","last seen","first seen"],
+  (sd.senders||[]).map(x=>[el("span",x.service,"",{"data-sender":x.service}),x.instance||"–",n(x.items.traces||0),n(x.items.metrics||0),
+   n(x.items.logs||0),dur(x.last_seen_age_s)+" ago",dur(x.first_seen_age_s)+" ago"]),"no data received from an app yet");
 }
 let failures=0;
 async function refresh(){
@@ -220,8 +248,9 @@ async function refresh(){
  $("version").innerHTML="version <b>"+esc(s.version)+"</b>"+(s.region?" · <b>"+esc(s.region)+"</b>":"");
  const ta=s.task_attributes||{}; const fam=ta["aws.ecs.task.family"]; const rev=ta["aws.ecs.task.revision"];
  $("task").innerHTML=fam?"task <b>"+esc(fam)+(rev?":"+esc(rev):"")+"</b>"+(ta["aws.ecs.launchtype"]?" · "+esc(ta["aws.ecs.launchtype"]):""):"";
- const p=s.process||{}; $("process").innerHTML="RSS <b>"+esc(bytes(p.rss_bytes))+"</b> · queued <b>"+esc(bytes(p.queued_bytes))+
-  "</b> of "+esc(bytes(p.memory_limit_bytes))+" · CPU <b>"+esc((p.cpu_seconds||0).toFixed(1))+" s</b>";
+ const p=s.process||{}; $("process").innerHTML="memory in use <b>"+esc(bytes(p.rss_bytes))+"</b> · queued for export <b>"+
+  esc(bytes(p.queued_bytes))+"</b> of the <b>"+esc(bytes(p.memory_limit_bytes))+"</b> memory limit (receivers refuse data above it) · CPU <b>"+
+  esc((p.cpu_seconds||0).toFixed(1))+" s</b>";
  renderPipeline(s,now); prevT=now;
  renderStats(s.history); renderCardinality(s.cardinality); renderTables(s);
  $("components").textContent=JSON.stringify(s.components,null,2);

@@ -17,11 +17,12 @@ from sidecar.otlp.signals import Signal
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.queue import LATENCY, ExporterQueue
-from sidecar.pipeline.stage import BATCHES, DURATION
+from sidecar.pipeline.stage import BATCHES, DURATION, ITEMS_IN, ITEMS_OUT
 from sidecar.pipeline.telemetry import Histogram, Metric, Registry
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.ingest import ACCEPTED, REFUSED, REQUESTS
 from sidecar.scrapers.base import Scraper
+from sidecar.status.senders import SenderTable
 
 
 class RunningSidecar(Protocol):
@@ -35,6 +36,8 @@ class RunningSidecar(Protocol):
     chain_names: dict[Signal, list[str]]
     budget: MemoryBudget | None
     process: psutil.Process
+    senders: SenderTable
+    exporters: dict[str, Any]
 
     def health(self) -> tuple[bool, list[str]]: ...
 
@@ -51,7 +54,15 @@ def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
         labels = {"signal": q.signal.value, "exporter": q.name}
         snap["latency"] = ({"p50": latency.quantile(0.5, **labels), "p99": latency.quantile(0.99, **labels)}
                            if isinstance(latency, Histogram) else {"p50": None, "p99": None})
-        snap["failed_persistently"] = self.health_of[q.name].failed_persistently()
+        health = self.health_of[q.name]
+        snap["failed_persistently"] = health.failed_persistently()
+        snap["last_error"] = health.last_error
+        snap["last_error_age_s"] = round(time.time() - health.last_error_at, 1) if health.last_error_at else None
+        exporter = self.exporters.get(q.name)
+        try:
+            snap["destination"] = exporter.destination(q.signal) if exporter is not None else ""
+        except Exception:  # a description must never cost the status page
+            snap["destination"] = ""
         queues.append(snap)
     requests = self.telemetry.counter(REQUESTS, "", ("receiver", "signal", "outcome"))
     accepted = self.telemetry.counter(ACCEPTED, "", ("receiver", "signal"))
@@ -67,6 +78,8 @@ def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
                               "requests": by_outcome})
     duration = self.telemetry.find(DURATION)
     batches = self.telemetry.find(BATCHES)
+    items_in = self.telemetry.find(ITEMS_IN)
+    items_out = self.telemetry.find(ITEMS_OUT)
     processors = []
     for sig in Signal:
         for name in self.chain_names.get(sig, []):
@@ -74,6 +87,8 @@ def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
             processors.append({
                 "processor": name, "signal": sig.value,
                 "batches": batches.get(**labels) if isinstance(batches, Metric) else 0,
+                "items_in": items_in.get(**labels) if isinstance(items_in, Metric) else 0,
+                "items_out": items_out.get(**labels) if isinstance(items_out, Metric) else 0,
                 "duration": {"p50": duration.quantile(0.5, **labels), "p99": duration.quantile(0.99, **labels)}
                 if isinstance(duration, Histogram) else {"p50": None, "p99": None},
             })
@@ -93,6 +108,7 @@ def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
         "receivers": receivers,
         "processors": processors,
         "queues": queues,
+        "senders": self.senders.snapshot(),
         "process": {"rss_bytes": self.process.memory_info().rss,
                     "cpu_seconds": cpu.user + cpu.system,
                     "memory_limit_bytes": self.budget.limit_bytes if self.budget else 0,

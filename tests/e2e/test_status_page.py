@@ -105,9 +105,17 @@ def test_status_page_shows_live_pipeline_cardinality_and_stats(
     assert _counter(chromium_page, "receiver", "otlp_http", "traces", "accepted") >= SPANS
     assert _counter(chromium_page, "receiver", "otlp_http", "metrics", "accepted") > 0
     assert _counter(chromium_page, "receiver", "scraper_ecs_stats", "metrics", "accepted") > 0
+    # One unit per column: processors count items in and out, as receivers and exporters do.
     for proc in ("enrich", "redaction"):
-        assert _counter(chromium_page, "processor", proc, "traces", "processed") >= 1
-    assert _counter(chromium_page, "processor", "cardinality", "metrics", "processed") >= 1
+        assert _counter(chromium_page, "processor", proc, "traces", "items_in") == _counter(
+            chromium_page, "processor", proc, "traces", "items_out") >= SPANS
+    card_in = _counter(chromium_page, "processor", "cardinality", "metrics", "items_in")
+    card_out = _counter(chromium_page, "processor", "cardinality", "metrics", "items_out")
+    folded = _counter(chromium_page, "processor", "cardinality", "metrics", "folded")
+    assert card_in >= USERS and folded == card_in - card_out > 0  # the overflowing users became one point
+    assert "folded by cardinality" in page.inner_text("#pipeline-note")
+    head = page.locator("#pipeline .sig.head").inner_text()
+    assert "items accepted" in head and "items in → out" in head and "items exported" in head
     assert _counter(chromium_page, "exporter", "file", "traces", "dropped") == 0
     assert _counter(chromium_page, "exporter", "file", "traces", "queued") >= 0
     latency = page.inner_text('[data-stage="exporter"][data-name="file"][data-signal="traces"] [data-counter="latency_p99"]')
@@ -138,6 +146,25 @@ def test_status_page_shows_live_pipeline_cardinality_and_stats(
     # Drops by reason: nothing was lost, and the table says so.
     assert "nothing dropped" in page.inner_text("#drops")
 
+    # Each exporter says where it sends; senders are listed with their last-seen time.
+    dest = page.get_attribute('[data-stage="exporter"][data-name="file"][data-signal="traces"] [data-destination]',
+                              "data-destination")
+    assert dest == str(sidecar.tmp_path / "otel-output" / "traces.jsonl")
+    sender = page.locator("#senders tr", has=page.locator('[data-sender="status-page-test"]'))
+    cells = sender.locator("td").all_inner_texts()
+    assert int(cells[2]) == SPANS and int(cells[3]) > 0 and re.fullmatch(r"\d+s ago", cells[5]), cells
+    assert not page.locator('#senders [data-sender^="task:"]').count()  # scraped stats are not a sender
+
+    # Plain words for memory, and the machine-readable views one click away.
+    assert re.search(r"queued for export [\d.]+ \w*B of the [\d.]+ \w*B memory limit", page.inner_text("#process"))
+    assert {a.get_attribute("href") for a in page.locator("header a").all()} >= {"metrics", "status.json"}
+
+    # A dotted metric name breaks at its dots, never letter by letter: its cell is at most two lines high.
+    name = page.locator(f'#cardinality [data-metric="{WIDE_METRIC}"]')
+    line = float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+    assert (name.bounding_box() or {"height": 1e9})["height"] <= 2 * line + 1
+    assert name.evaluate("e => getComputedStyle(e.closest('td')).overflowWrap") != "anywhere"
+
     shot = chromium_page.screenshot("status-page")
     assert shot.stat().st_size > 10_000
     assert chromium_page.refused_requests == [], "the page must be self-contained (no CDN)"
@@ -163,6 +190,9 @@ def test_status_json_keeps_its_shape_and_adds_history(sidecar_with_stats: Sideca
     status, body = sidecar.get("/history.json")
     assert status == 200 and {g["name"] for g in json.loads(body)["groups"]} >= {"task"}
     assert isinstance(snap["drops"], list) and snap["cardinality"]["limit"] == LIMIT
+    # One cardinality report, not a fresh one beside a stale copy with different totals.
+    assert snap["components"]["cardinality"] == snap["cardinality"]
+    assert snap["senders"]["max_senders"] > 0 and snap["senders"]["evicted"] == 0
 
 
 class _TroubledSidecar:
@@ -184,7 +214,9 @@ class _TroubledSidecar:
     def snapshot(self) -> dict[str, Any]:
         queue = {"exporter": "otlp", "signal": "traces", "received": 107, "exported": 0, "dropped": {"queue_full": 7},
                  "queued": 100, "fill": 0.95, "retried": 40, "recent_attempts": 9, "recent_failures": 9,
-                 "latency": {"p50": 0.25, "p99": 1.0}, "failed_persistently": True}
+                 "latency": {"p50": 0.25, "p99": 1.0}, "failed_persistently": True,
+                 "destination": "http://collector.internal:4318/v1/traces",
+                 "last_error": "connection refused: collector.internal:4318", "last_error_age_s": 3.0}
         return {"version": "test", "uptime_s": 3725.0, "health": {"healthy": False, "reasons": self.health()[1]},
                 "region": None, "task_attributes": {}, "pipeline": {"traces": {"receivers": ["otlp_http"],
                                                                              "processors": [], "exporters": ["otlp"]}},
@@ -223,6 +255,9 @@ def test_status_page_shows_trouble(troubled_status_url: str, chromium_page: Chro
     assert "fail" in (exporter.get_attribute("class") or "")
     assert exporter.locator('[data-counter="dropped"]').get_attribute("data-value") == "7"
     assert "bad" in (exporter.locator(".bar").get_attribute("class") or "")  # 95 % full
+    assert exporter.locator(".dest").inner_text() == "→ http://collector.internal:4318/v1/traces"
+    assert exporter.locator(".lasterr").inner_text() == "last error (3s ago): connection refused: collector.internal:4318"
+    assert "connection refused" in page.inner_text("#queues")
     drops = page.locator("#drops tr").all_inner_texts()
     assert any("exporter_dropped_items" in row and "reason=queue_full" in row and row.rstrip().endswith("7")
                for row in drops), drops

@@ -324,6 +324,15 @@ class CloudWatchExporter(Exporter):
         exporter.name = self.name
         return exporter
 
+    def destination(self, signal: Signal) -> str:
+        otlp = self.metrics_otlp if signal is Signal.METRICS else self.logs_otlp
+        if otlp is not None:
+            group = "" if signal is Signal.METRICS else f" (log group {self.log_group})"
+            return otlp.destination(signal) + group
+        if signal is Signal.METRICS:
+            return f"EMF to log group {self.metrics_group} ({self.aws.region})"
+        return f"log group {self.log_group}, stream {self.log_stream} ({self.aws.region})"
+
     async def start(self) -> None:
         if self.settings.container_insights and self.insights is None:
             self.logger.warning(

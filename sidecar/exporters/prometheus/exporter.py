@@ -136,6 +136,9 @@ class PrometheusExporter(Exporter):
         state.update(host=self.host, port=self.port, url=self.url)
         self.context.status["prometheus"] = state
 
+    def destination(self, signal: Signal) -> str:
+        return f"scraped at {self.url}" if self.url else "scrape endpoint (not listening yet)"
+
     @property
     def url(self) -> str | None:
         if self.port is None:

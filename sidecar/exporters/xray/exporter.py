@@ -135,6 +135,11 @@ class XRayExporter(Exporter):
             ("reason",),
         )
 
+    def destination(self, signal: Signal) -> str:
+        if self.otlp is not None:
+            return self.otlp.destination(signal)
+        return f"X-Ray PutTraceSegments ({self.aws.region})"
+
     async def start(self) -> None:
         await self.api.start()
         if self.otlp is not None:

@@ -191,6 +191,23 @@ def test_request_handler_lines_carry_the_server_span(kind: str) -> None:
     assert "Traceback" not in err
 
 
+def test_werkzeug_access_lines_are_json_without_terminal_colours() -> None:
+    """werkzeug colours 3xx/4xx/5xx request lines with ANSI codes; in a JSON ``message`` they are noise.
+
+    The access line carries no trace id: werkzeug writes it after Flask's span has ended (the
+    choice and the fix are in docs/troubleshooting.md, "Access logs"), which this test also pins.
+    """
+    server = Server("flask")
+    try:
+        assert server.get("/moved", {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01"}) == "ok"
+    finally:
+        lines, _ = server.stop()
+    access = [o for o in lines if o["logger"] == "werkzeug" and "GET /moved" in o["message"]]
+    assert len(access) == 1
+    assert "\x1b" not in access[0]["message"] and access[0]["message"].endswith('"GET /moved HTTP/1.1" 302 -')
+    assert "trace_id" not in access[0]
+
+
 def test_uvicorn_lines_become_json_once() -> None:
     server = Server("uvicorn")
     try:

@@ -224,3 +224,21 @@ def test_lone_surrogates_become_replacement_characters_in_both_encoders() -> Non
         assert strict_loads(line)["message"] == "bad \ufffd msg"
         out.add(line)
     assert len(out) == 1
+
+
+def test_terminal_escapes_leave_the_message() -> None:
+    """Colours and other escape sequences are stripped from ``message``; the rest of the text stays."""
+    fmt = JsonFormatter()
+    cases = {
+        "\x1b[33mGET /missing HTTP/1.1\x1b[0m 404": "GET /missing HTTP/1.1 404",
+        "\x1b[1m\x1b[35mboom\x1b[0m": "boom",
+        "see \x1b]8;;https://example.com\x1b\\docs\x1b]8;;\x1b\\ now": "see docs now",
+        "title\x1b]0;x\x07 set": "title set",
+        "a lone \x1b at the end \x1b": "a lone  at the end ",
+        "tabs\tand\nnewlines stay": "tabs\tand\nnewlines stay",
+    }
+    for raw, clean in cases.items():
+        assert strict_loads(fmt.format(record(raw)))["message"] == clean, raw
+    # %-args are formatted first, then stripped: the colour may come from either side.
+    out = strict_loads(fmt.format(record('"%s" %s', "\x1b[32mGET / HTTP/1.1\x1b[0m", 302)))
+    assert out["message"] == '"GET / HTTP/1.1" 302'

@@ -141,3 +141,25 @@ def test_file_write_error_that_would_repeat_is_not_retried(tmp_path: Path) -> No
 
     outcome = asyncio.run(go())
     assert not outcome.ok and not outcome.retryable and "traces.jsonl" in outcome.reason
+
+
+def test_debug_names_the_task_for_data_without_a_service() -> None:
+    """Task stats describe the task, not an app: the summary names it instead of ``services=?``."""
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import ResourceMetrics
+
+    from ecs_otel.emulator import SyntheticSource
+    from ecs_otel.metadata import parse_task
+    from ecs_otel.resource import task_attributes
+    from sidecar.otlp.attributes import key_value
+
+    task = parse_task(SyntheticSource().task())
+    batch = ExportMetricsServiceRequest()
+    rm: ResourceMetrics = batch.resource_metrics.add()
+    rm.resource.attributes.extend(key_value(k, v) for k, v in task_attributes(task).items())
+    rm.resource.attributes.append(key_value("container.name", "app"))
+    rm.scope_metrics.add().metrics.add(name="ecs.task.memory.utilized").gauge.data_points.add(as_int=3)
+    out = io.StringIO()
+    export_all(DebugExporter(DebugExporter.Settings(), SidecarContext(), stream=out), [(Signal.METRICS, batch)])
+    assert out.getvalue().splitlines() == [
+        "otel-debug metrics: 1 items, 1 resources, services=task:ecs-otel-demo:1"
+    ]

@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -62,7 +63,7 @@ def run_aiohttp() -> None:
 
 
 def run_flask() -> None:
-    from flask import Flask
+    from flask import Flask, redirect
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
     from werkzeug.serving import make_server
 
@@ -74,6 +75,10 @@ def run_flask() -> None:
         log.info("in handler %s", "flask", extra={"route": "/work"})
         log.warning("after work")
         return "ok"
+
+    @app.get("/moved")
+    def moved() -> Any:  # werkzeug colours a 3xx request line green in its access log
+        return redirect("/work")
 
     @app.get("/quit")
     def quit_() -> str:
