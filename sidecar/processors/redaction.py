@@ -10,7 +10,8 @@ wherever OTLP carries attributes, inside nested key-value lists too; URL values 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -28,31 +29,51 @@ MAX_DEPTH = 16
 #: A test recomputes this list from the running Python's Unicode tables.
 UNICODE_FOLDING_TO_ASCII = ("\u0130", "\u212a")
 
+_aho_corasick: Any
+try:
+    import ahocorasick_rs as _aho_corasick
+except ImportError:  # no wheel for this platform: one substring pass per needle instead
+    _aho_corasick = None
+
+#: Whether :class:`ByteScreen` scans with one Aho-Corasick automaton (``ahocorasick-rs``) or with one
+#: ``in`` per needle. Read on every call, so tests can force the fallback without uninstalling.
+USE_AHO_CORASICK: bool = _aho_corasick is not None
+
 
 @dataclass(frozen=True)
 class ByteScreen:
-    """Does a serialized batch possibly hold a key the redaction rule would change? One C pass per needle.
+    """Does a serialized batch possibly hold a key the redaction rule would change? Two C passes.
 
-    The batch's bytes are folded with one ``bytes.translate``: ASCII upper case to lower, ``-`` to
-    ``_`` (the rule's normalisation), and each character of :data:`UNICODE_FOLDING_TO_ASCII` to the
-    ASCII letter it lowers to (its UTF-8 lead bytes are deleted, its last byte mapped). Every key
-    the rule changes then shows a needle (a deny-list entry or a URL key) as a plain substring.
-    Bytes that fold to no needle character are deleted. All of this is applied to every byte, values
-    and ids included: joining or folding bytes only adds false alarms (a walk), never misses.
-    ``needles`` is ``None`` when an entry is not ASCII: no byte rule covers Unicode case folding in
-    general, so every batch is walked.
+    The batch's bytes are folded with one ``bytes.translate``: ASCII upper case to lower, each
+    character of :data:`UNICODE_FOLDING_TO_ASCII` to the ASCII letter it lowers to (its UTF-8 lead
+    bytes are deleted, its last byte mapped), and every byte that is in no needle deleted: the
+    separators ``_ - . space`` among them, which are taken out of the needles too, so ``api_key``,
+    ``api-key``, ``apiKey`` and ``API KEY`` all fold to ``apikey`` (whatever the rule does with
+    separators and camelCase, a key it matches still folds to its needle). The needles are the
+    rule's own lists (deny-list entries, URL keys) as the processor hands them over. All of this is
+    applied to every byte, values and ids included: joining or folding bytes only adds false alarms
+    (a walk), never misses. ``needles`` is ``None`` when an entry is not ASCII (no byte rule covers
+    Unicode case folding in general) or folds to nothing: then every batch is walked.
+
+    The folded bytes are then scanned once for all needles by an Aho-Corasick automaton (in Rust,
+    ``ahocorasick-rs``): measured on OTLP spans, that scan costs about what one ``needle in folded``
+    costs, against one such pass per needle before (12 needles by default, more as the rules grow).
+    Without the package, the per-needle loop is the fallback; both answer the same.
     """
 
     table: bytes
     delete: bytes
     needles: tuple[bytes, ...] | None
+    automaton: Any = field(default=None, compare=False, repr=False)
+
+    #: Bytes the rule's normalisation treats as word separators: never part of a needle.
+    SEPARATORS = b"_-. "
 
     @classmethod
     def build(cls, keys: frozenset[str]) -> ByteScreen:
         table = bytearray(range(256))
         for c in range(ord("A"), ord("Z") + 1):
             table[c] = c + 32
-        table[ord("-")] = ord("_")
         delete = bytearray()
         exact = True
         for ch in UNICODE_FOLDING_TO_ASCII:
@@ -65,20 +86,23 @@ class ByteScreen:
             table[last] = ord(letters[0])
             delete.extend(b for b in encoded[:-1] if b not in delete)
         needles: tuple[bytes, ...] | None = None
-        if exact and all(k.isascii() for k in keys):
-            folded = {k.encode().translate(bytes(table)) for k in keys}
-            # a needle containing another needle adds a pass and never a hit
+        folded = {k.encode().translate(bytes(table), cls.SEPARATORS) for k in keys}
+        if exact and all(k.isascii() for k in keys) and all(folded):
+            # a needle containing another needle adds work and never a hit
             needles = tuple(sorted(n for n in folded if not any(o != n and o in n for o in folded)))
             # Bytes that fold to no needle character cannot be inside a match: deleting them too
-            # (ids, timestamps, framing, digits) shrinks what every needle pass scans by ~40 %.
+            # (ids, timestamps, framing, digits, separators) halves what the scan reads.
             alphabet = set(b"".join(needles))
             delete.extend(b for b in range(256) if table[b] not in alphabet and b not in delete)
-        return cls(bytes(table), bytes(delete), needles)
+        automaton = _aho_corasick.BytesAhoCorasick(list(needles)) if needles and _aho_corasick else None
+        return cls(bytes(table), bytes(delete), needles, automaton)
 
     def may_match(self, data: bytes) -> bool:
         if self.needles is None:
             return True
         folded = data.translate(self.table, self.delete)
+        if self.automaton is not None and USE_AHO_CORASICK:
+            return bool(self.automaton.find_matches_as_indexes(folded))
         for needle in self.needles:  # noqa: SIM110 - a plain loop is measurably cheaper than any(genexpr)
             if needle in folded:
                 return True
