@@ -7,9 +7,11 @@ import random
 import zlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sidecar.otlp import compression
-from sidecar.receivers.body import BoundedInflater
+from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater, inflate_bounded
 
 isal = pytest.importorskip("isal", reason="the isal wheel is not available on this platform")
 
@@ -65,3 +67,26 @@ def test_the_receiver_inflates_what_either_backend_and_the_stdlib_compress(
         for i in range(0, len(packed), 1000):  # as the network hands it over: in chunks
             inflater.feed(packed[i : i + 1000])
         assert inflater.finish() == body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    encoding=st.sampled_from(["gzip", "deflate"]),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4),
+    cut=st.integers(0, 10_000),
+    use_isal=st.booleans(),
+)
+def test_a_damaged_body_is_refused_as_such_by_either_backend(
+    encoding: str, flips: list[tuple[int, int]], cut: int, use_isal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flipped bits, truncation, garbage: the receiver answers 400 or 413, never an unexpected error."""
+    monkeypatch.setattr(compression, "USE_ISAL", use_isal)
+    body = spans_like_body(4000)
+    packed = bytearray(gzip.compress(body) if encoding == "gzip" else zlib.compress(body))
+    for pos, mask in flips:
+        packed[pos % len(packed)] ^= mask
+    try:
+        out = inflate_bounded(bytes(packed[: max(cut, 1)] if cut < len(packed) else packed), encoding, 8000)
+    except (BadEncoding, BodyTooLarge):
+        return
+    assert len(out) <= 8000
