@@ -5,7 +5,7 @@ ignored by both the sidecar and the library, which is the worst kind of configur
 service starts and does something else. ``validate-config`` uses :func:`unknown_variables` to warn
 about such names with the closest known one. The list is built from the same declarations the
 reference pages are generated from (every component's ``Settings`` fields, the sidecar's and the
-pipeline's tables, and :data:`ecs_otel.config.LIBRARY_SETTINGS`), so it cannot drift from them.
+pipeline's tables, and :data:`ecs_otel.settings.LIBRARY_SETTINGS`), so it cannot drift from them.
 A task definition usually gives the app and the sidecar containers similar environments, so the
 library's variables count as known here too.
 """
@@ -47,7 +47,7 @@ def settings_classes() -> Iterator[type]:
 
 def known_variables() -> frozenset[str]:
     """Every environment variable a declaration names, plus the configuration-file variable."""
-    from ecs_otel.config import LIBRARY_SETTINGS, OTEL_SETTINGS
+    from ecs_otel.settings import LIBRARY_SETTINGS, OTEL_SETTINGS
 
     names = {CONFIG_ENV}
     for cls in settings_classes():

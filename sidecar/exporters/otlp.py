@@ -12,7 +12,6 @@ import asyncio
 import email.utils
 import re
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +23,8 @@ from google.protobuf.message import DecodeError, Message
 from sidecar.aws import AwsCredentialsError, AwsSession, session_for
 from sidecar.config import ConfigError, setting
 from sidecar.context import SidecarContext
-from sidecar.otlp import json_codec
+from sidecar.otlp import compression, json_codec
+from sidecar.otlp.compression import gzip_bytes
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
@@ -35,8 +35,10 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 #: Status codes the OTLP/HTTP specification calls retryable.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
-#: Bodies above this size are compressed in a worker thread so the event loop keeps serving.
-_THREAD_COMPRESS_BYTES = 512 * 1024
+#: Bodies above this size are compressed in a worker thread so the event loop keeps serving: about
+#: 4 ms of compression either way (ISA-L level 1 deflates OTLP spans ~6x faster than zlib level 1).
+#: Below it, the hand-off to a thread costs more than it saves.
+_THREAD_COMPRESS_BYTES = {"isal": 4 << 20, "zlib": 512 << 10}
 #: Response bodies are only read for partial-success and error details; cap what we hold.
 _MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -48,12 +50,6 @@ _REJECTED_FIELD = {
     Signal.METRICS: "rejected_data_points",
     Signal.LOGS: "rejected_log_records",
 }
-
-
-def gzip_bytes(body: bytes, level: int) -> bytes:
-    """gzip framing around one deflate pass (no filename, mtime 0: identical input, identical output)."""
-    c = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return c.compress(body) + c.flush()
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -198,7 +194,7 @@ class OtlpExporter(Exporter):
     async def _compress(self, raw: bytes) -> bytes:
         if self.settings.compression != "gzip":
             return raw
-        if len(raw) >= _THREAD_COMPRESS_BYTES:
+        if len(raw) >= _THREAD_COMPRESS_BYTES[compression.backend()]:
             return await asyncio.to_thread(gzip_bytes, raw, self.settings.compression_level)
         return gzip_bytes(raw, self.settings.compression_level)
 

@@ -6,7 +6,8 @@ most ``limit`` bytes of output: it never costs more memory than an honest reques
 
 from __future__ import annotations
 
-import zlib
+from sidecar.otlp import compression
+from sidecar.otlp.compression import Decompressor
 
 #: Inflate at most this much per step, so one small compressed chunk cannot expand unboundedly.
 _STEP = 256 * 1024
@@ -24,17 +25,19 @@ class BadEncoding(Exception):
     """The body claims a content encoding it does not have, or one we do not speak."""
 
 
-def decompressor(encoding: str, head: bytes = b"") -> zlib._Decompress | None:
-    """A decompressor for ``encoding``; ``head`` (the first body bytes) tells zlib from raw deflate."""
+def decompressor(encoding: str, head: bytes = b"") -> Decompressor | None:
+    """A decompressor for ``encoding`` (ISA-L's when installed, else zlib's); ``head`` (the first body
+    bytes) tells zlib-wrapped from raw deflate."""
     enc = encoding.strip().lower()
     if enc in ("", "identity"):
         return None
     if enc in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return compression.decompressobj(compression.GZIP_WBITS)
     if enc == "deflate":
         # RFC 9110's "deflate" is zlib-wrapped, but raw deflate is common in the wild: accept both.
         zlib_wrapped = len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
-        return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped or len(head) < 2 else -zlib.MAX_WBITS)
+        wbits = compression.MAX_WBITS
+        return compression.decompressobj(wbits if zlib_wrapped or len(head) < 2 else -wbits)
     raise BadEncoding(f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or identity")
 
 
@@ -64,7 +67,7 @@ class BoundedInflater:
         while data and self._z is not None:
             try:
                 out = self._z.decompress(data, min(_STEP, self._limit - self._size + 1))
-            except zlib.error as exc:
+            except compression.ERRORS as exc:
                 raise BadEncoding(f"corrupt compressed body: {exc}") from None
             self._add(out)
             data = self._z.unconsumed_tail

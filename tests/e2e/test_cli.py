@@ -154,8 +154,7 @@ def test_validate_config_warns_about_unknown_variables_with_the_closest_name(tmp
 
 def test_known_variables_come_from_every_declaration() -> None:
     """The list the warning uses is the declarations' list: each component's and the library's variables."""
-    from ecs_otel.config import LIBRARY_SETTINGS
-
+    from ecs_otel.settings import LIBRARY_SETTINGS
     from sidecar.config.variables import known_variables
 
     known = known_variables()

@@ -5,10 +5,22 @@ from __future__ import annotations
 import gzip
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 
 import pytest
 
+from sidecar.otlp import compression
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, inflate_bounded
+
+BACKENDS = ["isal", "zlib"] if compression.USE_ISAL else ["zlib"]
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test here runs on each inflater the receiver may use: ISA-L's and zlib's (the fallback)."""
+    monkeypatch.setattr(compression, "USE_ISAL", request.param == "isal")
+    assert compression.backend() == request.param
+    yield request.param
 
 
 def gzip_bomb(inflated_bytes: int) -> bytes:

@@ -98,7 +98,7 @@ def test_a_container_document_without_a_name_keeps_the_rest() -> None:
 RESOURCE_APP = """
 import ecs_otel.auto
 import json
-from ecs_otel.configuration import current
+from ecs_otel._setup import current
 print("RESOURCE", json.dumps(dict(current().resource.attributes), default=list), flush=True)
 """
 
