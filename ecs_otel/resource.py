@@ -211,7 +211,8 @@ def detect(
     errors: list[str] = []
 
     def fetch() -> None:
-        for what in ("task", "container"):
+        # The container document first: it is small and names the service when the task document is late.
+        for what in ("container", "task"):
             try:
                 got[what] = getattr(client, what)(deadline=deadline)
             except MetadataError as exc:
