@@ -192,6 +192,7 @@ def detect(
     env: Mapping[str, str] = os.environ,
     timeout_s: float | None = None,
     client: MetadataClient | None = None,
+    task_first: bool = False,
 ) -> Detection:
     """The one ECS detection every caller uses: the resource detector, ``configure()``, the sidecar.
 
@@ -211,8 +212,9 @@ def detect(
     errors: list[str] = []
 
     def fetch() -> None:
-        # The container document first: it is small and names the service when the task document is late.
-        for what in ("container", "task"):
+        # Sequential under one deadline, so the order says what survives a slow endpoint: the set-up
+        # wants the container document first (it names the service), the resource detector the task's.
+        for what in (("task", "container") if task_first else ("container", "task")):
             try:
                 got[what] = getattr(client, what)(deadline=deadline)
             except MetadataError as exc:
@@ -248,7 +250,7 @@ class EcsResourceDetector(ResourceDetector):
             return Resource.get_empty()
 
     def _detect(self) -> Resource:
-        found = detect(timeout_s=self._timeout_s, client=self._client)
+        found = detect(timeout_s=self._timeout_s, client=self._client, task_first=True)
         if not found.on_ecs:
             _log_outside_ecs()
             return Resource.get_empty()

@@ -297,7 +297,7 @@ async def _bounded(awaitable: Any, deadline: float, loop: asyncio.AbstractEventL
 
 async def _load_task(env: Mapping[str, str]) -> TaskMetadata | None:
     """The task metadata document (the library's one ECS detection), or None outside ECS or on any error."""
-    found = await asyncio.to_thread(detect, env)
+    found = await asyncio.to_thread(detect, env, None, None, True)
     if found.on_ecs and found.task is None:
         log.warning("cannot read task metadata; continuing without task attributes",
                     extra={"error": "; ".join(found.errors)})
