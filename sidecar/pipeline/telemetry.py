@@ -12,26 +12,33 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from sidecar.otlp.attributes import format_double
+
 LabelValues = tuple[str, ...]
 
 
-def _escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def escape_label_value(v: str) -> str:
+    """A label value in Prometheus text (``\\``, ``"`` and newlines escaped); one escaper for every writer."""
+    if "\\" in v or '"' in v or "\n" in v:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return v
 
 
 def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    parts = [f'{n}="{escape_label_value(v)}"' for n, v in zip(names, values, strict=True)]
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
 
 
-def _num(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e15:
+def format_value(v: float | int) -> str:
+    """A sample value in Prometheus text: integers without ``.0``, ``NaN``/``+Inf``/``-Inf`` spelled as the
+    format wants (``int(nan)`` used to raise here, so one NaN gauge broke the whole ``/metrics``)."""
+    if isinstance(v, int):  # counters summed from ints stay ints
+        return str(v)
+    if v.is_integer() and abs(v) < 1e15:
         return str(int(v))
-    return repr(v)
+    return format_double(v)
 
 
 @dataclass
@@ -64,7 +71,7 @@ class Metric:
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} {self.kind}"
         for key, v in sorted(self.values.items()):
-            yield f"{self.name}{_labels(self.labels, key)} {_num(v)}"
+            yield f"{self.name}{_labels(self.labels, key)} {format_value(v)}"
 
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -106,12 +113,12 @@ class Histogram:
             cum = 0.0
             for i, b in enumerate(self.buckets):
                 cum += s[i]
-                le = 'le="' + _num(b) + '"'
-                yield f"{self.name}_bucket{_labels(self.labels, key, le)} {_num(cum)}"
+                le = 'le="' + format_value(b) + '"'
+                yield f"{self.name}_bucket{_labels(self.labels, key, le)} {format_value(cum)}"
             inf = 'le="+Inf"'
-            yield f"{self.name}_bucket{_labels(self.labels, key, inf)} {_num(s[-1])}"
-            yield f"{self.name}_sum{_labels(self.labels, key)} {_num(s[-2])}"
-            yield f"{self.name}_count{_labels(self.labels, key)} {_num(s[-1])}"
+            yield f"{self.name}_bucket{_labels(self.labels, key, inf)} {format_value(s[-1])}"
+            yield f"{self.name}_sum{_labels(self.labels, key)} {format_value(s[-2])}"
+            yield f"{self.name}_count{_labels(self.labels, key)} {format_value(s[-1])}"
 
 
 class Registry:

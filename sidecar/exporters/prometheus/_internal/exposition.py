@@ -24,6 +24,7 @@ from sidecar.exporters.prometheus._internal.series import (
 )
 from sidecar.exporters.prometheus._internal.store import Family, SeriesStore
 from sidecar.otlp.attributes import format_double
+from sidecar.pipeline.telemetry import format_value
 
 TEXT = "text"
 OPENMETRICS = "openmetrics"
@@ -65,12 +66,6 @@ def negotiate(accept: str | None) -> str:
         if q > best_q:
             best, best_q = fmt, q
     return best
-
-
-def format_value(v: float) -> str:
-    if v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return format_double(v)
 
 
 def _escape_help(text: str, fmt: str) -> str:

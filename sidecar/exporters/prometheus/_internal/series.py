@@ -19,6 +19,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 
 from sidecar.exporters.prometheus._internal.labels import Labels
+from sidecar.pipeline.telemetry import escape_label_value
 
 #: Exponential histograms are rendered as classic buckets; more than this many buckets are merged
 #: (the scale lowered) so one series cannot produce an unbounded number of lines.
@@ -33,15 +34,9 @@ class Refused(Exception):
         self.reason = reason
 
 
-def _escape_label_value(v: str) -> str:
-    if "\\" in v or '"' in v or "\n" in v:
-        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return v
-
-
 def label_text(labels: Labels) -> str:
     """``a="1",b="2"`` (no braces), escaped for both text formats."""
-    return ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in labels)
+    return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels)
 
 
 def _check_order(series: Series, start_ns: int, time_ns: int, delta: bool) -> bool:
