@@ -35,7 +35,7 @@ def make(env: dict[str, str], **kw: Any) -> CloudWatchExporter:
     )
 
 
-def run(exporter: CloudWatchExporter, body: Callable[[], Awaitable[Any]]) -> Any:
+async def run(exporter: CloudWatchExporter, body: Callable[[], Awaitable[Any]]) -> Any:
     async def go() -> Any:
         await exporter.start()
         try:
@@ -43,10 +43,10 @@ def run(exporter: CloudWatchExporter, body: Callable[[], Awaitable[Any]]) -> Any
         finally:
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
 
-    return asyncio.run(go())
+    return await go()
 
 
-def test_emf_events_read_back_with_expected_values_and_retention(aws_env: dict[str, str]) -> None:
+async def test_emf_events_read_back_with_expected_values_and_retention(aws_env: dict[str, str]) -> None:
     exporter = make(aws_env)
     assert exporter.metrics_group.startswith("/ecs/shop/metrics-") and exporter.metrics_stream == "feedc0de"
     with app() as a:
@@ -59,7 +59,7 @@ def test_emf_events_read_back_with_expected_values_and_retention(aws_env: dict[s
             second = await exporter.export(Signal.METRICS, a.collect())
             return [first, second]
 
-        outcomes = run(exporter, body)
+        outcomes = await run(exporter, body)
     assert all(o.ok for o in outcomes), outcomes
     events = [
         validate(e["message"]) for e in read_all(aws_env, exporter.metrics_group, exporter.metrics_stream)
@@ -73,7 +73,7 @@ def test_emf_events_read_back_with_expected_values_and_retention(aws_env: dict[s
     assert groups[0]["retentionInDays"] == 30
 
 
-def test_logs_api_mode_splits_over_10000_events_and_1_mib(aws_env: dict[str, str]) -> None:
+async def test_logs_api_mode_splits_over_10000_events_and_1_mib(aws_env: dict[str, str]) -> None:
     exporter = make(aws_env, logs_mode="api", logs_format="body")
     calls: list[tuple[int, int]] = []
     real = exporter.api.call
@@ -96,7 +96,7 @@ def test_logs_api_mode_splits_over_10000_events_and_1_mib(aws_env: dict[str, str
     for i in range(n):
         r = records.add(time_unix_nano=now_ns - (n - i) * 1_000_000)
         r.body.string_value = f"line {i:05d} " + "p" * 90
-    outcome = run(exporter, lambda: exporter.export(Signal.LOGS, request))
+    outcome = await run(exporter, lambda: exporter.export(Signal.LOGS, request))
     assert outcome.ok and outcome.rejected == 0, outcome
     assert sum(c for c, _ in calls) == n and len(calls) >= 2
     assert all(c <= MAX_EVENTS and s <= MAX_BATCH_BYTES for c, s in calls)
@@ -109,7 +109,7 @@ def test_logs_api_mode_splits_over_10000_events_and_1_mib(aws_env: dict[str, str
     )
 
 
-def test_logs_api_json_records_keep_trace_context(aws_env: dict[str, str]) -> None:
+async def test_logs_api_json_records_keep_trace_context(aws_env: dict[str, str]) -> None:
     exporter = make(aws_env, logs_mode="api")
     request = ExportLogsServiceRequest()
     rl = request.resource_logs.add()
@@ -120,7 +120,7 @@ def test_logs_api_json_records_keep_trace_context(aws_env: dict[str, str]) -> No
     r.body.string_value = "payment failed"
     r.trace_id = bytes.fromhex("5f5e1000aaaaaaaaaaaaaaaaaaaaaaaa")
     r.span_id = bytes.fromhex("bbbbbbbbbbbbbbbb")
-    outcome = run(exporter, lambda: exporter.export(Signal.LOGS, request))
+    outcome = await run(exporter, lambda: exporter.export(Signal.LOGS, request))
     assert outcome.ok
     import json
 

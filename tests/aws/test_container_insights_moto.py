@@ -113,7 +113,7 @@ def make(env: dict[str, str], task: Task, **kw: Any) -> CloudWatchExporter:
     )
 
 
-def run(exporter: CloudWatchExporter, body: Callable[[], Awaitable[Any]]) -> Any:
+async def run(exporter: CloudWatchExporter, body: Callable[[], Awaitable[Any]]) -> Any:
     async def go() -> Any:
         await exporter.start()
         try:
@@ -121,25 +121,25 @@ def run(exporter: CloudWatchExporter, body: Callable[[], Awaitable[Any]]) -> Any
         finally:
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
 
-    return asyncio.run(go())
+    return await go()
 
 
-def export_samples(exporter: CloudWatchExporter, task: Task, n: int) -> list[ExportOutcome]:
+async def export_samples(exporter: CloudWatchExporter, task: Task, n: int) -> list[ExportOutcome]:
     async def body() -> list[ExportOutcome]:
         return [await exporter.export(Signal.METRICS, task.sample(i)) for i in range(n)]
 
-    return run(exporter, body)
+    return await run(exporter, body)
 
 
 def ci_group(task: Task) -> str:
     return f"/aws/ecs/containerinsights/{task.cluster}/performance"
 
 
-def test_container_insights_events_beside_the_regular_emf(aws_env: dict[str, str]) -> None:
+async def test_container_insights_events_beside_the_regular_emf(aws_env: dict[str, str]) -> None:
     task = Task()
     exporter = make(aws_env, task, container_insights=True)
     assert exporter.insights is not None and exporter.insights.delta is not exporter.delta
-    outcomes = export_samples(exporter, task, 2)
+    outcomes = await export_samples(exporter, task, 2)
     assert all(o.ok for o in outcomes), outcomes
 
     ci = [validate(e["message"]) for e in read_all(aws_env, ci_group(task), TASK_ID)]
@@ -216,11 +216,11 @@ def test_container_insights_events_beside_the_regular_emf(aws_env: dict[str, str
     assert [g["logGroupName"] for g in groups] == [ci_group(task)] and groups[0]["retentionInDays"] == 30
 
 
-def test_flag_off_writes_no_container_insights_group(aws_env: dict[str, str]) -> None:
+async def test_flag_off_writes_no_container_insights_group(aws_env: dict[str, str]) -> None:
     task = Task()
     exporter = make(aws_env, task)
     assert exporter.settings.container_insights is False and exporter.insights is None
-    outcomes = export_samples(exporter, task, 1)
+    outcomes = await export_samples(exporter, task, 1)
     assert all(o.ok for o in outcomes), outcomes
     assert [
         e
@@ -236,13 +236,13 @@ def test_flag_off_writes_no_container_insights_group(aws_env: dict[str, str]) ->
     )
 
 
-def test_app_metrics_alone_create_no_container_insights_group(aws_env: dict[str, str]) -> None:
+async def test_app_metrics_alone_create_no_container_insights_group(aws_env: dict[str, str]) -> None:
     """Only ecs_stats metrics have Container Insights names: an app's batch leaves the group alone."""
     task = Task()
     exporter = make(aws_env, task, container_insights=True)
     with app() as a:
         a.requests.add(2, {"http.route": "/a"})
-        outcome = run(exporter, lambda: exporter.export(Signal.METRICS, a.collect()))
+        outcome = await run(exporter, lambda: exporter.export(Signal.METRICS, a.collect()))
     assert outcome.ok, outcome
     events = [
         validate(e["message"]) for e in read_all(aws_env, exporter.metrics_group, exporter.metrics_stream)
@@ -262,19 +262,19 @@ def test_env_variable_turns_it_on() -> None:
     assert settings.container_insights is True
 
 
-def test_otlp_mode_warns_once_and_ignores_the_flag(
+async def test_otlp_mode_warns_once_and_ignores_the_flag(
     aws_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     task = Task()
     exporter = make(aws_env, task, mode="otlp", container_insights=True)
     assert exporter.insights is None and exporter.insights_writer is None
     with caplog.at_level(logging.WARNING, logger="ecs_otel.sidecar"):
-        run(exporter, lambda: asyncio.sleep(0))
+        await run(exporter, lambda: asyncio.sleep(0))
     warnings = [r for r in caplog.records if "Container Insights" in r.getMessage()]
     assert len(warnings) == 1 and "emf" in warnings[0].getMessage()
 
 
-def test_container_insights_failure_is_counted_not_retried(
+async def test_container_insights_failure_is_counted_not_retried(
     aws_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A throttled Container Insights write neither fails nor retries the batch (which would write
@@ -304,7 +304,7 @@ def test_container_insights_failure_is_counted_not_retried(
         return [first, second, third]
 
     with caplog.at_level(logging.WARNING, logger="ecs_otel.sidecar"):
-        first, second, third = run(exporter, body)
+        first, second, third = await run(exporter, body)
     assert first.ok and second.retryable and third.ok
     assert puts.count(exporter.metrics_group) >= 3
     assert len([r for r in caplog.records if "Container Insights events not written" in r.getMessage()]) == 1

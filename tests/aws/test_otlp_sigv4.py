@@ -32,7 +32,7 @@ def creds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
-def test_xray_otlp_mode_signed_for_xray(creds: None) -> None:
+async def test_xray_otlp_mode_signed_for_xray(creds: None) -> None:
     async def go() -> Any:
         rec = Recorder()
         url = await rec.start()
@@ -46,7 +46,7 @@ def test_xray_otlp_mode_signed_for_xray(creds: None) -> None:
             await rec.stop()
         return outcome, rec.requests
 
-    outcome, requests = asyncio.run(go())
+    outcome, requests = await go()
     assert outcome.ok, outcome
     (req,) = requests
     assert req.path == "/v1/traces" and req.method == "POST"
@@ -55,7 +55,7 @@ def test_xray_otlp_mode_signed_for_xray(creds: None) -> None:
     assert "x-amz-security-token" in signed and "host" in signed
 
 
-def test_cloudwatch_otlp_modes_signed_for_monitoring_and_logs_with_group_headers(creds: None) -> None:
+async def test_cloudwatch_otlp_modes_signed_for_monitoring_and_logs_with_group_headers(creds: None) -> None:
     async def go() -> Any:
         metrics_rec, logs_rec = Recorder(), Recorder()
         env = {
@@ -83,7 +83,7 @@ def test_cloudwatch_otlp_modes_signed_for_monitoring_and_logs_with_group_headers
             await logs_rec.stop()
         return m, lg, metrics_rec.requests, logs_rec.requests
 
-    m, lg, metric_reqs, log_reqs = asyncio.run(go())
+    m, lg, metric_reqs, log_reqs = await go()
     assert m.ok and lg.ok, (m, lg)
     (mreq,) = metric_reqs
     assert mreq.path == "/v1/metrics"
@@ -132,7 +132,7 @@ def _oversized_batch() -> ExportTraceServiceRequest:
     return request
 
 
-def test_xray_otlp_mode_splits_and_trims_to_the_endpoint_limits(creds: None) -> None:
+async def test_xray_otlp_mode_splits_and_trims_to_the_endpoint_limits(creds: None) -> None:
     """Issue 15, X-Ray item 3: one over-limit part used to make X-Ray refuse the whole call."""
     batch = _oversized_batch()
     assert batch.ByteSize() > otlp_limits.MAX_REQUEST_BYTES
@@ -150,7 +150,7 @@ def test_xray_otlp_mode_splits_and_trims_to_the_endpoint_limits(creds: None) -> 
             await rec.stop()
         return outcome, rec.requests, context.telemetry
 
-    outcome, requests, telemetry = asyncio.run(go())
+    outcome, requests, telemetry = await go()
     assert outcome.ok and outcome.rejected == 0, outcome
     assert len(requests) >= 3  # 12,063 spans and 6.4 MB: at least two by count, and bytes on top
     received: dict[bytes, Any] = {}
@@ -192,7 +192,7 @@ def test_a_batch_within_the_limits_is_sent_as_it_is() -> None:
         ([(400, None), (400, None)], False, 0, 2),  # every part refused: a failure
     ],
 )
-def test_xray_otlp_parts_fail_on_their_own(
+async def test_xray_otlp_parts_fail_on_their_own(
     creds: None, script: list[tuple[int, Any]], ok: bool, rejected: int, calls: int
 ) -> None:
     batch = ExportTraceServiceRequest()
@@ -213,7 +213,7 @@ def test_xray_otlp_parts_fail_on_their_own(
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
             await rec.stop()
 
-    outcome, made = asyncio.run(go())
+    outcome, made = await go()
     assert (outcome.ok, made) == (ok, calls), outcome
     if ok:
         assert outcome.rejected == rejected

@@ -95,9 +95,9 @@ async def through_rotel(request_bytes: bytes) -> list[dict[str, Any]]:
 
 
 @pytest.mark.skipif(not ROTEL_AGENT.exists(), reason="rotel agent binary not installed")
-def test_same_spans_same_structure_richer_translation_here() -> None:
+async def test_same_spans_same_structure_richer_translation_here() -> None:
     request = checkout_trace()
-    theirs = {d["id"]: d for d in asyncio.run(through_rotel(request.SerializeToString()))}
+    theirs = {d["id"]: d for d in await through_rotel(request.SerializeToString())}
     ours = {d["id"]: d for d in map(validate_segment, SegmentTranslator().translate(request, time.time()))}
 
     # Same structure: ids, trace id, parent links, which spans are segments.

@@ -31,7 +31,7 @@ def _outcomes(registry: Registry) -> dict[str, float]:
     return {o: counter.get(outcome=o) for o in ("received", *OUTCOMES)}  # type: ignore[union-attr]
 
 
-def test_documents_in_flight_or_buffered_at_stop_are_counted() -> None:
+async def test_documents_in_flight_or_buffered_at_stop_are_counted() -> None:
     async def main() -> dict[str, float]:
         registry = Registry()
         sender = HangingSender()
@@ -48,13 +48,13 @@ def test_documents_in_flight_or_buffered_at_stop_are_counted() -> None:
         await listener.stop(loop.time() + 0.05)  # the final flush hangs too and is cut short
         return _outcomes(registry)
 
-    counts = asyncio.run(main())
+    counts = await main()
     assert counts["received"] == 120
     assert counts["dropped_send_failed"] == 120
     assert sum(counts[o] for o in OUTCOMES) == counts["received"]
 
 
-def test_buffer_left_when_the_deadline_has_passed_is_counted() -> None:
+async def test_buffer_left_when_the_deadline_has_passed_is_counted() -> None:
     async def main() -> dict[str, float]:
         registry = Registry()
         listener = DaemonListener(HangingSender(), registry, logging.getLogger("test"))  # type: ignore[arg-type]
@@ -63,6 +63,6 @@ def test_buffer_left_when_the_deadline_has_passed_is_counted() -> None:
         await listener.stop(asyncio.get_running_loop().time() - 1)
         return _outcomes(registry)
 
-    counts = asyncio.run(main())
+    counts = await main()
     assert counts["received"] == 3
     assert counts["dropped_send_failed"] == 3

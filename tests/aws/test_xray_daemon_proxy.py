@@ -41,7 +41,7 @@ async def _proxy_port(exporter: XRayExporter) -> int:
     return port
 
 
-def test_sdk_udp_segments_reach_moto(aws_env: dict[str, str]) -> None:
+async def test_sdk_udp_segments_reach_moto(aws_env: dict[str, str]) -> None:
     exporter = XRayExporter(XRayExporter.Settings(mode="segments", proxy_port=0), SidecarContext(env=aws_env))
 
     async def go() -> str:
@@ -58,7 +58,7 @@ def test_sdk_udp_segments_reach_moto(aws_env: dict[str, str]) -> None:
         finally:
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
 
-    trace_id = asyncio.run(go())
+    trace_id = await go()
     (trace,) = xray_client(aws_env).batch_get_traces(TraceIds=[trace_id])["Traces"]
     (doc,) = [json.loads(s["Document"]) for s in trace["Segments"]]
     assert doc["name"] == "legacy" and doc["http"]["response"]["status"] == 200
@@ -69,7 +69,7 @@ def test_sdk_udp_segments_reach_moto(aws_env: dict[str, str]) -> None:
     assert counter.get(outcome="received") == 1 and counter.get(outcome="sent") == 1
 
 
-def test_sampling_requests_through_proxy_arrive_signed(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sampling_requests_through_proxy_arrive_signed(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(k, v)
     now = datetime.datetime.now(datetime.UTC).timestamp()
@@ -108,7 +108,7 @@ def test_sampling_requests_through_proxy_arrive_signed(monkeypatch: pytest.Monke
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
             await stub.stop()
 
-    (rules, (targets, _)), requests = asyncio.run(go())
+    (rules, (targets, _)), requests = await go()
     assert [r.name for r in rules] == ["checkout"] and rules[0].rate == 0.25
     assert targets["checkout"]["rate"] == 0.5 and targets["checkout"]["quota"] == 7
     assert [r.path for r in requests] == ["/GetSamplingRules", "/SamplingTargets"]
@@ -118,7 +118,7 @@ def test_sampling_requests_through_proxy_arrive_signed(monkeypatch: pytest.Monke
     assert stats[0]["RuleName"] == "checkout"
 
 
-def test_port_taken_is_one_warning_not_fatal(
+async def test_port_taken_is_one_warning_not_fatal(
     aws_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     blocker = socket.socket()
@@ -135,7 +135,7 @@ def test_port_taken_is_one_warning_not_fatal(
 
     try:
         with caplog.at_level(logging.WARNING):
-            asyncio.run(go())
+            await go()
     finally:
         blocker.close()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "taken" in r.getMessage()]

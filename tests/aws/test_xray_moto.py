@@ -26,7 +26,7 @@ def make(env: dict[str, str], **kw: object) -> XRayExporter:
     return XRayExporter(settings, SidecarContext(env=env))
 
 
-def test_segments_round_trip_through_moto(aws_env: dict[str, str]) -> None:
+async def test_segments_round_trip_through_moto(aws_env: dict[str, str]) -> None:
     exporter = make(aws_env)
     request = checkout_trace()
 
@@ -37,7 +37,7 @@ def test_segments_round_trip_through_moto(aws_env: dict[str, str]) -> None:
         finally:
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
 
-    outcome = asyncio.run(run())
+    outcome = await run()
     assert outcome.ok and outcome.rejected == 0, outcome
     raw = request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
     docs = by_name(fetch(aws_env, f"1-{raw[:8]}-{raw[8:]}"))
@@ -57,7 +57,7 @@ def test_segments_round_trip_through_moto(aws_env: dict[str, str]) -> None:
     )
 
 
-def test_more_than_50_documents_are_split_into_calls(aws_env: dict[str, str]) -> None:
+async def test_more_than_50_documents_are_split_into_calls(aws_env: dict[str, str]) -> None:
     exporter = make(aws_env)
     request = checkout_trace()
     for _ in range(11):  # 60 spans in 12 traces → at least two PutTraceSegments calls
@@ -78,12 +78,12 @@ def test_more_than_50_documents_are_split_into_calls(aws_env: dict[str, str]) ->
         finally:
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
 
-    outcome = asyncio.run(run())
+    outcome = await run()
     assert outcome.ok, outcome
     assert calls == [50, 10]
 
 
-def test_access_denied_is_logged_once_naming_the_action(
+async def test_access_denied_is_logged_once_naming_the_action(
     aws_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     from aiohttp import web
@@ -111,7 +111,7 @@ def test_access_denied_is_logged_once_naming_the_action(
             await runner.cleanup()
 
     with caplog.at_level(logging.ERROR):
-        asyncio.run(run())
+        await run()
     denied = [r for r in caplog.records if "xray:PutTraceSegments" in r.getMessage()]
     assert len(denied) == 1
     assert "testing" not in caplog.text  # the fake key and token never reach the logs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -45,7 +44,7 @@ async def scripted(responses: list[tuple[int, dict[str, Any]]]) -> tuple[web.App
     return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", seen  # type: ignore[union-attr]
 
 
-def run(responses: list[tuple[int, dict[str, Any]]], documents: list[bytes]) -> tuple[Any, list[list[str]]]:
+async def run(responses: list[tuple[int, dict[str, Any]]], documents: list[bytes]) -> tuple[Any, list[list[str]]]:
     async def go() -> Any:
         runner, url, seen = await scripted(responses)
         aws = AwsSession(region="us-east-1", env={"AWS_ENDPOINT_URL_XRAY": url})
@@ -57,10 +56,10 @@ def run(responses: list[tuple[int, dict[str, Any]]], documents: list[bytes]) -> 
             await api.close()
             await runner.cleanup()
 
-    return asyncio.run(go())
+    return await go()
 
 
-def test_unprocessed_segments_retried_bad_ones_rejected(creds: None) -> None:
+async def test_unprocessed_segments_retried_bad_ones_rejected(creds: None) -> None:
     first = {
         "UnprocessedTraceSegments": [
             {"Id": f"{1:016x}", "ErrorCode": "ThrottledException", "Message": "slow down"},
@@ -68,20 +67,20 @@ def test_unprocessed_segments_retried_bad_ones_rejected(creds: None) -> None:
             {"Id": f"{3:016x}", "ErrorCode": "InvalidTraceId", "Message": "bad"},
         ]
     }
-    result, seen = run([(200, first)], docs(5))
+    result, seen = await run([(200, first)], docs(5))
     assert seen == [[f"{i:016x}" for i in range(5)], [f"{1:016x}", f"{2:016x}"]]
     assert (result.sent, result.rejected, result.failed) == (4, 1, 0)
 
 
-def test_throttling_backs_off_then_succeeds_and_calls_hold_50(creds: None) -> None:
+async def test_throttling_backs_off_then_succeeds_and_calls_hold_50(creds: None) -> None:
     throttled = (429, {"__type": "ThrottledException", "message": "Rate exceeded"})
-    result, seen = run([throttled, throttled], docs(120))
+    result, seen = await run([throttled, throttled], docs(120))
     assert len(seen) == 5 and max(map(len, seen)) == 50  # two throttled attempts and three calls of <= 50
     assert {i for call in seen for i in call} == {f"{i:016x}" for i in range(120)}
     assert (result.sent, result.rejected, result.failed) == (120, 0, 0)
 
 
-def test_persistent_throttling_is_reported_retryable(creds: None) -> None:
+async def test_persistent_throttling_is_reported_retryable(creds: None) -> None:
     throttled = (429, {"__type": "ThrottledException", "message": "Rate exceeded"})
-    result, seen = run([throttled] * 3, docs(3))
+    result, seen = await run([throttled] * 3, docs(3))
     assert len(seen) == 3 and result.sent == 0 and result.failed == 3 and result.retryable

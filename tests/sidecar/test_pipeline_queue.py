@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
-from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 from google.protobuf.message import Message
@@ -22,15 +20,8 @@ from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.queue import DROPPED, EXPORTED, QUEUED, RECEIVED, RETRIED, ExporterQueue
 from sidecar.pipeline.telemetry import Registry
 
-
-def in_loop(fn: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Run an async test body in a fresh event loop (no pytest-asyncio here)."""
-
-    @functools.wraps(fn)
-    def run() -> None:
-        asyncio.run(asyncio.wait_for(fn(), 60))
-
-    return run
+# The async tests used to run under asyncio.wait_for(..., 60); the same bound on a hang, per test.
+pytestmark = pytest.mark.timeout(60)
 
 
 def spans_request(n: int, service: str = "svc") -> ExportTraceServiceRequest:
@@ -91,7 +82,6 @@ def assert_balanced(t: Registry) -> None:
     assert received == exported + dropped + queued, (received, exported, dropped, queued)
 
 
-@in_loop
 async def test_small_requests_are_merged_into_one_export_without_losing_resources() -> None:
     t = Registry()
     exporter = ScriptedExporter()
@@ -108,7 +98,6 @@ async def test_small_requests_are_merged_into_one_export_without_losing_resource
     assert counts(t) == (50, 50, 0, 0)
 
 
-@in_loop
 async def test_batch_size_limit_splits_exports() -> None:
     t = Registry()
     exporter = ScriptedExporter()
@@ -125,7 +114,6 @@ async def test_batch_size_limit_splits_exports() -> None:
     await q.close(asyncio.get_running_loop().time() + 2)
 
 
-@in_loop
 async def test_retryable_failures_are_retried_then_delivered_honouring_retry_after() -> None:
     t = Registry()
     exporter = ScriptedExporter([ExportOutcome.retry("503", retry_after_s=0.3), ExportOutcome.retry("503")])
@@ -144,7 +132,6 @@ async def test_retryable_failures_are_retried_then_delivered_honouring_retry_aft
     assert counts(t) == (7, 7, 0, 0)
 
 
-@in_loop
 async def test_non_retryable_failure_drops_once_and_partial_success_counts_rejected() -> None:
     t = Registry()
     exporter = ScriptedExporter([ExportOutcome.fail("400 bad"), ExportOutcome.success(rejected=2)])
@@ -161,7 +148,6 @@ async def test_non_retryable_failure_drops_once_and_partial_success_counts_rejec
     assert counts(t) == (9, 2, 7, 0)
 
 
-@in_loop
 async def test_queue_full_drops_exact_counts() -> None:
     t = Registry()
     exporter = ScriptedExporter(delay_s=0.2)
@@ -175,7 +161,6 @@ async def test_queue_full_drops_exact_counts() -> None:
     assert counts(t) == (50, 20, 30, 0)
 
 
-@in_loop
 async def test_bytes_limit_also_bounds_the_queue() -> None:
     t = Registry()
     q = make_queue(ScriptedExporter(), t, queue_max_bytes=250)
@@ -184,7 +169,6 @@ async def test_bytes_limit_also_bounds_the_queue() -> None:
     assert counts(t) == (2, 0, 1, 1)
 
 
-@in_loop
 async def test_gives_up_after_max_age() -> None:
     t = Registry()
     exporter = ScriptedExporter([ExportOutcome.retry("down")] * 1000)
@@ -200,7 +184,6 @@ async def test_gives_up_after_max_age() -> None:
     await q.close(loop.time() + 1)
 
 
-@in_loop
 async def test_shutdown_deadline_drops_what_cannot_be_sent_and_counts_it() -> None:
     t = Registry()
     exporter = ScriptedExporter([ExportOutcome.retry("down")] * 10_000)
@@ -217,7 +200,6 @@ async def test_shutdown_deadline_drops_what_cannot_be_sent_and_counts_it() -> No
     assert counts(t) == (13, 0, 13, 0)
 
 
-@in_loop
 async def test_exporter_exception_is_retried_not_fatal() -> None:
     class Flaky(ScriptedExporter):
         async def export(self, signal: Signal, batch: Message) -> ExportOutcome:
@@ -236,7 +218,6 @@ async def test_exporter_exception_is_retried_not_fatal() -> None:
     assert counts(t) == (2, 2, 0, 0)
 
 
-@in_loop
 async def test_invariant_holds_at_every_instant_under_random_faults() -> None:
     rng = random.Random(1234)
     script = [
@@ -264,7 +245,6 @@ async def test_invariant_holds_at_every_instant_under_random_faults() -> None:
     assert dropped > 0 and exported > 0
 
 
-@in_loop
 async def test_fanout_shares_batches_and_memory_limit_raises_backpressure_before_counting() -> None:
     t = Registry()
     budget = MemoryBudget(2000, read_rss=lambda: 0)  # half (1000 bytes) may be queued
@@ -356,7 +336,6 @@ class EncodedSink(ScriptedExporter):
         return ExportOutcome.success()
 
 
-@in_loop
 async def test_encoded_fast_path_merges_by_joining_bytes() -> None:
     t = Registry()
     budget = MemoryBudget(1 << 34, read_rss=lambda: 0)
@@ -379,7 +358,6 @@ async def test_encoded_fast_path_merges_by_joining_bytes() -> None:
     assert t.metrics()[EXPORTED].get(signal="traces", exporter="fast") == 12
 
 
-@in_loop
 async def test_an_exporter_error_that_would_repeat_is_not_retried() -> None:
     class BadHeader(ScriptedExporter):
         async def export(self, signal: Signal, batch: Message) -> ExportOutcome:

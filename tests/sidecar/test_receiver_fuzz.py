@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 
@@ -63,6 +62,6 @@ async def _send_all(cases: list[tuple[str, bytes, str | None]], signal: str) -> 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=st.lists(bodies, min_size=1, max_size=8), signal=st.sampled_from(["traces", "metrics", "logs"]))
-def test_arbitrary_bodies_get_a_client_error_or_success(cases, signal) -> None:  # type: ignore[no-untyped-def]
-    statuses = asyncio.run(_send_all(cases, signal))
+async def test_arbitrary_bodies_get_a_client_error_or_success(cases, signal) -> None:  # type: ignore[no-untyped-def]
+    statuses = await _send_all(cases, signal)
     assert set(statuses) <= {200, 400, 413, 415}, statuses

@@ -79,7 +79,7 @@ def test_unsampled_span_still_correlated(capture: tuple[logging.Logger, io.Strin
     assert obj["trace_sampled"] is False
 
 
-def test_asyncio_tasks_and_threads_each_see_their_own_span(capture: tuple[logging.Logger, io.StringIO]) -> None:
+async def test_asyncio_tasks_and_threads_each_see_their_own_span(capture: tuple[logging.Logger, io.StringIO]) -> None:
     log, stream = capture
     tracer = TracerProvider().get_tracer("t")
     expected: dict[str, str] = {}
@@ -94,7 +94,7 @@ def test_asyncio_tasks_and_threads_each_see_their_own_span(capture: tuple[loggin
     async def main() -> None:
         await asyncio.gather(*(task(n) for n in range(5)))
 
-    asyncio.run(main())
+    await main()
 
     def worker(n: int) -> None:
         with tracer.start_as_current_span(f"thread{n}") as span:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -102,7 +101,7 @@ class _CredsHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_ecs_task_role_is_used_and_refreshed(clean_chain: pytest.MonkeyPatch) -> None:
+async def test_ecs_task_role_is_used_and_refreshed(clean_chain: pytest.MonkeyPatch) -> None:
     """Credentials from the container endpoint; ones about to expire are fetched again, others reused."""
     _CredsHandler.served = []
     _CredsHandler.expirations = [timedelta(minutes=5), timedelta(hours=6)]
@@ -123,7 +122,7 @@ def test_ecs_task_role_is_used_and_refreshed(clean_chain: pytest.MonkeyPatch) ->
                 keys.append((await aws.credentials()).access_key)
             return keys
 
-        keys = asyncio.run(go())
+        keys = await go()
     finally:
         server.shutdown()
         server.server_close()
@@ -133,7 +132,7 @@ def test_ecs_task_role_is_used_and_refreshed(clean_chain: pytest.MonkeyPatch) ->
     assert _CredsHandler.served == ["pod-token", "pod-token"]
 
 
-def test_no_credentials_is_a_clear_retryable_outcome(clean_chain: pytest.MonkeyPatch) -> None:
+async def test_no_credentials_is_a_clear_retryable_outcome(clean_chain: pytest.MonkeyPatch) -> None:
     async def go():  # type: ignore[no-untyped-def]
         aws = AwsSession("eu-west-1")
         with pytest.raises(AwsCredentialsError, match="no AWS credentials"):
@@ -148,11 +147,11 @@ def test_no_credentials_is_a_clear_retryable_outcome(clean_chain: pytest.MonkeyP
         finally:
             await exp.shutdown(0)
 
-    outcome = asyncio.run(go())
+    outcome = await go()
     assert outcome.retryable and "no AWS credentials" in outcome.reason
 
 
-def test_sigv4_signature_verifies_at_the_receiver(otlp_sink, clean_chain: pytest.MonkeyPatch) -> None:
+async def test_sigv4_signature_verifies_at_the_receiver(otlp_sink, clean_chain: pytest.MonkeyPatch) -> None:
     """The sink's copy of the request re-signed with botocore and the same static keys gives the same signature."""
     clean_chain.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     clean_chain.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -176,7 +175,7 @@ def test_sigv4_signature_verifies_at_the_receiver(otlp_sink, clean_chain: pytest
         finally:
             await exp.shutdown(0)
 
-    assert asyncio.run(go()).ok
+    assert (await go()).ok
     (got,) = otlp_sink.received("traces")
     headers = {k.lower(): v for k, v in got["headers"].items()}
     auth = headers["authorization"]
@@ -203,7 +202,7 @@ def test_sigv4_signature_verifies_at_the_receiver(otlp_sink, clean_chain: pytest
     assert signer.signature("tampered", request) != expected
 
 
-def test_sigv4_default_endpoint_follows_aws_endpoint_url(otlp_sink, clean_chain: pytest.MonkeyPatch) -> None:
+async def test_sigv4_default_endpoint_follows_aws_endpoint_url(otlp_sink, clean_chain: pytest.MonkeyPatch) -> None:
     """With no endpoint set, the exporter uses AWS's URL for the service, overridable the botocore way."""
     clean_chain.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     clean_chain.setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -223,6 +222,6 @@ def test_sigv4_default_endpoint_follows_aws_endpoint_url(otlp_sink, clean_chain:
         finally:
             await exp.shutdown(0)
 
-    assert asyncio.run(go()).ok
+    assert (await go()).ok
     (got,) = otlp_sink.received("logs")
     assert "/eu-west-1/logs/aws4_request" in got["headers"]["Authorization"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sidecar.otlp.signals import Signal
 from tests.sidecar.exporters import spans
 
 
-def export_all(exporter, items):  # type: ignore[no-untyped-def]
+async def export_all(exporter, items):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         await exporter.start()
         try:
@@ -29,13 +28,13 @@ def export_all(exporter, items):  # type: ignore[no-untyped-def]
         finally:
             await exporter.shutdown(0)
 
-    return asyncio.run(go())
+    return await go()
 
 
-def test_debug_basic_is_one_line_per_batch() -> None:
+async def test_debug_basic_is_one_line_per_batch() -> None:
     out = io.StringIO()
     exp = DebugExporter(DebugExporter.Settings(), SidecarContext(), stream=out)
-    outcomes = export_all(exp, [(Signal.TRACES, spans.traces(7)), (Signal.METRICS, spans.metrics())])
+    outcomes = await export_all(exp, [(Signal.TRACES, spans.traces(7)), (Signal.METRICS, spans.metrics())])
     assert all(o.ok for o in outcomes)
     lines = out.getvalue().splitlines()
     assert lines == [
@@ -44,12 +43,12 @@ def test_debug_basic_is_one_line_per_batch() -> None:
     ]
 
 
-def test_debug_detailed_is_one_line_per_item() -> None:
+async def test_debug_detailed_is_one_line_per_item() -> None:
     out = io.StringIO()
     settings = load_settings(DebugExporter.Settings, {"verbosity": "detailed"}, {}, "exporters.debug")
     exp = DebugExporter(settings, SidecarContext(), stream=out)
     batch = spans.traces(3)
-    export_all(exp, [(Signal.TRACES, batch), (Signal.LOGS, spans.logs()), (Signal.METRICS, spans.metrics())])
+    await export_all(exp, [(Signal.TRACES, batch), (Signal.LOGS, spans.logs()), (Signal.METRICS, spans.metrics())])
     lines = out.getvalue().splitlines()
     span_lines = [line for line in lines if line.startswith("otel-debug span ")]
     assert len(span_lines) == 3
@@ -64,17 +63,17 @@ def test_debug_detailed_is_one_line_per_item() -> None:
     assert "count=3 sum=3.5" in metric_lines[1]
 
 
-def test_debug_lines_are_capped() -> None:
+async def test_debug_lines_are_capped() -> None:
     out = io.StringIO()
     exp = DebugExporter(
         DebugExporter.Settings(verbosity="detailed", max_line_chars=80), SidecarContext(), out
     )
-    export_all(exp, [(Signal.TRACES, spans.traces(2))])
+    await export_all(exp, [(Signal.TRACES, spans.traces(2))])
     assert all(len(line) <= 80 for line in out.getvalue().splitlines())
     assert out.getvalue().splitlines()[1].endswith("…")
 
 
-def test_file_lines_parse_back_to_the_same_messages(tmp_path: Path) -> None:
+async def test_file_lines_parse_back_to_the_same_messages(tmp_path: Path) -> None:
     exp = FileExporter(FileExporter.Settings(path=str(tmp_path / "out")), SidecarContext())
     batches = [
         (Signal.TRACES, spans.traces(5, seed=1)),
@@ -82,7 +81,7 @@ def test_file_lines_parse_back_to_the_same_messages(tmp_path: Path) -> None:
         (Signal.METRICS, spans.metrics()),
         (Signal.LOGS, spans.logs()),
     ]
-    assert all(o.ok for o in export_all(exp, batches))
+    assert all(o.ok for o in await export_all(exp, batches))
     types = {
         Signal.TRACES: ExportTraceServiceRequest,
         Signal.METRICS: ExportMetricsServiceRequest,
@@ -98,11 +97,11 @@ def test_file_lines_parse_back_to_the_same_messages(tmp_path: Path) -> None:
     assert len(span["traceId"]) == 32 and isinstance(span["startTimeUnixNano"], str)
 
 
-def test_file_rotates_and_stays_bounded(tmp_path: Path) -> None:
+async def test_file_rotates_and_stays_bounded(tmp_path: Path) -> None:
     line_len = len(json_codec.encode(spans.traces(5))) + 1
     settings = FileExporter.Settings(path=str(tmp_path), max_bytes=line_len * 3, keep=2)
     exp = FileExporter(settings, SidecarContext())
-    export_all(exp, [(Signal.TRACES, spans.traces(5, seed=i)) for i in range(20)])
+    await export_all(exp, [(Signal.TRACES, spans.traces(5, seed=i)) for i in range(20)])
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["traces.jsonl", "traces.jsonl.1", "traces.jsonl.2"]
     total = 0
@@ -129,7 +128,7 @@ def test_file_settings_from_env_and_validation(tmp_path: Path) -> None:
         FileExporter(FileExporter.Settings(max_bytes=0), SidecarContext())
 
 
-def test_file_write_error_that_would_repeat_is_not_retried(tmp_path: Path) -> None:
+async def test_file_write_error_that_would_repeat_is_not_retried(tmp_path: Path) -> None:
     # A file where the directory should be fails every attempt alike (ENOTDIR): retrying would only
     # hold the batch until it expires. (Start-up refuses such a path; this one appears later.)
     blocker = tmp_path / "not-a-dir"
@@ -139,11 +138,11 @@ def test_file_write_error_that_would_repeat_is_not_retried(tmp_path: Path) -> No
     async def go():  # type: ignore[no-untyped-def]
         return await exp.export(Signal.TRACES, spans.traces(1))
 
-    outcome = asyncio.run(go())
+    outcome = await go()
     assert not outcome.ok and not outcome.retryable and "traces.jsonl" in outcome.reason
 
 
-def test_debug_names_the_task_for_data_without_a_service() -> None:
+async def test_debug_names_the_task_for_data_without_a_service() -> None:
     """Task stats describe the task, not an app: the summary names it instead of ``services=?``."""
     from opentelemetry.proto.metrics.v1.metrics_pb2 import ResourceMetrics
 
@@ -159,7 +158,7 @@ def test_debug_names_the_task_for_data_without_a_service() -> None:
     rm.resource.attributes.append(key_value("container.name", "app"))
     rm.scope_metrics.add().metrics.add(name="ecs.task.memory.utilized").gauge.data_points.add(as_int=3)
     out = io.StringIO()
-    export_all(DebugExporter(DebugExporter.Settings(), SidecarContext(), stream=out), [(Signal.METRICS, batch)])
+    await export_all(DebugExporter(DebugExporter.Settings(), SidecarContext(), stream=out), [(Signal.METRICS, batch)])
     assert out.getvalue().splitlines() == [
         "otel-debug metrics: 1 items, 1 resources, services=task:ecs-otel-demo:1"
     ]

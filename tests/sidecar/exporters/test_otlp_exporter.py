@@ -34,7 +34,7 @@ def make(endpoint: str, env: dict[str, str] | None = None, **kw: Any) -> OtlpExp
     return OtlpExporter(settings, SidecarContext(env=env or {}))
 
 
-def run_export(exporter: OtlpExporter, signal: Signal, batch: Any):  # type: ignore[no-untyped-def]
+async def run_export(exporter: OtlpExporter, signal: Signal, batch: Any):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         await exporter.start()
         try:
@@ -42,13 +42,13 @@ def run_export(exporter: OtlpExporter, signal: Signal, batch: Any):  # type: ign
         finally:
             await exporter.shutdown(asyncio.get_running_loop().time() + 5)
 
-    return asyncio.run(go())
+    return await go()
 
 
-def test_bodies_arrive_intact_with_headers(otlp_sink) -> None:
+async def test_bodies_arrive_intact_with_headers(otlp_sink) -> None:
     batch = spans.traces(50)
     exp = make(otlp_sink.url + "/", compression="none", headers={"x-tenant": "a%20b", "api-key": "k1"})
-    outcome = run_export(exp, Signal.TRACES, batch)
+    outcome = await run_export(exp, Signal.TRACES, batch)
     assert outcome.ok and not outcome.retryable
     (req,) = otlp_sink.received("traces")
     assert ParseDict(req["body"], ExportTraceServiceRequest()) == batch
@@ -60,7 +60,7 @@ def test_bodies_arrive_intact_with_headers(otlp_sink) -> None:
     assert exp.context.telemetry.counter("ecs_otel_sidecar_exporter_sent_bytes_total", "").total() > 0
 
 
-def test_gzip_body_on_the_wire() -> None:
+async def test_gzip_body_on_the_wire() -> None:
     """The wire bytes are one gzip member whose content is exactly the serialized batch."""
     batch = spans.traces(100)
 
@@ -74,7 +74,7 @@ def test_gzip_body_on_the_wire() -> None:
                 await exp.shutdown(0)
             return outcome, server.requests
 
-    outcome, requests = asyncio.run(go())
+    outcome, requests = await go()
     assert outcome.ok
     (req,) = requests
     assert req.path == "/v1/traces"
@@ -84,7 +84,7 @@ def test_gzip_body_on_the_wire() -> None:
     assert len(req.body) < len(batch.SerializeToString()) / 3
 
 
-def test_all_signals_go_to_their_paths(otlp_sink) -> None:
+async def test_all_signals_go_to_their_paths(otlp_sink) -> None:
     exp = make(otlp_sink.url)
 
     async def go():  # type: ignore[no-untyped-def]
@@ -97,7 +97,7 @@ def test_all_signals_go_to_their_paths(otlp_sink) -> None:
         finally:
             await exp.shutdown(0)
 
-    assert all(o.ok for o in asyncio.run(go()))
+    assert all(o.ok for o in await go())
     assert len(otlp_sink.received("metrics")) == 1
     assert len(otlp_sink.received("logs")) == 1
 
@@ -105,11 +105,11 @@ def test_all_signals_go_to_their_paths(otlp_sink) -> None:
 STATUSES = {429: True, 502: True, 503: True, 504: True, 400: False, 401: False, 404: False, 500: False}
 
 
-def test_status_mapping(otlp_sink) -> None:
+async def test_status_mapping(otlp_sink) -> None:
     """OTLP/HTTP rules: 429/502/503/504 retryable with their Retry-After, everything else final."""
     for status, retryable in STATUSES.items():
         otlp_sink.script([status], retry_after="7" if retryable else None)
-        outcome = run_export(make(otlp_sink.url), Signal.TRACES, spans.traces(2))
+        outcome = await run_export(make(otlp_sink.url), Signal.TRACES, spans.traces(2))
         assert not outcome.ok, status
         assert outcome.retryable is retryable, status
         assert str(status) in outcome.reason
@@ -117,9 +117,9 @@ def test_status_mapping(otlp_sink) -> None:
     assert otlp_sink.received("traces") == []
 
 
-def test_retry_after_http_date(otlp_sink) -> None:
+async def test_retry_after_http_date(otlp_sink) -> None:
     otlp_sink.script([503], retry_after=formatdate(time.time() + 30, usegmt=True))
-    outcome = run_export(make(otlp_sink.url), Signal.TRACES, spans.traces(1))
+    outcome = await run_export(make(otlp_sink.url), Signal.TRACES, spans.traces(1))
     assert outcome.retryable and outcome.retry_after_s is not None
     assert 20 <= outcome.retry_after_s <= 31
 
@@ -134,17 +134,17 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after(None) is None
 
 
-def test_timeout_is_retryable(otlp_sink) -> None:
+async def test_timeout_is_retryable(otlp_sink) -> None:
     otlp_sink.script([200], delay_s=1.5)
-    outcome = run_export(make(otlp_sink.url, timeout=0.3), Signal.TRACES, spans.traces(1))
+    outcome = await run_export(make(otlp_sink.url, timeout=0.3), Signal.TRACES, spans.traces(1))
     assert not outcome.ok and outcome.retryable and "timeout" in outcome.reason
 
 
-def test_connection_refused_is_retryable() -> None:
+async def test_connection_refused_is_retryable() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    outcome = run_export(make(f"http://127.0.0.1:{port}"), Signal.TRACES, spans.traces(1))
+    outcome = await run_export(make(f"http://127.0.0.1:{port}"), Signal.TRACES, spans.traces(1))
     assert not outcome.ok and outcome.retryable
 
 
@@ -158,7 +158,7 @@ def test_bad_settings_are_config_errors() -> None:
 
 
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
-def test_partial_success_is_parsed(encoding: str) -> None:
+async def test_partial_success_is_parsed(encoding: str) -> None:
     """A 200 carrying partial_success: the rejected count and message reach the outcome."""
     response = ExportTraceServiceResponse()
     response.partial_success.rejected_spans = 3
@@ -186,11 +186,11 @@ def test_partial_success_is_parsed(encoding: str) -> None:
             await exp.shutdown(0)
             await runner.cleanup()
 
-    outcome = asyncio.run(go())
+    outcome = await go()
     assert outcome.ok and outcome.rejected == 3 and outcome.reason == "3 spans too old"
 
 
-def test_queue_uses_encoded_fast_path_and_counts_partial_success() -> None:
+async def test_queue_uses_encoded_fast_path_and_counts_partial_success() -> None:
     """Through a real pipeline queue: wire bytes are the gzipped queued request, and a partial
     success's rejected spans are dropped as ``rejected`` while the rest count as exported."""
     from sidecar.config.settings import PipelineSettings
@@ -224,7 +224,7 @@ def test_queue_uses_encoded_fast_path_and_counts_partial_success() -> None:
                 await exp.shutdown(0)
             return telemetry.metrics(), server.requests
 
-    m, requests = asyncio.run(go())
+    m, requests = await go()
     (req,) = requests
     assert req.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(req.body) == batch.SerializeToString()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
@@ -84,7 +82,7 @@ def test_enrich_all_signals_skip_and_late_attributes() -> None:
         assert "cloud.account.id" not in got
 
 
-def test_enrich_runs_in_a_stage_of_a_chain() -> None:
+async def test_enrich_runs_in_a_stage_of_a_chain() -> None:
     """A processor is a pure transform; the stage chains it to the next consumer."""
     from sidecar.pipeline.stage import TimedStage
     from sidecar.pipeline.telemetry import Registry
@@ -100,7 +98,7 @@ def test_enrich_runs_in_a_stage_of_a_chain() -> None:
     )
     assert not hasattr(proc, "consume") and not hasattr(proc, "next")
     head = TimedStage("enrich", proc, Signal.TRACES, Sink(), Registry())
-    asyncio.run(head.consume(Signal.TRACES, spans.traces(1)))
+    await head.consume(Signal.TRACES, spans.traces(1))
     ((signal, batch),) = seen
     assert signal is Signal.TRACES
     assert attrs(batch.resource_spans[0].resource.attributes)["aws.ecs.task.id"] == "abc"
@@ -586,7 +584,7 @@ def test_redaction_screen_has_no_false_negatives_property(statements: str) -> No
     assert len(changes) >= 250  # the strategy really produces things to redact
 
 
-def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
+async def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
     """enrich → redaction → fan-out: a clean batch is encoded once (the screen's bytes go to the
     queues); a redacted one is re-encoded, so the exporter never sees the secret."""
     from sidecar.pipeline.stage import TimedStage
@@ -610,8 +608,8 @@ def test_redaction_hands_its_encoding_to_the_fan_out_only_when_exact() -> None:
     clean = spans.traces(3)
     dirty = spans.traces(1)
     dirty.resource_spans[0].scope_spans[0].spans[0].attributes.append(kv("db.password", "hunter2"))
-    asyncio.run(head.consume(Signal.TRACES, clean))
-    asyncio.run(head.consume(Signal.TRACES, dirty))
+    await head.consume(Signal.TRACES, clean)
+    await head.consume(Signal.TRACES, dirty)
     (enc_clean, b_clean), (enc_dirty, b_dirty) = delivered
     assert enc_clean == b_clean.SerializeToString()  # type: ignore[attr-defined]
     assert b"aws.ecs.task.id" in enc_clean

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -58,21 +57,21 @@ class _Sink:
         self.batches.append(batch)
 
 
-def test_tap_records_then_forwards_unchanged_and_lets_back_pressure_through() -> None:
+async def test_tap_records_then_forwards_unchanged_and_lets_back_pressure_through() -> None:
     history = StatsHistory(Registry())
     sink = _Sink()
     tap = HistoryTap(sink, history)
     request = _scrape(5.0, ["app"], cpu=0.25)
     before = request.SerializeToString()
-    asyncio.run(tap.consume(Signal.METRICS, request))
+    await tap.consume(Signal.METRICS, request)
     assert sink.batches == [request] and request.SerializeToString() == before
     assert history.snapshot()["groups"][1]["series"]["cpu_vcpu"] == [[5.0, 0.25]]
 
-    asyncio.run(tap.consume(Signal.METRICS, object()))  # unreadable: not recorded, still forwarded
+    await tap.consume(Signal.METRICS, object())  # unreadable: not recorded, still forwarded
     assert len(sink.batches) == 2
     refusing = HistoryTap(_Sink(refuse=True), history)
     try:
-        asyncio.run(refusing.consume(Signal.METRICS, _scrape(6.0, [], cpu=0.5)))
+        await refusing.consume(Signal.METRICS, _scrape(6.0, [], cpu=0.5))
     except BackPressure as e:
         assert e.reason == "memory_limit"
     else:

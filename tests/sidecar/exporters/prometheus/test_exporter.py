@@ -84,11 +84,7 @@ def _get(url: str, accept: str | None = None) -> tuple[str, str]:
         return resp.headers["Content-Type"], resp.read().decode()
 
 
-def test_endpoint_formats_expiry_and_status() -> None:
-    asyncio.run(_endpoint_formats_expiry_and_status())
-
-
-async def _endpoint_formats_expiry_and_status() -> None:
+async def test_endpoint_formats_expiry_and_status() -> None:
     context = SidecarContext()
     exporter = PrometheusExporter(PrometheusExporter.Settings(port=0, series_ttl=0.4), context)
     await exporter.start()
@@ -126,11 +122,7 @@ async def _endpoint_formats_expiry_and_status() -> None:
         await exporter.shutdown(0)
 
 
-def test_limit_drops_are_reported_as_rejected() -> None:
-    asyncio.run(_limit_drops_are_reported_as_rejected())
-
-
-async def _limit_drops_are_reported_as_rejected() -> None:
+async def test_limit_drops_are_reported_as_rejected() -> None:
     context = SidecarContext()
     exporter = PrometheusExporter(
         PrometheusExporter.Settings(port=0, max_series=2, target_info=False), context

@@ -124,7 +124,7 @@ def test_a_resource_that_cannot_be_written_is_left_out_alone() -> None:
     assert any(p.startswith(f"container {BAD_NAME!r}: not written") for p in values.problems)
 
 
-def test_the_scraper_reports_every_container_when_one_has_a_time_before_1970(tmp_path: Path) -> None:
+async def test_the_scraper_reports_every_container_when_one_has_a_time_before_1970(tmp_path: Path) -> None:
     """The real scraper against the emulator serving the broken document: every scrape succeeds."""
     stats_doc = load(STATS)
     stats_doc[BAD]["read"] = "1969-12-31T23:59:59.99999999Z"
@@ -134,8 +134,9 @@ def test_the_scraper_reports_every_container_when_one_has_a_time_before_1970(tmp
     task_file.write_text(json.dumps(load(TASK)))
     stats_file.write_text(json.dumps(stats_doc))
 
-    async def scenario(uri: str) -> None:
-        ctx = SidecarContext(env={"ECS_CONTAINER_METADATA_URI_V4": uri})
+    with EmulatorProcess(tmp_path, "--task", str(task_file), "--task-stats", str(stats_file),
+                         "--container-name", "prometheus") as emu:
+        ctx = SidecarContext(env={"ECS_CONTAINER_METADATA_URI_V4": emu.uri})
         scraper = EcsStatsScraper(load_settings(EcsStatsScraper.Settings, {}, ctx.env, "scrapers.ecs_stats"), ctx)
         for _ in range(2):
             request = await asyncio.wait_for(scraper.scrape_once(), 20)  # bounds a hang only
@@ -148,7 +149,3 @@ def test_the_scraper_reports_every_container_when_one_has_a_time_before_1970(tmp
         scrapes = ctx.telemetry.counter("ecs_otel_sidecar_scrapes_total", "")
         assert scrapes.get(scraper="ecs_stats", outcome="error") == 0
         assert scrapes.get(scraper="ecs_stats", outcome="ok") == 2
-
-    with EmulatorProcess(tmp_path, "--task", str(task_file), "--task-stats", str(stats_file),
-                         "--container-name", "prometheus") as emu:
-        asyncio.run(scenario(emu.uri))

@@ -45,11 +45,7 @@ def _scraper(uri: str, **env: str) -> tuple[EcsStatsScraper, SidecarContext]:
     return EcsStatsScraper(settings, ctx), ctx
 
 
-def test_first_scrape_is_immediate(emulator: EmulatorProcess) -> None:
-    asyncio.run(_first_scrape_is_immediate(emulator))
-
-
-async def _first_scrape_is_immediate(emulator: EmulatorProcess) -> None:
+async def test_first_scrape_is_immediate(emulator: EmulatorProcess) -> None:
     scraper, ctx = _scraper(emulator.uri, ECS_OTEL_STATS_INTERVAL="3600")
     rec = Recorder()
     scraper.consumer = rec
@@ -71,11 +67,7 @@ async def _first_scrape_is_immediate(emulator: EmulatorProcess) -> None:
     assert ctx.telemetry.counter("ecs_otel_sidecar_scrapes_total", "").get(scraper="ecs_stats", outcome="ok") == 1
 
 
-def test_hanging_endpoint_is_bounded_by_the_timeout(emulator: EmulatorProcess) -> None:
-    asyncio.run(_hanging_endpoint(emulator))
-
-
-async def _hanging_endpoint(emulator: EmulatorProcess) -> None:
+async def test_hanging_endpoint_is_bounded_by_the_timeout(emulator: EmulatorProcess) -> None:
     scraper, ctx = _scraper(emulator.uri, ECS_OTEL_STATS_TIMEOUT="0.5")
     emulator.set_fault("hang")
     request = await asyncio.wait_for(scraper.scrape_once(), 20)
@@ -97,20 +89,17 @@ def test_interval_of_one_second_accepted_below_refused() -> None:
     assert EcsStatsScraper.Settings().interval_s == 20.0
 
 
-def test_http_errors_and_malformed_documents_are_counted_not_fatal(emulator: EmulatorProcess) -> None:
-    async def scenario() -> None:
-        scraper, ctx = _scraper(emulator.uri)
-        errors = ctx.telemetry.counter("ecs_otel_sidecar_scrape_errors_total", "")
-        for fault, reason in (("500", "http_500"), ("malformed", "malformed")):
-            emulator.set_fault(fault)
-            request = await asyncio.wait_for(scraper.scrape_once(), 20)
-            assert request is not None and "ecs.task.memory.utilized" not in _names(request)
-            assert errors.total(reason=reason) >= 1, fault
-        emulator.set_fault(None)
+async def test_http_errors_and_malformed_documents_are_counted_not_fatal(emulator: EmulatorProcess) -> None:
+    scraper, ctx = _scraper(emulator.uri)
+    errors = ctx.telemetry.counter("ecs_otel_sidecar_scrape_errors_total", "")
+    for fault, reason in (("500", "http_500"), ("malformed", "malformed")):
+        emulator.set_fault(fault)
         request = await asyncio.wait_for(scraper.scrape_once(), 20)
-        assert request is not None and "ecs.task.memory.utilized" in _names(request)
-        scrapes = ctx.telemetry.counter("ecs_otel_sidecar_scrapes_total", "")
-        assert scrapes.get(scraper="ecs_stats", outcome="failed") == 2
-        assert scrapes.get(scraper="ecs_stats", outcome="ok") == 1
-
-    asyncio.run(scenario())
+        assert request is not None and "ecs.task.memory.utilized" not in _names(request)
+        assert errors.total(reason=reason) >= 1, fault
+    emulator.set_fault(None)
+    request = await asyncio.wait_for(scraper.scrape_once(), 20)
+    assert request is not None and "ecs.task.memory.utilized" in _names(request)
+    scrapes = ctx.telemetry.counter("ecs_otel_sidecar_scrapes_total", "")
+    assert scrapes.get(scraper="ecs_stats", outcome="failed") == 2
+    assert scrapes.get(scraper="ecs_stats", outcome="ok") == 1
