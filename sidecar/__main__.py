@@ -207,7 +207,8 @@ def _run(env: Mapping[str, str], ports_file: Path | None) -> int:
               file=sys.stderr)
         return EXIT_CONFIG
     s = config.sidecar
-    logs.configure(s.log_level, s.log_format, s.log_max_bytes)
+    logs.configure(s.log_level, s.log_format, s.log_max_bytes, repeat_limit=s.log_repeat_limit,
+                   repeat_interval_s=s.log_repeat_interval_s)
     log = logging.getLogger("ecs_otel.sidecar")
     try:
         return asyncio.run(serve(config, env, ports_file))

@@ -22,6 +22,7 @@ import psutil
 
 from ecs_otel.metadata import ENV_URI_V4, TaskMetadata
 from ecs_otel.resource import detect, task_attributes
+from sidecar import logs
 from sidecar.aws.region import resolve_region
 from sidecar.config.errors import ConfigError
 from sidecar.config.file import SidecarConfig, build_settings, component_class, setting_key
@@ -256,6 +257,7 @@ class Sidecar:
                 await _bounded(exporter.shutdown(deadline), deadline + 0.5, loop)
             except Exception:
                 log.exception("exporter shutdown failed", extra={"exporter": name})
+        logs.limiter.flush()  # the lines suppressed in the current window are summarised, not forgotten
         log.info("sidecar stopped", extra={"final_counts": [
             {k: q.snapshot()[k] for k in ("exporter", "signal", "received", "exported", "dropped", "queued")}
             for q in self.queues]})

@@ -170,6 +170,10 @@ def _check_wiring(s: SidecarSettings, env: Mapping[str, str]) -> None:
         validate_max_bytes(s.log_max_bytes)
     except ValueError:
         raise bad("log_max_bytes", f"an integer from {MIN_MAX_BYTES} to {MAX_MAX_BYTES}", s.log_max_bytes) from None
+    if s.log_repeat_limit < 1:
+        raise bad("log_repeat_limit", "an integer >= 1", s.log_repeat_limit)
+    if s.log_repeat_interval_s <= 0:
+        raise bad("log_repeat_interval_s", "a number of seconds > 0", s.log_repeat_interval_s)
 
 
 def _check_pipeline(p: PipelineSettings, env: Mapping[str, str]) -> None:

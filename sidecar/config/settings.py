@@ -93,6 +93,14 @@ class SidecarSettings:
     log_max_bytes: int = setting(
         16384, help="Longest log line the sidecar writes (1024 to 1048576, as in the app); longer messages are truncated.", env="ECS_OTEL_LOG_MAX_BYTES"
     )
+    log_repeat_limit: int = setting(
+        10, help="Sidecar log lines of one kind (logger, level, message template) written per "
+        "ECS_OTEL_LOG_REPEAT_INTERVAL; the rest are counted (`ecs_otel_sidecar_log_lines_suppressed_total`) and "
+        "summarised in one line when the interval ends.", env="ECS_OTEL_LOG_REPEAT_LIMIT"
+    )
+    log_repeat_interval_s: float = setting(
+        60.0, help="Seconds of the sidecar's log repeat-limiting window.", env="ECS_OTEL_LOG_REPEAT_INTERVAL"
+    )
 
     def exporters_for(self, signal: str) -> list[str] | None:
         """The configured exporters; ``None`` when unset (the app then picks the default)."""

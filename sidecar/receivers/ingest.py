@@ -78,7 +78,7 @@ class Ingest:
         self.budget = budget
         self.requests = telemetry.counter(
             REQUESTS, "Requests received, by receiver, signal and outcome (ok, bad_request, too_large, "
-            "too_many_items, unsupported, unauthenticated, backpressure, error).", ("receiver", "signal", "outcome")
+            "too_many_items, unsupported, unauthenticated, backpressure, error, aborted: the client hung up mid-body).", ("receiver", "signal", "outcome")
         )
         self.accepted = telemetry.counter(
             ACCEPTED, "Items (spans, data points, log records) handed to the pipeline.", ("receiver", "signal")

@@ -7,9 +7,11 @@ retry instead of dropping.
 
 from __future__ import annotations
 
+import logging
 import math
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
@@ -24,6 +26,8 @@ from sidecar.receivers.listen import listening_socket
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _CHUNK = 64 * 1024
+
+log = logging.getLogger("ecs_otel.sidecar.receivers.otlp_http")
 
 
 class OtlpHttpReceiver(Receiver):
@@ -82,6 +86,18 @@ class OtlpHttpReceiver(Receiver):
         except BadEncoding as exc:
             self.ingest.outcome(signal, "bad_request" if "unsupported" not in str(exc) else "unsupported")
             return _error(415 if "unsupported" in str(exc) else 400, str(exc), as_json)
+        except (ConnectionError, EOFError) as exc:
+            # The client hung up before its body was complete: its mistake (or its network's), not ours.
+            # Counted, one rate-limited warning line (sidecar.logs.RepeatLimiter), no traceback.
+            self.ingest.outcome(signal, "aborted")
+            log.warning("client aborted its %s request body (%s: %s)", signal.value, type(exc).__name__, exc,
+                        extra={"peer": request.remote})
+            return _error(400, "request body aborted", as_json)
+        except HttpProcessingError as exc:
+            # A malformed body framing (bad chunked encoding): also the client's, counted as a bad request.
+            self.ingest.outcome(signal, "bad_request")
+            log.warning("malformed %s request body (%s)", signal.value, exc.message, extra={"peer": request.remote})
+            return _error(400, f"malformed request body: {exc.message}", as_json)
         try:
             batch = await self.ingest.decode(signal, body, as_json)
             response = self.ingest.screen(signal, batch)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from sidecar import logs
 from sidecar.context import SidecarContext
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.health import ExporterHealth
@@ -130,6 +131,9 @@ def collect_process_telemetry(self: RunningSidecar) -> None:
             self.budget.limit_bytes)
         t.gauge("ecs_otel_sidecar_queued_bytes", "Encoded bytes queued across every exporter.").set(
             self.budget.queued_bytes)
+    t.counter("ecs_otel_sidecar_log_lines_suppressed_total",
+              "Sidecar log lines dropped by the repeat limiter (ECS_OTEL_LOG_REPEAT_LIMIT per interval).").set(
+        logs.limiter.suppressed_total)
     t.gauge("ecs_otel_sidecar_uptime_seconds", "Seconds since the sidecar started.").set(
         round(time.time() - self.started_at, 3))
     up = t.gauge("ecs_otel_sidecar_exporter_up", "0 when the exporter failed every attempt in the last 60 s.",

@@ -244,3 +244,27 @@ def test_spans_with_invalid_ids_are_dropped_counted_and_reported_as_partial_succ
                        reason="invalid_id") == 1
     assert m.get_value("ecs_otel_sidecar_receiver_repaired_items_total", receiver="otlp_http", signal="traces",
                        reason="invalid_id") == 2
+
+
+def test_aborted_bodies_are_counted_and_logged_as_rate_limited_warnings_without_tracebacks(
+        sidecar_factory: Any) -> None:
+    import socket
+
+    sc = sidecar_factory({"ECS_OTEL_TRACES_EXPORTERS": "none", "ECS_OTEL_METRICS_EXPORTERS": "none",
+                          "ECS_OTEL_LOGS_EXPORTERS": "none", "ECS_OTEL_LOG_REPEAT_LIMIT": "3"})
+    port = int(sc.ports["otlp_http"])
+    for _ in range(30):  # headers promise 1000 bytes, three arrive, the client hangs up
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                      b"Content-Length: 1000\r\n\r\nabc")
+    requests = "ecs_otel_sidecar_receiver_requests_total"
+    m = sc.wait_metrics(lambda m: m.total(requests, outcome="aborted") == 30)
+    assert m.total("ecs_otel_sidecar_log_lines_suppressed_total") == 27
+    assert post(sc.http_url + "/v1/traces", ExportTraceServiceRequest().SerializeToString(), PROTOBUF)[0] == 200
+    sc.terminate()
+    records = sc.log_records()
+    assert not [r for r in records if r["level"] == "ERROR" or "exception.stacktrace" in r]
+    aborted = [r for r in records if r["message"].startswith("client aborted its traces request body")]
+    assert len(aborted) == 3 and all(r["level"] == "WARNING" for r in aborted)
+    summary = [r for r in records if r["message"].startswith("suppressed 27 similar log lines")]
+    assert len(summary) == 1 and summary[0]["suppressed"] == 27

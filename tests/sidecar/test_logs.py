@@ -109,3 +109,57 @@ def test_exception_message_and_traceback_are_masked_in_both_formats(fmt: str) ->
         assert first["exception.type"] == "ValueError" and "[REDACTED]" in first["exception.message"]
         assert "[REDACTED]" in first["exception.stacktrace"] and first["detail"] == "key was [REDACTED]"
         assert second["exception.message"] == "signing with [REDACTED] failed"
+
+
+class FakeClock:
+    """A clock the test moves by hand, so window boundaries never depend on timing."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_repeat_limiter_passes_n_per_window_then_summarises_and_counts() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", "json", 16384, stream, repeat_limit=3, repeat_interval_s=60)
+    clock = FakeClock()
+    logs.limiter.clock = clock
+    log = logging.getLogger("ecs_otel.sidecar.test")
+    for i in range(50):
+        log.warning("client aborted request %d", i)  # one template, fifty messages: one kind
+    log.warning("another kind")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [r["message"] for r in lines] == [
+        "client aborted request 0", "client aborted request 1", "client aborted request 2", "another kind"]
+    assert logs.limiter.suppressed_total == 47
+    clock.now += 60  # the window closes: the next line of that kind brings the summary first
+    log.warning("client aborted request %d", 50)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()][4:]
+    assert lines[0]["level"] == "WARNING" and lines[0]["suppressed"] == 47
+    assert lines[0]["message"].startswith("suppressed 47 similar log lines in 60 s (logger ecs_otel.sidecar.test")
+    assert lines[1]["message"] == "client aborted request 50"
+    for i in range(5):
+        log.warning("client aborted request %d", i)
+    logs.limiter.flush()  # at shutdown, the open window's count is summarised too
+    last = json.loads(stream.getvalue().splitlines()[-1])
+    assert last["suppressed"] == 3 and logs.limiter.suppressed_total == 50
+
+
+def test_aiohttp_client_faults_become_one_warning_line_without_traceback() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", "json", 16384, stream)
+    try:
+        raise ConnectionResetError("Connection lost")
+    except ConnectionResetError:
+        logging.getLogger("aiohttp.server").exception("Error handling request from %s", "127.0.0.1")
+    try:
+        raise KeyError("our bug")
+    except KeyError:
+        logging.getLogger("aiohttp.server").exception("Error handling request from %s", "127.0.0.1")
+    fault, bug = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert fault["level"] == "WARNING" and "exception.stacktrace" not in fault
+    assert fault["message"] == ("Error handling request from 127.0.0.1 "
+                                "(client fault: ConnectionResetError: Connection lost)")
+    assert bug["level"] == "ERROR" and "KeyError" in bug["exception.stacktrace"]
