@@ -148,7 +148,10 @@ class Sidecar:
         received: dict[Signal, Consumer] = {sig: SendersTap(chain, self.senders) for sig, chain in self.chains.items()}
         self.receivers.append(OtlpHttpReceiver(Ingest("otlp_http", received, self.telemetry, max_items=max_items,
                                                       budget=self.budget), host=s.receiver_host,
-                                               port=s.otlp_http_port, max_body_bytes=s.max_request_bytes, token=token))
+                                               port=s.otlp_http_port, max_body_bytes=s.max_request_bytes, token=token,
+                                               header_timeout_s=s.header_read_timeout_s,
+                                               body_timeout_s=s.body_read_timeout_s,
+                                               max_connections=s.receiver_max_connections))
         if s.otlp_grpc_port >= 0:
             from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver  # grpc costs ~10 MB: only when enabled
 

@@ -170,6 +170,11 @@ def _check_wiring(s: SidecarSettings, env: Mapping[str, str]) -> None:
         validate_max_bytes(s.log_max_bytes)
     except ValueError:
         raise bad("log_max_bytes", f"an integer from {MIN_MAX_BYTES} to {MAX_MAX_BYTES}", s.log_max_bytes) from None
+    for key in ("header_read_timeout_s", "body_read_timeout_s"):
+        if getattr(s, key) <= 0:
+            raise bad(key, "a number of seconds > 0", getattr(s, key))
+    if s.receiver_max_connections < 1:
+        raise bad("receiver_max_connections", "an integer >= 1", s.receiver_max_connections)
     if s.log_repeat_limit < 1:
         raise bad("log_repeat_limit", "an integer >= 1", s.log_repeat_limit)
     if s.log_repeat_interval_s <= 0:

@@ -38,6 +38,19 @@ class SidecarSettings:
         help="Largest request body accepted, counted after decompression (413 / RESOURCE_EXHAUSTED above).",
         env="ECS_OTEL_MAX_REQUEST_BYTES",
     )
+    header_read_timeout_s: float = setting(
+        10.0, help="Seconds an OTLP/HTTP connection has to deliver a request's headers, from opening and from the "
+        "end of its previous request (idle keep-alive included); the connection is closed after.",
+        env="ECS_OTEL_HEADER_READ_TIMEOUT",
+    )
+    body_read_timeout_s: float = setting(
+        30.0, help="Seconds to read a whole OTLP/HTTP request body once its headers are in (408 after).",
+        env="ECS_OTEL_BODY_READ_TIMEOUT",
+    )
+    receiver_max_connections: int = setting(
+        256, help="Open OTLP/HTTP connections at most; a new one beyond is answered 503 and closed (counted).",
+        env="ECS_OTEL_RECEIVER_MAX_CONNECTIONS",
+    )
     status_host: str = setting("127.0.0.1", help="Address of the status server.", env="ECS_OTEL_STATUS_HOST")
     status_port: int = setting(
         13133, help="Status server port: /healthz, /metrics, / (0 picks a free port).", env="ECS_OTEL_STATUS_PORT"

@@ -73,12 +73,13 @@ class Ingest:
                  max_items: int = 0, budget: MemoryBudget | None = None) -> None:
         self.receiver = receiver
         self.consumers = consumers
+        self.telemetry = telemetry
         #: Items one request may carry (0: no limit): more could never fit an exporter's queue.
         self.max_items = max_items
         self.budget = budget
         self.requests = telemetry.counter(
             REQUESTS, "Requests received, by receiver, signal and outcome (ok, bad_request, too_large, "
-            "too_many_items, unsupported, unauthenticated, backpressure, error, aborted: the client hung up mid-body).", ("receiver", "signal", "outcome")
+            "too_many_items, unsupported, unauthenticated, backpressure, error, aborted: the client hung up mid-body, timeout: the body was not complete in time).", ("receiver", "signal", "outcome")
         )
         self.accepted = telemetry.counter(
             ACCEPTED, "Items (spans, data points, log records) handed to the pipeline.", ("receiver", "signal")

@@ -7,8 +7,10 @@ retry instead of dropping.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import socket
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -18,9 +20,11 @@ from google.rpc import status_pb2
 from sidecar.otlp import json_codec
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import BackPressure
+from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.body import BadEncoding, BodyTooLarge, BoundedInflater
-from sidecar.receivers.ingest import PipelineError, Refused
+from sidecar.receivers.connections import ConnectionGuard
+from sidecar.receivers.ingest import Ingest, PipelineError, Refused
 from sidecar.receivers.listen import listening_socket
 
 PROTOBUF = "application/x-protobuf"
@@ -34,6 +38,14 @@ class OtlpHttpReceiver(Receiver):
     name = "otlp_http"
     _runner: web.AppRunner | None = None
 
+    def __init__(self, ingest: Ingest, *, host: str, port: int, max_body_bytes: int, token: BearerToken,
+                 header_timeout_s: float = 10.0, body_timeout_s: float = 30.0, max_connections: int = 256) -> None:
+        super().__init__(ingest, host=host, port=port, max_body_bytes=max_body_bytes, token=token)
+        #: Seconds to read a whole request body once its headers are in (408 and ``outcome="timeout"`` after).
+        self.body_timeout_s = body_timeout_s
+        self.guard = ConnectionGuard(self.name, ingest.telemetry, max_connections=max_connections,
+                                     header_timeout_s=header_timeout_s)
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body_bytes)
         for signal in Signal:
@@ -46,7 +58,7 @@ class OtlpHttpReceiver(Receiver):
         await self._runner.setup()
         sock = listening_socket("OTLP/HTTP receiver", self.host, self.port, 1024)
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
+        site = _GuardedSite(self._runner, sock, self.guard)
         await site.start()
         self.listening = True
 
@@ -64,6 +76,13 @@ class OtlpHttpReceiver(Receiver):
         return handle
 
     async def _handle(self, signal: Signal, request: web.Request) -> web.StreamResponse:
+        self.guard.request_started(request.transport)
+        try:
+            return await self._handle_request(signal, request)
+        finally:
+            self.guard.request_finished(request.transport)
+
+    async def _handle_request(self, signal: Signal, request: web.Request) -> web.StreamResponse:
         ctype = request.content_type
         as_json = ctype == JSON
         if not self.token.allows(request.headers.get("Authorization")):
@@ -77,8 +96,9 @@ class OtlpHttpReceiver(Receiver):
             inflater = BoundedInflater(encoding, self.max_body_bytes)
             if request.content_length is not None and request.content_length > self.max_body_bytes:
                 raise BodyTooLarge(self.max_body_bytes)
-            async for chunk in request.content.iter_chunked(_CHUNK):
-                inflater.feed(chunk)
+            async with asyncio.timeout(self.body_timeout_s):
+                async for chunk in request.content.iter_chunked(_CHUNK):
+                    inflater.feed(chunk)
             body = inflater.finish()
         except BodyTooLarge as exc:
             self.ingest.outcome(signal, "too_large")
@@ -93,6 +113,14 @@ class OtlpHttpReceiver(Receiver):
             log.warning("client aborted its %s request body (%s: %s)", signal.value, type(exc).__name__, exc,
                         extra={"peer": request.remote})
             return _error(400, "request body aborted", as_json)
+        except TimeoutError:
+            # A body trickling in slower than the timeout holds a connection and a handler: the client's fault.
+            self.ingest.outcome(signal, "timeout")
+            log.warning("%s request body not complete within %s s (ECS_OTEL_BODY_READ_TIMEOUT)", signal.value,
+                        self.body_timeout_s, extra={"peer": request.remote})
+            late = _error(408, f"request body not complete within {self.body_timeout_s} s", as_json)
+            late.force_close()
+            return late
         except HttpProcessingError as exc:
             # A malformed body framing (bad chunked encoding): also the client's, counted as a bad request.
             self.ingest.outcome(signal, "bad_request")
@@ -111,6 +139,21 @@ class OtlpHttpReceiver(Receiver):
         except PipelineError:
             return _error(500, "internal error in the sidecar pipeline", as_json)
         return _encode(response, as_json, 200)
+
+
+class _GuardedSite(web.SockSite):
+    """aiohttp's socket site, with every connection wrapped by the receiver's :class:`ConnectionGuard`."""
+
+    def __init__(self, runner: web.AppRunner, sock: socket.socket, guard: ConnectionGuard) -> None:
+        super().__init__(runner, sock)
+        self._guard = guard
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site with the runner (cleanup closes it)
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self._guard.protocol_factory(server), sock=self._sock, backlog=self._backlog)
 
 
 def _encode(message: Message, as_json: bool, status: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -268,3 +268,56 @@ def test_aborted_bodies_are_counted_and_logged_as_rate_limited_warnings_without_
     assert len(aborted) == 3 and all(r["level"] == "WARNING" for r in aborted)
     summary = [r for r in records if r["message"].startswith("suppressed 27 similar log lines")]
     assert len(summary) == 1 and summary[0]["suppressed"] == 27
+
+
+QUIET = {"ECS_OTEL_TRACES_EXPORTERS": "none", "ECS_OTEL_METRICS_EXPORTERS": "none", "ECS_OTEL_LOGS_EXPORTERS": "none"}
+HEAD = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+
+
+def read_until_closed(sock: Any, timeout_s: float) -> bytes:
+    """Everything the server sends until it closes the connection; fails past ``timeout_s`` (a hang)."""
+    sock.settimeout(timeout_s)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed_and_counted(sidecar_factory: Any) -> None:
+    import socket
+
+    sc = sidecar_factory({**QUIET, "ECS_OTEL_HEADER_READ_TIMEOUT": "1"})
+    with socket.create_connection(("127.0.0.1", int(sc.ports["otlp_http"])), timeout=5) as slow:
+        slow.sendall(HEAD + b"X-Slow: a")  # a slow-loris: the header block never ends
+        assert read_until_closed(slow, 15) == b""  # closed by the sidecar (a hang fails on the socket timeout)
+    m = sc.wait_metrics(lambda m: m.total("ecs_otel_sidecar_receiver_header_timeouts_total") == 1)
+    assert m.total("ecs_otel_sidecar_receiver_open_connections") == 0
+    assert post(sc.http_url + "/v1/traces", ExportTraceServiceRequest().SerializeToString(), PROTOBUF)[0] == 200
+
+
+def test_a_body_slower_than_the_body_timeout_is_answered_408_and_counted(sidecar_factory: Any) -> None:
+    import socket
+
+    sc = sidecar_factory({**QUIET, "ECS_OTEL_BODY_READ_TIMEOUT": "1"})
+    with socket.create_connection(("127.0.0.1", int(sc.ports["otlp_http"])), timeout=5) as slow:
+        slow.sendall(HEAD + b"Content-Length: 100\r\n\r\nabc")  # 97 bytes never come
+        assert read_until_closed(slow, 15).startswith(b"HTTP/1.1 408 ")
+    sc.wait_metrics(lambda m: m.total("ecs_otel_sidecar_receiver_requests_total", outcome="timeout") == 1)
+
+
+def test_connections_beyond_the_cap_are_refused_503_and_counted(sidecar_factory: Any) -> None:
+    import socket
+
+    sc = sidecar_factory({**QUIET, "ECS_OTEL_RECEIVER_MAX_CONNECTIONS": "3", "ECS_OTEL_HEADER_READ_TIMEOUT": "120"})
+    addr = ("127.0.0.1", int(sc.ports["otlp_http"]))
+    held = [socket.create_connection(addr, timeout=5) for _ in range(3)]
+    try:
+        sc.wait_metrics(lambda m: m.total("ecs_otel_sidecar_receiver_open_connections") == 3)
+        with socket.create_connection(addr, timeout=5) as extra:
+            assert read_until_closed(extra, 15).startswith(b"HTTP/1.1 503 ")
+        assert sc.metrics().total("ecs_otel_sidecar_receiver_refused_connections_total") == 1
+    finally:
+        for s in held:
+            s.close()
+    sc.wait_metrics(lambda m: m.total("ecs_otel_sidecar_receiver_open_connections") == 0)
+    assert post(sc.http_url + "/v1/traces", ExportTraceServiceRequest().SerializeToString(), PROTOBUF)[0] == 200
