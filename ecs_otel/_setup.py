@@ -401,7 +401,7 @@ def _setup_metrics(config: Configuration) -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 
-    from ecs_otel.exporting import lazy_metric_exporter
+    from ecs_otel.exporting import hold_across_fork, lazy_metric_exporter
     from ecs_otel.metrics.cardinality import install as install_cardinality_limit
 
     readers = []
@@ -409,7 +409,10 @@ def _setup_metrics(config: Configuration) -> None:
     for name, exporter, endpoint in _exporters(config, "metrics", settings.metrics_exporter,
                                                lambda target: lazy_metric_exporter(target, settings.environ),
                                                ConsoleMetricExporter):
-        readers.append(PeriodicExportingMetricReader(exporter, **settings.metric_reader_args()))
+        reader = PeriodicExportingMetricReader(exporter, **settings.metric_reader_args())
+        # The SDK keeps this lock across fork() (held if the master was exporting): wait for it instead.
+        hold_across_fork(reader, "_export_lock")
+        readers.append(reader)
         endpoints.append((name, exporter, endpoint))
     install_cardinality_limit(settings.metric_cardinality_limit)
     kwargs: dict[str, Any] = {}

@@ -10,8 +10,10 @@ exporter is constructed on the first export, in the batch worker thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +194,58 @@ def _fast_http_span_exporter_class() -> Any:
     return _FAST_CLASS
 
 
+#: (object, name of its lock attribute) for every lock a fork must wait for (see ``_hold_for_fork``).
+_FORK_GUARDED: list[tuple[weakref.ref[Any], str]] = []
+#: Locks taken before the current fork; released in parent and child once it is done.
+_HELD_FOR_FORK: list[Any] = []
+#: How long a fork waits for a build or export in progress (normally milliseconds).
+FORK_WAIT_S = 5.0
+
+
+def hold_across_fork(owner: Any, attr: str) -> None:
+    """Make every ``fork()`` wait until ``owner.<attr>`` (a lock) is free, and hold it while forking.
+
+    For locks held while exporting: building an exporter and its first request import modules
+    (requests, urllib3, protobuf, the OTLP package), each import under a per-module lock. A fork
+    while another thread (a pre-fork master's metric reader, which exports first) is inside such an
+    import, or holds the metric reader's export lock, leaves that lock held forever in the child: the
+    worker's own exports then block, its exit flush waits out its budget, and its data is lost.
+    """
+    _FORK_GUARDED.append((weakref.ref(owner), attr))
+
+
+def _hold_for_fork() -> None:
+    """Before ``fork()``: take every guarded lock (bounded wait), so no export is half done in the child.
+
+    Newest first: a reader (registered after its exporter) takes its export lock before the
+    exporter's build lock, so taking them in that order here cannot deadlock with an export.
+    """
+    for ref, attr in reversed(_FORK_GUARDED):
+        owner = ref()
+        lock = getattr(owner, attr, None) if owner is not None else None
+        if lock is None:
+            continue
+        if lock.acquire(timeout=FORK_WAIT_S):
+            _HELD_FOR_FORK.append(lock)
+        else:  # an export that does not end: fork anyway rather than block the app
+            _logger.debug("ecs_otel: forking while %s is still exporting", type(owner).__name__)
+    _FORK_GUARDED[:] = [(ref, attr) for ref, attr in _FORK_GUARDED if ref() is not None]
+
+
+def _release_after_fork() -> None:
+    """After ``fork()``, in parent and child: release what ``_hold_for_fork`` took."""
+    while _HELD_FOR_FORK:
+        try:
+            _HELD_FOR_FORK.pop().release()
+        except RuntimeError:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_hold_for_fork, after_in_parent=_release_after_fork,
+                        after_in_child=_release_after_fork)
+
+
 class LazyExporter:
     """Builds the real exporter on first use; ``abort()`` stops retries so exit stays in budget.
 
@@ -207,6 +261,7 @@ class LazyExporter:
         self._lock = threading.Lock()
         self._aborted = False
         self._failed_build = False
+        hold_across_fork(self, "_lock")
 
     def _get(self) -> Any:
         if self._inner is None and not self._failed_build:

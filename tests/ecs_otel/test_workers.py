@@ -70,7 +70,9 @@ def _drive(port: int, proc: subprocess.Popen[bytes]) -> list[str]:
     return [a for a in answered if a]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes]) -> float:
+    """SIGTERM right after the last response (before the batch delay); seconds until the server exited."""
+    start = time.monotonic()
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -78,6 +80,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+    return time.monotonic() - start
 
 
 def _check(sink, answered: list[str]) -> None:
@@ -121,12 +124,15 @@ def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
          "-b", f"127.0.0.1:{port}", "--graceful-timeout", "10", "flask_app:app"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+    stopped_in = 30.0
     try:
         answered = _drive(port, proc)
     finally:
-        _stop(proc)
+        stopped_in = _stop(proc)
     err = proc.stderr.read().decode() if proc.stderr else ""
     assert "Traceback" not in err, err
+    # A worker hanging in its exit flush is SIGKILLed at --graceful-timeout (10 s), its spans lost.
+    assert stopped_in < 10, f"workers did not exit gracefully ({stopped_in:.1f}s)\n{err}"
     _check(sink, answered)
 
 
@@ -146,3 +152,73 @@ def test_uvicorn_two_workers(tmp_path: Path, sink):
     err = proc.stderr.read().decode() if proc.stderr else ""
     assert "Traceback" not in err, err
     _check(sink, answered)
+
+
+SLOW_IMPORT = """
+import builtins
+
+building, release = builtins._ecs_otel_test_events
+building.set()  # this module's import lock is now held by the exporting thread
+release.wait(3)
+"""
+
+FORK_DURING_BUILD = """
+import ecs_otel.auto
+import builtins, os, sys, threading, time
+import ecs_otel.exporting as exporting
+from opentelemetry import trace
+
+building, release = threading.Event(), threading.Event()
+builtins._ecs_otel_test_events = (building, release)
+real_build = exporting.build_otlp_exporter
+
+def build_with_slow_import(target):
+    import slow_dep  # stands in for the real exporter's imports (requests, protobuf, the OTLP package)
+    return real_build(target)
+
+exporting.build_otlp_exporter = build_with_slow_import
+tracer = trace.get_tracer("fork-test")
+with tracer.start_as_current_span("parent-span"):
+    pass
+flusher = threading.Thread(target=trace.get_tracer_provider().force_flush)  # builds the span exporter
+flusher.start()
+building.wait()
+pid = os.fork()
+if pid == 0:
+    with tracer.start_as_current_span("child-span"):
+        pass
+    sys.exit(0)  # a worker's graceful exit: the exit flush must export child-span
+release.set()
+flusher.join()
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("child", pid, "status", os.waitstatus_to_exitcode(status), flush=True)
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("child", pid, "hung", flush=True)
+"""
+
+
+def test_fork_while_exporter_is_built_in_another_thread(tmp_path: Path, sink):
+    """A pre-fork master's metric reader builds its exporter (imports) while the server forks a worker.
+
+    The fork used to copy that thread's held module-import lock into the worker, whose own first
+    exporter build then blocked forever: no span exported, exit flush hung until the server killed it.
+    """
+    write_script(tmp_path, SLOW_IMPORT, "slow_dep.py")
+    script = write_script(tmp_path, FORK_DURING_BUILD, "fork_app.py")
+    env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}", OTEL_METRIC_EXPORT_INTERVAL="60000")
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
+    assert "Traceback" not in out.stderr, out.stderr
+    child = out.stdout.split()
+    assert child[2:] == ["status", "0"], out.stdout + out.stderr
+    got = sink.wait_for("traces", lambda r: {"parent-span", "child-span"} <= {s["name"] for _, s in resource_spans(r)},
+                       timeout_s=10)
+    pids = {s["name"]: str(int(res["process.pid"])) for res, s in resource_spans(got)}
+    assert pids["child-span"] == child[1]
