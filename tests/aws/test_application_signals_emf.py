@@ -111,3 +111,16 @@ def test_version_dimension_can_be_turned_off() -> None:
     assert "Version" not in doc
     assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Service", "Operation"],
                                                                   ["Environment", "Service"]]
+
+
+def test_services_tracked_are_bounded_and_expire() -> None:
+    """Service names come from clients: the per-service tables are bounded as well as their operations."""
+    from sidecar.exporters.cloudwatch._internal.application_signals import OperationLimiter
+
+    limiter = OperationLimiter(limit=5, ttl_s=10.0, max_scopes=3)
+    for i in range(3):
+        assert limiter.admit(("ecs:c", f"svc-{i}", "service"), "GET /", now=0.0)
+    assert not limiter.admit(("ecs:c", "svc-new", "service"), "GET /", now=1.0)  # folded, counted
+    assert limiter.folded == 1 and len(limiter._seen) == 3
+    assert limiter.admit(("ecs:c", "svc-new", "service"), "GET /", now=20.0)  # the old ones expired
+    assert len(limiter._seen) == 1

@@ -262,8 +262,21 @@ class OperationLimiter:
     folded: int = 0
     _seen: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict)
 
+    #: Services (environment, service, kind) tracked at once: the names come from clients, so the table of
+    #: tables is bounded too; past it, a new service's entries fold until old services expire.
+    max_scopes: int = 1000
+
     def admit(self, scope: tuple[str, str, str], key: str, now: float) -> bool:
-        seen = self._seen.setdefault(scope, {})
+        seen = self._seen.get(scope)
+        if seen is None:
+            if len(self._seen) >= self.max_scopes:
+                for old_scope in [sc for sc, entries in self._seen.items()
+                                  if all(now - t > self.ttl_s for t in entries.values())]:
+                    del self._seen[old_scope]
+            if len(self._seen) >= self.max_scopes:
+                self.folded += 1
+                return False
+            seen = self._seen[scope] = {}
         if key in seen:
             seen[key] = now
             return True
