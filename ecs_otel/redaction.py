@@ -30,8 +30,13 @@ import binascii
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+try:  # optional (the sidecar extra): one Aho-Corasick scan for every screen needle, in Rust
+    from ahocorasick_rs import BytesAhoCorasick as _Automaton
+except ImportError:  # the plain searches below give the same answers, a pass per needle
+    _Automaton = None
 
 REDACTED = "[REDACTED]"
 """What a sensitive value becomes."""
@@ -617,6 +622,10 @@ _MIN_NEEDLE = 7
 #: of its own. Past this many places the plain search is cheaper.
 _RARE_BYTES = b":="
 _MAX_SPLIT_PLACES = 64
+#: Folded inputs at least this long are scanned by the Aho-Corasick automaton when ``ahocorasick_rs`` is
+#: installed: one pass for all needles (a 100-span batch: ~4x cheaper than a pass per needle). Shorter
+#: ones (a log record) take the plain searches, cheaper than the call into the automaton.
+_AUTOMATON_MIN_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -645,9 +654,22 @@ class ByteScreen:
     needles: tuple[bytes, ...] | None
     around: tuple[tuple[bytes, tuple[tuple[bytes, bytes], ...]], ...] = ()
     """``(rare byte, ((before, after), …))``: needles searched around a rare byte (see :data:`_RARE_BYTES`)."""
+    automaton: Any = field(default=None, compare=False, repr=False)
+    """Every needle (plain and around a rare byte, whole) in one Aho-Corasick automaton, or ``None``:
+    "some needle occurs in the folded bytes" either way, so both give the same answer."""
 
     @classmethod
-    def build(cls, needles: Iterable[bytes]) -> ByteScreen:
+    def build(cls, needles: Iterable[bytes], *, automaton: bool = True) -> ByteScreen:
+        """The screen for ``needles``; ``automaton=False`` leaves the Aho-Corasick scan out (tests compare)."""
+        screen = cls._build(needles)
+        if automaton and _Automaton is not None and screen.needles is not None:
+            whole = [*screen.needles, *(before + rare + after for rare, pairs in screen.around for before, after in pairs)]
+            if whole:
+                screen = replace(screen, automaton=_Automaton(whole))
+        return screen
+
+    @classmethod
+    def _build(cls, needles: Iterable[bytes]) -> ByteScreen:
         table = bytearray(range(256))
         for c in range(ord("A"), ord("Z") + 1):
             table[c] = c + 32
@@ -686,6 +708,8 @@ class ByteScreen:
         if self.needles is None:
             return True
         folded = data.translate(self.table, self.delete)
+        if self.automaton is not None and len(folded) >= _AUTOMATON_MIN_BYTES:
+            return bool(self.automaton.find_matches_as_indexes(folded))
         for needle in self.needles:  # a plain loop: measurably cheaper than any(genexpr)
             if needle in folded:
                 return True

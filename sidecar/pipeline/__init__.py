@@ -4,9 +4,9 @@ between them (stage, fan-out, bounded queue per exporter, retry, memory budget, 
 Components import the contracts from here; the pipeline never imports a component.
 """
 
-from sidecar.pipeline.consumer import BackPressure, Consumer, EncodedConsumer
+from sidecar.pipeline.consumer import BackPressure, Consumer, EncodedConsumer, WireBatch, WireConsumer
 from sidecar.pipeline.exporter import EncodedExporter, Exporter, ExportOutcome
-from sidecar.pipeline.processor import EncodedProcessor, Processor
+from sidecar.pipeline.processor import EncodedProcessor, Processor, WireProcessor
 
 __all__ = [
     "BackPressure",
@@ -17,4 +17,7 @@ __all__ = [
     "ExportOutcome",
     "Exporter",
     "Processor",
+    "WireBatch",
+    "WireConsumer",
+    "WireProcessor",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from sidecar.otlp.signals import Signal, item_count
+from sidecar.pipeline.consumer import WireBatch
 from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.queue import ExporterQueue
 from sidecar.pipeline.telemetry import Registry
@@ -33,16 +34,24 @@ class FanOut:
     async def consume(self, signal: Signal, batch: Message) -> None:
         await self.consume_encoded(signal, batch, None)
 
+    async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
+        """``consume`` for a batch that is already encoded: its bytes go to the queues as they are."""
+        self._offer(signal, batch.items, batch.body)
+
     async def consume_encoded(self, signal: Signal, batch: Message, encoded: bytes | None) -> None:
         """``consume`` for a caller that may already hold ``batch``'s exact serialization."""
         items = item_count(signal, batch)
+        if items and self.queues and encoded is None:
+            encoded = batch.SerializeToString()  # once, shared by every queue
+        self._offer(signal, items, encoded)
+
+    def _offer(self, signal: Signal, items: int, encoded: bytes | None) -> None:
         if items == 0:
             return
         if not self.queues:
             self._unrouted.inc(items, signal=signal.value)
             return
-        if encoded is None:
-            encoded = batch.SerializeToString()  # once, shared by every queue
+        assert encoded is not None
         size = len(encoded)
         try:
             self.budget.check(size * len(self.queues))
@@ -50,4 +59,4 @@ class FanOut:
             self._backpressure.inc(signal=signal.value, reason=getattr(exc, "reason", "memory_limit"))
             raise
         for queue in self.queues:
-            queue.offer(batch, items, size, encoded)
+            queue.offer(None, items, size, encoded)

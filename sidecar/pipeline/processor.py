@@ -46,3 +46,17 @@ class EncodedProcessor(Protocol):
     """
 
     def process_encoded(self, signal: Signal, batch: Message) -> tuple[Message | None, bytes | None]: ...
+
+
+@runtime_checkable
+class WireProcessor(Protocol):
+    """Optional fast path: a processor that can do its work on the encoded batch.
+
+    ``process_wire`` returns the encoding of the batch it hands on (``body`` itself, the same object,
+    when nothing changed), or ``None`` when these bytes need the decoded path (something to change
+    that only ``process`` can). It never drops items: a batch whose item count would change goes
+    through ``process``. Whatever it returns must decode to what ``process`` would have made of the
+    decoded batch.
+    """
+
+    def process_wire(self, signal: Signal, body: bytes) -> bytes | None: ...

@@ -127,7 +127,7 @@ class ExporterQueue:
             and self._bytes + self._inflight_bytes + size <= self.settings.queue_max_bytes
         )
 
-    def offer(self, batch: Message, items: int, size: int, encoded: bytes | None = None) -> bool:
+    def offer(self, batch: Message | None, items: int, size: int, encoded: bytes | None = None) -> bool:
         """Enqueue ``batch`` (never blocks). A full or closed queue drops it, counted.
 
         ``encoded`` is the batch's serialization when the caller already has it (shared by queues).
@@ -139,7 +139,10 @@ class ExporterQueue:
         if not self.has_room(items, size):
             self._drop(items, "queue_full")
             return False
-        payload = batch.SerializeToString() if encoded is None else encoded
+        if encoded is None:
+            assert batch is not None, "offer needs the batch or its encoding"
+            encoded = batch.SerializeToString()
+        payload = encoded
         self._entries.append(_Entry(payload, items, size, asyncio.get_running_loop().time()))
         self._items += items
         self._bytes += size

@@ -11,8 +11,8 @@ import time
 from google.protobuf.message import Message
 
 from sidecar.otlp.signals import Signal, item_count
-from sidecar.pipeline.consumer import Consumer, EncodedConsumer
-from sidecar.pipeline.processor import EncodedProcessor, Processor
+from sidecar.pipeline.consumer import Consumer, EncodedConsumer, WireBatch, WireConsumer
+from sidecar.pipeline.processor import EncodedProcessor, Processor, WireProcessor
 from sidecar.pipeline.telemetry import Registry
 
 DURATION = "ecs_otel_sidecar_processor_duration_seconds"
@@ -49,11 +49,39 @@ class TimedStage:
         # Only with nothing in between, so no later stage can change the batch under those bytes.
         self._encoder = processor if isinstance(processor, EncodedProcessor) else None
         self._encoded_next = next_consumer if isinstance(next_consumer, EncodedConsumer) else None
+        # The wire path: a batch that arrives encoded stays encoded through every processor that can do
+        # its work on the bytes; the first one that cannot gets it decoded, and the chain goes on decoded.
+        self._wire = processor if isinstance(processor, WireProcessor) else None
+        self._wire_next = next_consumer if isinstance(next_consumer, WireConsumer) else None
 
     async def consume(self, signal: Signal, batch: Message) -> None:
         # Counted before processing: a processor may change the batch in place.
         self._items_in.inc(item_count(signal, batch), **self._labels)
+        await self._process(signal, batch, time.perf_counter())
+
+    async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
+        """``consume`` for an encoded batch: the processor's ``process_wire`` when it has one."""
+        wire = self._wire
+        if wire is None:
+            await self.consume(signal, batch.decoded(signal))
+            return
+        self._items_in.inc(batch.items, **self._labels)
         started = time.perf_counter()
+        body = wire.process_wire(signal, batch.body)
+        if body is None:  # something only the decoded path can change: on from here decoded
+            await self._process(signal, batch.decoded(signal), started)
+            return
+        self._duration.observe(time.perf_counter() - started, **self._labels)
+        self._batches.inc(**self._labels)
+        self._items_out.inc(batch.items, **self._labels)
+        if body is not batch.body:
+            batch = WireBatch(body, batch.items)
+        if self._wire_next is not None:
+            await self._wire_next.consume_wire(signal, batch)
+        else:
+            await self.next.consume(signal, batch.decoded(signal))
+
+    async def _process(self, signal: Signal, batch: Message, started: float) -> None:
         if self._encoder is not None and self._encoded_next is not None:
             out, encoded = self._encoder.process_encoded(signal, batch)
             self._duration.observe(time.perf_counter() - started, **self._labels)

@@ -16,8 +16,10 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from sidecar.config import setting
 from sidecar.context import SidecarContext
+from ecs_otel.otlp.wire import varint
+from sidecar.otlp import shallow
 from sidecar.otlp.attributes import key_value, resource_attribute_lists
-from sidecar.otlp.signals import Signal
+from sidecar.otlp.signals import Signal, resource_entries
 from sidecar.pipeline.processor import Processor
 
 #: Attribute prefixes that describe one container: the sidecar's own would be wrong on app data.
@@ -46,6 +48,8 @@ class EnrichProcessor(Processor):
         self._prepared_from: dict[str, object] | None = None
         self._keys: frozenset[str] = frozenset()
         self._kvs: list[tuple[str, KeyValue]] = []
+        #: Each attribute encoded as a ``Resource.attributes`` field, for :meth:`process_wire`.
+        self._encoded: list[tuple[str, bytes]] = []
         self._prepare()
 
     def _prepare(self) -> None:
@@ -58,6 +62,7 @@ class EnrichProcessor(Processor):
             if v is not None and v != "" and k not in skip and not k.startswith(CONTAINER_PREFIXES)
         }
         self._kvs = [(k, key_value(k, v)) for k, v in sorted(chosen.items())]
+        self._encoded = [(k, b"\x0a" + varint(len(raw)) + raw) for k, kv in self._kvs for raw in [kv.SerializeToString()]]
         self._keys = frozenset(chosen)
         self._prepared_from = dict(attrs)
 
@@ -77,3 +82,32 @@ class EnrichProcessor(Processor):
         if enriched:
             self._added.inc(enriched, signal=signal.value)
         return batch
+
+    def process_wire(self, signal: Signal, body: bytes) -> bytes | None:
+        """:meth:`process` on the encoded batch: only the resources are decoded (keys only), and the
+        attributes a resource lacks are appended to its encoding as ``attributes`` fields, which a
+        parser adds to the end of the resource's list, as ``extend`` does."""
+        if self._prepared_from != self.context.task_attributes:
+            self._prepare()
+        if not self._encoded:
+            return body
+        view = shallow.resource_view(signal, body)
+        keys = shallow.ResourceKeys.FromString
+        wanted = self._keys
+        enriched = 0
+        for entry in resource_entries(signal, view):
+            # ``resource`` is a repeated bytes field in the view: every occurrence, which parsers merge.
+            occurrences = entry.resource
+            present = {kv.key for raw in occurrences for kv in keys(raw).attributes}  # type: ignore[attr-defined]
+            if present >= wanted:
+                continue
+            missing = b"".join([raw for k, raw in self._encoded if k not in present])
+            if occurrences:
+                occurrences[-1] += missing
+            else:
+                occurrences.append(missing)
+            enriched += 1
+        if not enriched:
+            return body
+        self._added.inc(enriched, signal=signal.value)
+        return view.SerializeToString()

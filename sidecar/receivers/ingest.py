@@ -11,9 +11,9 @@ import logging
 
 from google.protobuf.message import DecodeError, Message
 
-from sidecar.otlp import ids, json_codec, wire
+from sidecar.otlp import ids, json_codec, shallow, wire
 from sidecar.otlp.signals import Signal, item_count
-from sidecar.pipeline.consumer import BackPressure, Consumer
+from sidecar.pipeline.consumer import BackPressure, Consumer, WireBatch, WireConsumer
 from sidecar.pipeline.memory import MemoryBudget
 from sidecar.pipeline.telemetry import Registry
 
@@ -77,6 +77,8 @@ class Ingest:
         #: Items one request may carry (0: no limit): more could never fit an exporter's queue.
         self.max_items = max_items
         self.budget = budget
+        #: Signals whose chain takes encoded batches (see :meth:`wire_batch`).
+        self._wire = frozenset(sig for sig, c in consumers.items() if isinstance(c, WireConsumer))
         self.requests = telemetry.counter(
             REQUESTS, "Requests received, by receiver, signal and outcome (ok, bad_request, too_large, "
             "too_many_items, unsupported, unauthenticated, backpressure, error, aborted: the client hung up mid-body, timeout: the body was not complete in time).", ("receiver", "signal", "outcome")
@@ -174,6 +176,21 @@ class Ingest:
                                      "neither all zero")
         return response
 
+    def wire_batch(self, signal: Signal, body: bytes, batch: Message) -> WireBatch | None:
+        """The encoded path for a protobuf request that :meth:`screen` would leave as it is.
+
+        ``batch`` is ``body`` decoded (the validation every request gets). When the chain takes
+        encoded batches and every span's ids are valid (checked on the bytes, see
+        :func:`sidecar.otlp.shallow.span_ids_valid`), the request goes on as its own bytes: no
+        Python object per span, no second encoding. ``None``: take :meth:`screen` and :meth:`deliver`.
+        """
+        if signal is not Signal.TRACES or signal not in self._wire:
+            return None
+        items = shallow.span_ids_valid(body)
+        if items is None:
+            return None
+        return WireBatch(body, items, batch)
+
     async def _exact_count(self, signal: Signal, body: bytes, limit: int) -> int:
         """The wire walk of :func:`wire.count_items` (a malformed body is a bad request)."""
         try:
@@ -187,16 +204,19 @@ class Ingest:
     def outcome(self, signal: Signal | str, outcome: str) -> None:
         self.requests.inc(receiver=self.receiver, signal=str(signal), outcome=outcome)
 
-    async def deliver(self, signal: Signal, batch: Message, size: int) -> int:
+    async def deliver(self, signal: Signal, batch: Message | WireBatch, size: int) -> int:
         """Hand ``batch`` on; returns its item count. Raises :class:`BackPressure` (counted here)."""
-        n = item_count(signal, batch)
+        n = batch.items if isinstance(batch, WireBatch) else item_count(signal, batch)
         self.bytes.inc(size, receiver=self.receiver, signal=signal.value)
         consumer = self.consumers.get(signal)
         if n == 0 or consumer is None:
             self.outcome(signal, "ok")
             return n
         try:
-            await consumer.consume(signal, batch)
+            if isinstance(batch, WireBatch):
+                await consumer.consume_wire(signal, batch)  # type: ignore[attr-defined]  # see wire_batch
+            else:
+                await consumer.consume(signal, batch)
         except BackPressure as exc:
             self.refused.inc(n, receiver=self.receiver, signal=signal.value, reason=exc.reason)
             self.outcome(signal, "backpressure")

@@ -19,7 +19,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from sidecar.otlp.signals import Signal, item_count, resource_entries
-from sidecar.pipeline.consumer import Consumer
+from sidecar.pipeline.consumer import Consumer, WireBatch, WireConsumer
 from sidecar.pipeline.telemetry import Registry
 
 MAX_SENDERS = 200
@@ -108,10 +108,22 @@ class SendersTap:
     def __init__(self, consumer: Consumer, table: SenderTable) -> None:
         self.consumer = consumer
         self.table = table
+        self._wire_next = consumer if isinstance(consumer, WireConsumer) else None
 
     async def consume(self, signal: Signal, batch: Message) -> None:
+        self._observe(signal, batch)
+        await self.consumer.consume(signal, batch)
+
+    async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
+        """Reads the senders from the decoded form (resources only), and passes the bytes on."""
+        self._observe(signal, batch.decoded(signal))
+        if self._wire_next is not None:
+            await self._wire_next.consume_wire(signal, batch)
+        else:
+            await self.consumer.consume(signal, batch.decoded(signal))
+
+    def _observe(self, signal: Signal, batch: Message) -> None:
         try:
             self.table.observe(signal, batch)
         except Exception:  # the table is a nicety: never let it cost a batch
             _log.exception("status senders table could not read a batch")
-        await self.consumer.consume(signal, batch)

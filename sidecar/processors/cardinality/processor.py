@@ -44,6 +44,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from ecs_otel.otlp.wire import read_varint, varint
 from sidecar.config import ConfigError, setting
 from sidecar.context import DEFAULT_SERIES_EXPIRY_S, SidecarContext
+from sidecar.otlp import shallow
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.processor import Processor
 from sidecar.processors.cardinality._internal.normalize import URL_KEYS, Normalizer
@@ -261,8 +262,20 @@ class CardinalityProcessor(Processor):
             self._process_spans(batch)
         return batch
 
-    def _process_spans(self, batch: Any) -> None:
+    def process_wire(self, signal: Signal, body: bytes) -> bytes | None:
+        """Traces: span names renamed on a shallow view of the batch (only the spans' own fields decoded,
+        see :mod:`sidecar.otlp.shallow`), re-encoded only when a name changed. Metrics: the decoded path."""
+        if signal is not Signal.TRACES:
+            return None
+        if not self.settings.normalize_span_names:
+            return body
+        view = shallow.span_view(body)
+        return view.SerializeToString() if self._process_spans(view) else body
+
+    def _process_spans(self, batch: Any) -> int:
+        """Normalises span names in place (a decoded batch or a span view); returns how many changed."""
         norm = self.normalizer.span_name
+        changed = 0
         for rs in batch.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
@@ -270,7 +283,9 @@ class CardinalityProcessor(Processor):
                     new = norm(name)
                     if new != name:
                         span.name = new
+                        changed += 1
         self._sync_normalized()
+        return changed
 
     def _process_metrics(self, batch: Any) -> None:
         now = self.clock()

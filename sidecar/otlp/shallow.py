@@ -1,0 +1,164 @@
+"""Shallow views of encoded OTLP batches: the OTLP schema cut off below the level a stage works at.
+
+Decoding a whole ``ExportTraceServiceRequest`` builds a message per attribute and value (most of
+what a 100-span request costs to decode), and every Python-level touch of a span costs about a
+microsecond. A stage that only reads ids, adds resource attributes or renames spans does not need
+any of that: it can parse the request with a *shallow* copy of the schema, where every message
+below its level is declared ``repeated bytes``. The protobuf runtime (C) then keeps those
+sub-messages as opaque encoded bytes, and serialising the view writes them back unchanged.
+
+Why the round trip means the same thing as decoding fully and re-encoding:
+
+* a message field declared ``repeated bytes`` keeps every occurrence, in order, and writes each
+  back with the same field number; a parser of the real schema merges repeated occurrences of a
+  singular message (as it would have merged them in the original) and appends repeated ones;
+* scalar fields keep the real types, so duplicates resolve as they would (the last one wins) and
+  strings are still checked to be UTF-8;
+* fields the view does not declare stay unknown fields, which the runtime writes back after the
+  known ones, as it does for unknown fields of the full schema.
+
+Known fields are written in field-number order, as a full re-encoding writes them, so a request
+that was canonically encoded (every SDK's output) comes back byte for byte unless a field changed.
+
+The views never validate what they keep as bytes: the receiver decodes every request fully before
+anything here runs, so bytes that reach a view already parsed under the real schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from sidecar.otlp.signals import Signal
+
+__all__ = ["DecodeError", "resource_view", "span_ids_valid", "span_view"]
+
+_FILES = (common_pb2, resource_pb2, trace_pb2, trace_service_pb2, metrics_pb2, metrics_service_pb2, logs_pb2,
+          logs_service_pb2)
+_F = descriptor_pb2.FieldDescriptorProto
+
+
+def _pool(deep: frozenset[str], keep_only: dict[str, frozenset[int]] | None = None) -> descriptor_pool.DescriptorPool:
+    """A private pool holding the OTLP files with every message field whose type is not in ``deep``
+    declared ``repeated bytes``; ``keep_only`` leaves only the listed field numbers in some messages."""
+    pool = descriptor_pool.DescriptorPool()
+    for module in _FILES:
+        fdp = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(fdp)
+        for message in _all_messages(fdp.message_type, "." + fdp.package):
+            full, proto = message
+            for field in list(proto.field):
+                if field.type == _F.TYPE_MESSAGE and field.type_name not in deep and not field.HasField("oneof_index"):
+                    field.type = _F.TYPE_BYTES
+                    field.label = _F.LABEL_REPEATED
+                    field.ClearField("type_name")
+            if keep_only is not None and full in keep_only:
+                kept = [f for f in proto.field if f.number in keep_only[full]]
+                del proto.field[:]
+                proto.field.extend(kept)
+        pool.Add(fdp)
+    return pool
+
+
+def _all_messages(protos: Iterable[descriptor_pb2.DescriptorProto], scope: str):  # type: ignore[no-untyped-def]
+    for proto in protos:
+        full = f"{scope}.{proto.name}"
+        yield full, proto
+        yield from _all_messages(proto.nested_type, full)
+
+
+def _message_class(pool: descriptor_pool.DescriptorPool, full_name: str) -> type[Message]:
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))  # type: ignore[no-any-return]
+
+
+_REQUEST = {Signal.TRACES: ".opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
+            Signal.METRICS: ".opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest",
+            Signal.LOGS: ".opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest"}
+_RESOURCE_ENTRY = {Signal.TRACES: ".opentelemetry.proto.trace.v1.ResourceSpans",
+                   Signal.METRICS: ".opentelemetry.proto.metrics.v1.ResourceMetrics",
+                   Signal.LOGS: ".opentelemetry.proto.logs.v1.ResourceLogs"}
+
+# -- resource level: Export*ServiceRequest → Resource* (resource and scope entries as bytes) --------------
+
+_RESOURCE_POOL = _pool(frozenset(_REQUEST.values()) | frozenset(_RESOURCE_ENTRY.values()))
+_RESOURCE_VIEWS: dict[Signal, type[Message]] = {
+    signal: _message_class(_RESOURCE_POOL, name[1:]) for signal, name in _REQUEST.items()
+}
+#: A Resource with each attribute's key decoded (the values stay bytes): what enrichment needs to read.
+_KEYS_POOL = _pool(frozenset({".opentelemetry.proto.resource.v1.Resource", ".opentelemetry.proto.common.v1.KeyValue"}))
+ResourceKeys: type[Message] = _message_class(_KEYS_POOL, "opentelemetry.proto.resource.v1.Resource")
+
+
+def resource_view(signal: Signal, body: bytes) -> Message:
+    """``body`` as ``resource_*`` entries whose ``resource`` (a repeated bytes field: every occurrence) and
+    scope entries are still encoded. Raises :class:`DecodeError` on bytes that do not parse."""
+    return _RESOURCE_VIEWS[signal].FromString(body)
+
+
+# -- span level: every message down to Span, the span's own sub-messages as bytes ------------------------
+
+_SPAN_POOL = _pool(frozenset({_REQUEST[Signal.TRACES], _RESOURCE_ENTRY[Signal.TRACES],
+                              ".opentelemetry.proto.trace.v1.ScopeSpans", ".opentelemetry.proto.trace.v1.Span"}))
+_SPAN_VIEW = _message_class(_SPAN_POOL, "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
+
+
+def span_view(body: bytes) -> Message:
+    """A trace request down to its spans' scalar fields (names, ids, times); attributes, events, links and
+    status stay encoded. Raises :class:`DecodeError` on bytes that do not parse."""
+    return _SPAN_VIEW.FromString(body)
+
+
+# -- ids only: every span's trace, span and parent ids, nothing else ---------------------------------------
+
+_IDS_POOL = _pool(
+    frozenset({_REQUEST[Signal.TRACES], _RESOURCE_ENTRY[Signal.TRACES], ".opentelemetry.proto.trace.v1.ScopeSpans",
+               ".opentelemetry.proto.trace.v1.Span"}),
+    keep_only={".opentelemetry.proto.trace.v1.ResourceSpans": frozenset({2}),
+               ".opentelemetry.proto.trace.v1.ScopeSpans": frozenset({2}),
+               ".opentelemetry.proto.trace.v1.Span": frozenset({1, 2, 4})},
+)
+_IDS_VIEW = _message_class(_IDS_POOL, "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
+
+#: A ScopeSpans reduced to its spans' ids and re-encoded is a run of fixed-size records, one per span:
+#: ``spans`` (field 2) holding ``trace_id`` (16 bytes, not all zero), ``span_id`` (8, not all zero) and
+#: optionally ``parent_span_id`` (8, not all zero), in field order. A full match of the run proves
+#: every span valid: each record's first two bytes are its real tag and length, so the matched records
+#: are the real ones, back to back.
+_VALID_SPAN_RUN = re.compile(
+    rb"(?:\x12\x26\x0a\x10(?!\x00{16})[\x00-\xff]{16}\x12\x08(?!\x00{8})[\x00-\xff]{8}\x22\x08(?!\x00{8})[\x00-\xff]{8}"
+    rb"|\x12\x1c\x0a\x10(?!\x00{16})[\x00-\xff]{16}\x12\x08(?!\x00{8})[\x00-\xff]{8})*"
+)
+
+
+def span_ids_valid(body: bytes) -> int | None:
+    """The number of spans in an encoded trace request when every span's ids are valid as they are
+    (see :mod:`sidecar.otlp.ids`: nothing to drop, no parent to clear); ``None`` when one is not, or
+    when ``body`` does not parse (the caller then takes the decoded path, which says which).
+
+    All in C but for one loop step per scope: parse the ids-only view, drop everything else, encode
+    each scope's spans and match the run of records.
+    """
+    try:
+        view = _IDS_VIEW.FromString(body)
+    except DecodeError:
+        return None
+    view.DiscardUnknownFields()
+    n = 0
+    match = _VALID_SPAN_RUN.fullmatch
+    for rs in view.resource_spans:  # type: ignore[attr-defined]
+        for ss in rs.scope_spans:
+            if match(ss.SerializeToString()) is None:
+                return None
+            n += len(ss.spans)
+    return n
