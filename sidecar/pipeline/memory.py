@@ -99,6 +99,10 @@ class MemoryBudget:
             raise BackPressure("memory_limit", retry_after_s=2.0)
         self.decoding_bytes += cost_bytes
 
+    def can_reserve_decode(self, cost_bytes: int) -> bool:
+        """Whether :meth:`reserve_decode` would take ``cost_bytes`` now (the same test, nothing reserved)."""
+        return self.rss() + self._admitted_since_sample + self.decoding_bytes + cost_bytes <= self.limit_bytes
+
     def release_decode(self, cost_bytes: int) -> None:
         self.decoding_bytes -= cost_bytes
 

@@ -109,6 +109,10 @@ class ExporterQueue:
         t.gauge(CAPACITY_BYTES, "Queue capacity in encoded bytes.", labels).set(settings.queue_max_bytes, **self._labels)
         for name in (RECEIVED, EXPORTED, RETRIED):
             t.counter(name, "", labels).inc(0, **self._labels)
+        # The series touched per batch, bound once (see Metric.child).
+        self._c_received = self._received.child(**self._labels)
+        self._c_queued = self._queued.child(**self._labels)
+        self._c_queued_bytes = self._queued_bytes.child(**self._labels)
         self._publish()
 
     # -- intake ---------------------------------------------------------------------------------
@@ -132,7 +136,7 @@ class ExporterQueue:
 
         ``encoded`` is the batch's serialization when the caller already has it (shared by queues).
         """
-        self._received.inc(items, **self._labels)
+        self._c_received.inc(items)
         if self._closing:
             self._drop(items, "shutdown")
             return False
@@ -319,8 +323,8 @@ class ExporterQueue:
         self.budget.release(size)
 
     def _publish(self) -> None:
-        self._queued.set(self.queued_items, **self._labels)
-        self._queued_bytes.set(self.queued_bytes, **self._labels)
+        self._c_queued.set(self._items + self._inflight_items)
+        self._c_queued_bytes.set(self._bytes + self._inflight_bytes)
 
     def snapshot(self) -> dict[str, Any]:
         """Live numbers for the status page."""

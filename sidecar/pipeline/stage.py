@@ -44,6 +44,12 @@ class TimedStage:
         self._dropped.inc(0, **self._labels)
         self._items_in.inc(0, **self._labels)
         self._items_out.inc(0, **self._labels)
+        # Each series bound once: the counters below run per batch, several per request.
+        self._c_duration = self._duration.child(**self._labels)
+        self._c_batches = self._batches.child(**self._labels)
+        self._c_dropped = self._dropped.child(**self._labels)
+        self._c_items_in = self._items_in.child(**self._labels)
+        self._c_items_out = self._items_out.child(**self._labels)
         # The encoded hand-off: a processor that serialized the batch anyway (redaction screens the
         # bytes) gives them to the fan-out directly behind it, which would otherwise encode again.
         # Only with nothing in between, so no later stage can change the batch under those bytes.
@@ -56,7 +62,7 @@ class TimedStage:
 
     async def consume(self, signal: Signal, batch: Message) -> None:
         # Counted before processing: a processor may change the batch in place.
-        self._items_in.inc(item_count(signal, batch), **self._labels)
+        self._c_items_in.inc(item_count(signal, batch))
         await self._process(signal, batch, time.perf_counter())
 
     async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
@@ -65,15 +71,15 @@ class TimedStage:
         if wire is None:
             await self.consume(signal, batch.decoded(signal))
             return
-        self._items_in.inc(batch.items, **self._labels)
+        self._c_items_in.inc(batch.items)
         started = time.perf_counter()
         body = wire.process_wire(signal, batch.body)
         if body is None:  # something only the decoded path can change: on from here decoded
             await self._process(signal, batch.decoded(signal), started)
             return
-        self._duration.observe(time.perf_counter() - started, **self._labels)
-        self._batches.inc(**self._labels)
-        self._items_out.inc(batch.items, **self._labels)
+        self._c_duration.observe(time.perf_counter() - started)
+        self._c_batches.inc()
+        self._c_items_out.inc(batch.items)
         if body is not batch.body:
             batch = WireBatch(body, batch.items)
         if self._wire_next is not None:
@@ -84,19 +90,19 @@ class TimedStage:
     async def _process(self, signal: Signal, batch: Message, started: float) -> None:
         if self._encoder is not None and self._encoded_next is not None:
             out, encoded = self._encoder.process_encoded(signal, batch)
-            self._duration.observe(time.perf_counter() - started, **self._labels)
-            self._batches.inc(**self._labels)
+            self._c_duration.observe(time.perf_counter() - started)
+            self._c_batches.inc()
             if out is None:
-                self._dropped.inc(**self._labels)
+                self._c_dropped.inc()
                 return
-            self._items_out.inc(item_count(signal, out), **self._labels)
+            self._c_items_out.inc(item_count(signal, out))
             await self._encoded_next.consume_encoded(signal, out, encoded)
             return
         out = self.processor.process(signal, batch)
-        self._duration.observe(time.perf_counter() - started, **self._labels)
-        self._batches.inc(**self._labels)
+        self._c_duration.observe(time.perf_counter() - started)
+        self._c_batches.inc()
         if out is None:
-            self._dropped.inc(**self._labels)
+            self._c_dropped.inc()
             return
-        self._items_out.inc(item_count(signal, out), **self._labels)
+        self._c_items_out.inc(item_count(signal, out))
         await self.next.consume(signal, out)

@@ -56,6 +56,10 @@ class Metric:
         key = self._key(labels)
         self.values[key] = self.values.get(key, 0) + amount
 
+    def child(self, **labels: str) -> Child:
+        """The series for ``labels``, bound once: hot paths count without building the label key each time."""
+        return Child(self, self._key(labels))
+
     def set(self, value: float, /, **labels: str) -> None:
         self.values[self._key(labels)] = value
 
@@ -86,13 +90,20 @@ class Histogram:
     series: dict[LabelValues, list[float]] = field(default_factory=dict)  # counts..., sum, count
 
     def observe(self, value: float, /, **labels: str) -> None:
-        key = tuple(str(labels.get(n, "")) for n in self.labels)
+        self.observe_key(tuple(str(labels.get(n, "")) for n in self.labels), value)
+
+    def observe_key(self, key: LabelValues, value: float) -> None:
+        """``observe`` for a caller that built the label values once (see :meth:`child`)."""
         s = self.series.get(key)
         if s is None:
             s = self.series[key] = [0.0] * (len(self.buckets) + 2)
         s[bisect.bisect_left(self.buckets, value)] += 1 if value <= self.buckets[-1] else 0
         s[-2] += value
         s[-1] += 1
+
+    def child(self, **labels: str) -> HistogramChild:
+        """The series for ``labels``, bound once (see :meth:`Metric.child`)."""
+        return HistogramChild(self, tuple(str(labels.get(n, "")) for n in self.labels))
 
     def quantile(self, q: float, **labels: str) -> float | None:
         """An upper-bound estimate of quantile ``q`` (the bucket boundary it falls in); None without data."""
@@ -119,6 +130,36 @@ class Histogram:
             yield f"{self.name}_bucket{_labels(self.labels, key, inf)} {format_value(s[-1])}"
             yield f"{self.name}_sum{_labels(self.labels, key)} {format_value(s[-2])}"
             yield f"{self.name}_count{_labels(self.labels, key)} {format_value(s[-1])}"
+
+
+class Child:
+    """One series of a counter or gauge, its label values fixed (reads and writes ``metric.values``)."""
+
+    __slots__ = ("key", "metric")
+
+    def __init__(self, metric: Metric, key: LabelValues) -> None:
+        self.metric = metric
+        self.key = key
+
+    def inc(self, amount: float = 1) -> None:
+        values = self.metric.values
+        values[self.key] = values.get(self.key, 0) + amount
+
+    def set(self, value: float) -> None:
+        self.metric.values[self.key] = value
+
+
+class HistogramChild:
+    """One series of a histogram, its label values fixed."""
+
+    __slots__ = ("histogram", "key")
+
+    def __init__(self, histogram: Histogram, key: LabelValues) -> None:
+        self.histogram = histogram
+        self.key = key
+
+    def observe(self, value: float) -> None:
+        self.histogram.observe_key(self.key, value)
 
 
 class Registry:

@@ -202,6 +202,8 @@ class CardinalityProcessor(Processor):
         self._needles = _key_needles(self._norm_keys)
         self._norm_key_bytes = frozenset(k.encode() for k in self._norm_keys)
         self._changes: dict[tuple[bytes, bytes], bool] = {}
+        #: Span name → its normalised form, ``None`` when it stays (see :meth:`_process_spans`).
+        self._span_names: dict[str, str | None] = {}
         self._tables: dict[str, SeriesTable] = {}
         self._total_series = 0
         self._tracked_overflow = 0
@@ -273,17 +275,28 @@ class CardinalityProcessor(Processor):
         return view.SerializeToString() if self._process_spans(view) else body
 
     def _process_spans(self, batch: Any) -> int:
-        """Normalises span names in place (a decoded batch or a span view); returns how many changed."""
+        """Normalises span names in place (a decoded batch or a span view); returns how many changed.
+
+        Runs once per span: names are looked up in a local table of recent results (``None`` for a
+        name that stays) before asking the normaliser, which counts what changed.
+        """
+        names = self._span_names
         norm = self.normalizer.span_name
         changed = 0
         for rs in batch.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     name = span.name
-                    new = norm(name)
-                    if new != name:
+                    new = names.get(name, _MISS)
+                    if new is _MISS:
+                        new = norm(name, count=False)
+                        if len(names) >= REWRITE_CACHE:
+                            names.clear()
+                        new = names[name] = None if new == name else new
+                    if new is not None:
                         span.name = new
                         changed += 1
+        self.normalizer.changed += changed
         self._sync_normalized()
         return changed
 

@@ -148,7 +148,7 @@ class Normalizer:
             self.changed += 1
         return out
 
-    def span_name(self, name: str) -> str:
+    def span_name(self, name: str, count: bool = True) -> str:
         ck = (False, "\0span\0" + name)
         out = self._cache.get(ck)
         if out is None:
@@ -156,6 +156,6 @@ class Normalizer:
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
             self._cache[ck] = out
-        if out != name:
+        if count and out != name:
             self.changed += 1
         return out
