@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+_Automaton: Any
 try:  # optional (the sidecar extra): one Aho-Corasick scan for every screen needle, in Rust
     from ahocorasick_rs import BytesAhoCorasick as _Automaton
 except ImportError:  # the plain searches below give the same answers, a pass per needle

@@ -26,8 +26,10 @@ anything here runs, so bytes that reach a view already parsed under the real sch
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
@@ -42,18 +44,22 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from sidecar.otlp.signals import Signal
 
-__all__ = ["DecodeError", "resource_view", "span_ids_valid", "span_view"]
+__all__ = ["DecodeError", "resource_keys", "resource_view", "span_ids_valid", "span_view"]
 
-_FILES = (common_pb2, resource_pb2, trace_pb2, trace_service_pb2, metrics_pb2, metrics_service_pb2, logs_pb2,
-          logs_service_pb2)
+_COMMON = (common_pb2, resource_pb2)
+#: The files each signal's request needs (a view's pool holds only those: each pool is a copy of its files).
+_FILES = {Signal.TRACES: (*_COMMON, trace_pb2, trace_service_pb2),
+          Signal.METRICS: (*_COMMON, metrics_pb2, metrics_service_pb2),
+          Signal.LOGS: (*_COMMON, logs_pb2, logs_service_pb2)}
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _pool(deep: frozenset[str], keep_only: dict[str, frozenset[int]] | None = None) -> descriptor_pool.DescriptorPool:
-    """A private pool holding the OTLP files with every message field whose type is not in ``deep``
-    declared ``repeated bytes``; ``keep_only`` leaves only the listed field numbers in some messages."""
+def _pool(modules: Iterable[Any], deep: frozenset[str],
+          keep_only: dict[str, frozenset[int]] | None = None) -> descriptor_pool.DescriptorPool:
+    """A private pool holding the OTLP files of ``modules`` with every message field whose type is not in
+    ``deep`` declared ``repeated bytes``; ``keep_only`` leaves only the listed field numbers in some messages."""
     pool = descriptor_pool.DescriptorPool()
-    for module in _FILES:
+    for module in modules:
         fdp = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(fdp)
         for message in _all_messages(fdp.message_type, "." + fdp.package):
@@ -79,7 +85,7 @@ def _all_messages(protos: Iterable[descriptor_pb2.DescriptorProto], scope: str):
 
 
 def _message_class(pool: descriptor_pool.DescriptorPool, full_name: str) -> type[Message]:
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))  # type: ignore[no-any-return]
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
 
 
 _REQUEST = {Signal.TRACES: ".opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
@@ -91,44 +97,59 @@ _RESOURCE_ENTRY = {Signal.TRACES: ".opentelemetry.proto.trace.v1.ResourceSpans",
 
 # -- resource level: Export*ServiceRequest → Resource* (resource and scope entries as bytes) --------------
 
-_RESOURCE_POOL = _pool(frozenset(_REQUEST.values()) | frozenset(_RESOURCE_ENTRY.values()))
-_RESOURCE_VIEWS: dict[Signal, type[Message]] = {
-    signal: _message_class(_RESOURCE_POOL, name[1:]) for signal, name in _REQUEST.items()
-}
-#: A Resource with each attribute's key decoded (the values stay bytes): what enrichment needs to read.
-_KEYS_POOL = _pool(frozenset({".opentelemetry.proto.resource.v1.Resource", ".opentelemetry.proto.common.v1.KeyValue"}))
-ResourceKeys: type[Message] = _message_class(_KEYS_POOL, "opentelemetry.proto.resource.v1.Resource")
+
+@functools.cache
+def _resource_view(signal: Signal) -> type[Message]:
+    pool = _pool(_FILES[signal], frozenset({_REQUEST[signal], _RESOURCE_ENTRY[signal]}))
+    return _message_class(pool, _REQUEST[signal][1:])
+
+
+@functools.cache
+def _resource_keys() -> type[Message]:
+    """A Resource with each attribute's key decoded (the values stay bytes): what enrichment reads."""
+    pool = _pool(_COMMON, frozenset({".opentelemetry.proto.resource.v1.Resource",
+                                     ".opentelemetry.proto.common.v1.KeyValue"}))
+    return _message_class(pool, "opentelemetry.proto.resource.v1.Resource")
 
 
 def resource_view(signal: Signal, body: bytes) -> Message:
     """``body`` as ``resource_*`` entries whose ``resource`` (a repeated bytes field: every occurrence) and
     scope entries are still encoded. Raises :class:`DecodeError` on bytes that do not parse."""
-    return _RESOURCE_VIEWS[signal].FromString(body)
+    return _resource_view(signal).FromString(body)
+
+
+def resource_keys(resource: bytes) -> list[str]:
+    """The attribute keys of an encoded ``Resource``, in order."""
+    return [kv.key for kv in _resource_keys().FromString(resource).attributes]  # type: ignore[attr-defined]
 
 
 # -- span level: every message down to Span, the span's own sub-messages as bytes ------------------------
 
-_SPAN_POOL = _pool(frozenset({_REQUEST[Signal.TRACES], _RESOURCE_ENTRY[Signal.TRACES],
-                              ".opentelemetry.proto.trace.v1.ScopeSpans", ".opentelemetry.proto.trace.v1.Span"}))
-_SPAN_VIEW = _message_class(_SPAN_POOL, "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
+_SPAN_LEVELS = frozenset({_REQUEST[Signal.TRACES], _RESOURCE_ENTRY[Signal.TRACES],
+                          ".opentelemetry.proto.trace.v1.ScopeSpans", ".opentelemetry.proto.trace.v1.Span"})
+
+
+@functools.cache
+def _span_view() -> type[Message]:
+    return _message_class(_pool(_FILES[Signal.TRACES], _SPAN_LEVELS), _REQUEST[Signal.TRACES][1:])
 
 
 def span_view(body: bytes) -> Message:
     """A trace request down to its spans' scalar fields (names, ids, times); attributes, events, links and
     status stay encoded. Raises :class:`DecodeError` on bytes that do not parse."""
-    return _SPAN_VIEW.FromString(body)
+    return _span_view().FromString(body)
 
 
 # -- ids only: every span's trace, span and parent ids, nothing else ---------------------------------------
 
-_IDS_POOL = _pool(
-    frozenset({_REQUEST[Signal.TRACES], _RESOURCE_ENTRY[Signal.TRACES], ".opentelemetry.proto.trace.v1.ScopeSpans",
-               ".opentelemetry.proto.trace.v1.Span"}),
-    keep_only={".opentelemetry.proto.trace.v1.ResourceSpans": frozenset({2}),
-               ".opentelemetry.proto.trace.v1.ScopeSpans": frozenset({2}),
-               ".opentelemetry.proto.trace.v1.Span": frozenset({1, 2, 4})},
-)
-_IDS_VIEW = _message_class(_IDS_POOL, "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
+
+@functools.cache
+def _ids_view() -> type[Message]:
+    pool = _pool(_FILES[Signal.TRACES], _SPAN_LEVELS,
+                 keep_only={".opentelemetry.proto.trace.v1.ResourceSpans": frozenset({2}),
+                            ".opentelemetry.proto.trace.v1.ScopeSpans": frozenset({2}),
+                            ".opentelemetry.proto.trace.v1.Span": frozenset({1, 2, 4})})
+    return _message_class(pool, _REQUEST[Signal.TRACES][1:])
 
 #: A ScopeSpans reduced to its spans' ids and re-encoded is a run of fixed-size records, one per span:
 #: ``spans`` (field 2) holding ``trace_id`` (16 bytes, not all zero), ``span_id`` (8, not all zero) and
@@ -150,7 +171,7 @@ def span_ids_valid(body: bytes) -> int | None:
     each scope's spans and match the run of records.
     """
     try:
-        view = _IDS_VIEW.FromString(body)
+        view = _ids_view().FromString(body)
     except DecodeError:
         return None
     view.DiscardUnknownFields()

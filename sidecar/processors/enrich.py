@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from ecs_otel.otlp.wire import varint
 from sidecar.config import setting
 from sidecar.context import SidecarContext
-from ecs_otel.otlp.wire import varint
 from sidecar.otlp import shallow
 from sidecar.otlp.attributes import key_value, resource_attribute_lists
 from sidecar.otlp.signals import Signal, resource_entries
@@ -92,13 +92,13 @@ class EnrichProcessor(Processor):
         if not self._encoded:
             return body
         view = shallow.resource_view(signal, body)
-        keys = shallow.ResourceKeys.FromString
+        keys = shallow.resource_keys
         wanted = self._keys
         enriched = 0
         for entry in resource_entries(signal, view):
             # ``resource`` is a repeated bytes field in the view: every occurrence, which parsers merge.
             occurrences = entry.resource
-            present = {kv.key for raw in occurrences for kv in keys(raw).attributes}  # type: ignore[attr-defined]
+            present = {key for raw in occurrences for key in keys(raw)}
             if present >= wanted:
                 continue
             missing = b"".join([raw for k, raw in self._encoded if k not in present])

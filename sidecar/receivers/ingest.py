@@ -81,6 +81,8 @@ class Ingest:
         self.budget = budget
         #: Signals whose chain takes encoded batches (see :meth:`wire_batch`).
         self._wire = frozenset(sig for sig, c in consumers.items() if isinstance(c, WireConsumer))
+        if Signal.TRACES in self._wire:
+            shallow.span_ids_valid(b"")  # builds the view's schema now, not on the first request
         self.requests = telemetry.counter(
             REQUESTS, "Requests received, by receiver, signal and outcome (ok, bad_request, too_large, "
             "too_many_items, unsupported, unauthenticated, backpressure, error, aborted: the client hung up mid-body, timeout: the body was not complete in time).", ("receiver", "signal", "outcome")

@@ -204,6 +204,8 @@ class CardinalityProcessor(Processor):
         self._changes: dict[tuple[bytes, bytes], bool] = {}
         #: Span name → its normalised form, ``None`` when it stays (see :meth:`_process_spans`).
         self._span_names: dict[str, str | None] = {}
+        if settings.normalize_span_names:
+            shallow.span_view(b"")  # builds the view's schema now, not on the first batch
         self._tables: dict[str, SeriesTable] = {}
         self._total_series = 0
         self._tracked_overflow = 0
