@@ -248,3 +248,25 @@ def test_the_automaton_screen_answers_as_the_plain_screen() -> None:
         assert fast.may_match(data) == want, data[:80]
         flagged += want
     assert 50 < flagged < 400  # both verdicts really occur
+
+
+def test_a_run_of_id_records_is_valid_only_with_every_fixed_byte_in_place() -> None:
+    """The run check reads the tags and lengths of each record: any one of them wrong (a record of another
+    size, or another field where an id belongs) sends the batch to the decoded screen."""
+    from sidecar.otlp.shallow import _valid_run
+
+    rnd = random.Random(3)
+
+    def ident(size: int) -> bytes:
+        return bytes(1 + rnd.randrange(255) for _ in range(size))
+
+    with_parent = (b"\x12\x26\x0a\x10" + ident(16) + b"\x12\x08" + ident(8) + b"\x22\x08" + ident(8), (0, 1, 2, 3, 20, 21, 30, 31))
+    without = (b"\x12\x1c\x0a\x10" + ident(16) + b"\x12\x08" + ident(8), (0, 1, 2, 3, 20, 21))
+    for runs in ([with_parent] * 3, [without] * 3, [with_parent, without, with_parent]):
+        run = b"".join(record for record, _ in runs)
+        assert _valid_run(run)
+        start = len(runs[0][0])  # break the second record
+        for offset in runs[1][1]:
+            broken = bytearray(run)
+            broken[start + offset] ^= 0x40
+            assert not _valid_run(bytes(broken)), offset
