@@ -17,8 +17,10 @@ Why the round trip means the same thing as decoding fully and re-encoding:
 * fields the view does not declare stay unknown fields, which the runtime writes back after the
   known ones, as it does for unknown fields of the full schema.
 
-Known fields are written in field-number order, as a full re-encoding writes them, so a request
-that was canonically encoded (every SDK's output) comes back byte for byte unless a field changed.
+Known fields are written in field-number order, as a full re-encoding writes them, then the unknown
+ones: a view that declares every field of its messages (the resource view) writes a canonically
+encoded request (every SDK's output) back byte for byte unless a field changed; one that leaves fields
+unknown (the names view) writes the same message with those fields last.
 
 The views never validate what they keep as bytes: the receiver decodes every request fully before
 anything here runs, so bytes that reach a view already parsed under the real schema.
@@ -44,7 +46,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from sidecar.otlp.signals import Signal
 
-__all__ = ["DecodeError", "resource_keys", "resource_view", "span_ids_valid", "span_view"]
+__all__ = ["DecodeError", "names_view", "resource_keys", "resource_view", "span_ids_valid"]
 
 _COMMON = (common_pb2, resource_pb2)
 #: The files each signal's request needs (a view's pool holds only those: each pool is a copy of its files).
@@ -123,21 +125,27 @@ def resource_keys(resource: bytes) -> list[str]:
     return [kv.key for kv in _resource_keys().FromString(resource).attributes]  # type: ignore[attr-defined]
 
 
-# -- span level: every message down to Span, the span's own sub-messages as bytes ------------------------
+# -- span level: every message down to Span ------------------------------------------------------------
 
 _SPAN_LEVELS = frozenset({_REQUEST[Signal.TRACES], _RESOURCE_ENTRY[Signal.TRACES],
                           ".opentelemetry.proto.trace.v1.ScopeSpans", ".opentelemetry.proto.trace.v1.Span"})
 
 
 @functools.cache
-def _span_view() -> type[Message]:
-    return _message_class(_pool(_FILES[Signal.TRACES], _SPAN_LEVELS), _REQUEST[Signal.TRACES][1:])
+def _names_view() -> type[Message]:
+    pool = _pool(_FILES[Signal.TRACES], _SPAN_LEVELS, keep_only={".opentelemetry.proto.trace.v1.Span": frozenset({5})})
+    return _message_class(pool, _REQUEST[Signal.TRACES][1:])
 
 
-def span_view(body: bytes) -> Message:
-    """A trace request down to its spans' scalar fields (names, ids, times); attributes, events, links and
-    status stay encoded. Raises :class:`DecodeError` on bytes that do not parse."""
-    return _span_view().FromString(body)
+def names_view(body: bytes) -> Message:
+    """A trace request down to its spans' names; every other field of a span stays an unknown field.
+
+    Cheap to parse and write (a span's other fields are one block of bytes), for renaming spans: a renamed span is written with its name first and the rest after, in the
+    order they came. Field order means nothing to a protobuf parser, so the batch decodes to the
+    same message as one renamed through the full schema; only the bytes differ.
+    Raises :class:`DecodeError` on bytes that do not parse.
+    """
+    return _names_view().FromString(body)
 
 
 # -- ids only: every span's trace, span and parent ids, nothing else ---------------------------------------

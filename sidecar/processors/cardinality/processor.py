@@ -205,7 +205,7 @@ class CardinalityProcessor(Processor):
         #: Span name → its normalised form, ``None`` when it stays (see :meth:`_process_spans`).
         self._span_names: dict[str, str | None] = {}
         if settings.normalize_span_names:
-            shallow.span_view(b"")  # builds the view's schema now, not on the first batch
+            shallow.names_view(b"")  # builds the view's schema now, not on the first batch
         self._tables: dict[str, SeriesTable] = {}
         self._total_series = 0
         self._tracked_overflow = 0
@@ -267,13 +267,14 @@ class CardinalityProcessor(Processor):
         return batch
 
     def process_wire(self, signal: Signal, body: bytes) -> bytes | None:
-        """Traces: span names renamed on a shallow view of the batch (only the spans' own fields decoded,
-        see :mod:`sidecar.otlp.shallow`), re-encoded only when a name changed. Metrics: the decoded path."""
+        """Traces: span names renamed on a shallow view of the batch (only the spans' names decoded, see
+        :func:`sidecar.otlp.shallow.names_view`), re-encoded only when a name changed. Metrics: the
+        decoded path."""
         if signal is not Signal.TRACES:
             return None
         if not self.settings.normalize_span_names:
             return body
-        view = shallow.span_view(body)
+        view = shallow.names_view(body)
         return view.SerializeToString() if self._process_spans(view) else body
 
     def _process_spans(self, batch: Any) -> int:
