@@ -1,25 +1,13 @@
-"""Declaring settings: a dataclass field per setting, with its env variable and help text.
+"""Declaring settings: the library's ``setting(default, help=, env=)``, re-used so both halves declare alike.
 
-Every settings dataclass in the sidecar is declared with :func:`setting`, so the loader can
-validate TOML and environment values the same way, and the documentation's reference
-(docs/reference/sidecar.md) is generated from the same declarations (a test fails when the two drift).
+Every settings dataclass in the sidecar is declared with :func:`setting`, so the loader validates TOML and
+environment values with the same coercion table as the library (:mod:`ecs_otel._setting`), and the
+documentation's reference (docs/reference/sidecar.md) is generated from the same declarations (a test fails when
+the two drift).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from collections.abc import Callable
-from typing import Any
+from ecs_otel._setting import BOUNDS, ENV, HELP, setting
 
-ENV = "env"
-HELP = "help"
-
-
-def setting(default: Any, *, help: str, env: str | None = None) -> Any:
-    """A dataclass field carrying its documentation and optional ``ECS_OTEL_*``/``OTEL_*`` variable."""
-    meta = {HELP: help, ENV: env}
-    if isinstance(default, list | dict | set):
-        factory: Callable[[], Any] = functools.partial(type(default), default)
-        return dataclasses.field(default_factory=factory, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+__all__ = ["BOUNDS", "ENV", "HELP", "setting"]
