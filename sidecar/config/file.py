@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecs_otel._setting import ENV, load_settings
 from ecs_otel.logging.levels import parse_level_spec
 from sidecar import registry
 from sidecar.config import environment_variables as V
 from sidecar.config.errors import ConfigError
-from sidecar.config.fields import ENV
-from sidecar.config.loader import load_settings
 from sidecar.config.settings import PipelineSettings, SidecarSettings
 
 #: Names the configuration document (a TOML file path, or TOML text).

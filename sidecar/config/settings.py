@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ecs_otel._setting import setting
 from ecs_otel.logging.formatter import MAX_MAX_BYTES, MIN_MAX_BYTES
 from sidecar.config import environment_variables as V
-from sidecar.config.fields import setting
 
 #: A list setting whose only entry is this word means "nothing" (an empty env value means "unset").
 NONE_WORD = "none"

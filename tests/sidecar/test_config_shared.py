@@ -12,10 +12,11 @@ from typing import Any, get_type_hints
 
 import pytest
 
+import sidecar.config
 import sidecar.config.environment_variables as sidecar_env
 from ecs_otel import _setting
 from ecs_otel.settings import LibraryVariables, LoggingVariables, OtelVariables, Settings
-from sidecar.config import ConfigError, fields, loader, setting
+from sidecar.config import ConfigError, setting
 from sidecar.config.file import CONFIG_ENV, load_config
 from sidecar.config.variables import settings_classes
 
@@ -33,8 +34,8 @@ def _declared(classes: Any) -> dict[str, tuple[type, dataclasses.Field[Any]]]:
 
 
 def test_both_halves_share_one_declaration_style_and_one_table() -> None:
-    assert setting is fields.setting is _setting.setting
-    assert loader.coerce is _setting.coerce and loader.load_settings is _setting.load_settings
+    assert setting is _setting.setting
+    assert sidecar.config.coerce is _setting.coerce and sidecar.config.load_settings is _setting.load_settings
     assert ConfigError is _setting.SettingError
 
 
