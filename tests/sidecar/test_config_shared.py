@@ -103,3 +103,23 @@ def test_bounds_at_their_edges_are_accepted() -> None:
                           "status_port = 0\n[pipeline]\nbatch_timeout_s = 5\nmemory_limit_mib = 0\n"})
     assert (config.sidecar.log_max_bytes, config.sidecar.otlp_grpc_port, config.pipeline.batch_timeout_s) == (
         1048576, -1, 5.0)
+
+
+def test_no_undeclared_ecs_otel_variable_in_the_sidecars_source() -> None:
+    """Every ``ECS_OTEL_*`` name the sidecar's code spells is a declared variable of the sidecar or the library
+    (a variable read somewhere without a declaration would be missing from the reference and from the
+    unknown-variable check of ``validate-config``)."""
+    import ast
+
+    import ecs_otel.environment_variables as lib_env
+    from tests.support.paths import REPO_ROOT
+
+    known = {k for module in (lib_env, sidecar_env) for k, v in vars(module).items() if k.isupper() and k == v}
+    found = set()
+    for path in (REPO_ROOT / "sidecar").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("ECS_OTEL_") \
+                    and not node.value.endswith("_") and node.value.replace("_", "").isalnum() and node.value.isupper():
+                found.add(node.value)
+    assert found, "the walk found no variable names at all"
+    assert found - known == set()
