@@ -17,7 +17,6 @@ refused alike; only the reaction differs. Standard library only: the library imp
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import types
@@ -256,6 +255,8 @@ def load_settings(cls: type[T], table: Mapping[str, Any] | None, env: Mapping[st
 
     Unknown keys are errors, because a typo that silently does nothing is the worst kind of configuration bug.
     """
+    import difflib  # only the sidecar's strict loading suggests names; the library does not pay for it
+
     table = dict(table or {})
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
