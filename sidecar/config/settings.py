@@ -26,9 +26,12 @@ class SidecarSettings:
         help="Address the OTLP receivers listen on; `0.0.0.0` for bridge-mode tasks.",
         env=V.ECS_OTEL_RECEIVER_HOST,
     )
-    otlp_http_port: int = setting(4318, help="OTLP/HTTP receiver port (0 picks a free port).", env=V.ECS_OTEL_OTLP_HTTP_PORT, ge=0, le=65535)
+    otlp_http_port: int = setting(
+        4318, help="OTLP/HTTP receiver port (0 picks a free port).", env=V.ECS_OTEL_OTLP_HTTP_PORT, ge=0, le=65535
+    )
     otlp_grpc_port: int = setting(
-        4317, help="OTLP/gRPC receiver port (0 picks a free port, -1 disables gRPC).", env=V.ECS_OTEL_OTLP_GRPC_PORT, ge=-1, le=65535
+        4317, help="OTLP/gRPC receiver port (0 picks a free port, -1 disables gRPC).", env=V.ECS_OTEL_OTLP_GRPC_PORT,
+        ge=-1, le=65535,
     )
     receiver_token: str | None = setting(
         None,
@@ -55,7 +58,8 @@ class SidecarSettings:
     )
     status_host: str = setting("127.0.0.1", help="Address of the status server.", env=V.ECS_OTEL_STATUS_HOST)
     status_port: int = setting(
-        13133, help="Status server port: /healthz, /metrics, / (0 picks a free port).", env=V.ECS_OTEL_STATUS_PORT, ge=0, le=65535
+        13133, help="Status server port: /healthz, /metrics, / (0 picks a free port).", env=V.ECS_OTEL_STATUS_PORT,
+        ge=0, le=65535,
     )
     traces_exporters: list[str] = setting(
         [],
@@ -97,7 +101,8 @@ class SidecarSettings:
         None, help="AWS region; else AWS_REGION, AWS_DEFAULT_REGION, then the task ARN's region."
     )
     shutdown_timeout_s: float = setting(
-        10.0, help="Seconds to flush all queues on SIGTERM/SIGINT before exiting.", env=V.ECS_OTEL_SHUTDOWN_TIMEOUT, gt=0
+        10.0, help="Seconds to flush all queues on SIGTERM/SIGINT before exiting.", env=V.ECS_OTEL_SHUTDOWN_TIMEOUT,
+        gt=0,
     )
     log_level: str = setting(
         "INFO", help="Sidecar log level, optionally per logger: `INFO,botocore=WARNING`.", env=V.ECS_OTEL_LOG_LEVEL
@@ -106,7 +111,8 @@ class SidecarSettings:
         "json", help="Sidecar log format: JSON lines or plain text.", env=V.ECS_OTEL_LOG_FORMAT
     )
     log_max_bytes: int = setting(
-        16384, help="Longest log line the sidecar writes (1024 to 1048576, as in the app); longer messages are truncated.", env=V.ECS_OTEL_LOG_MAX_BYTES, ge=MIN_MAX_BYTES, le=MAX_MAX_BYTES
+        16384, help="Longest log line the sidecar writes (bounds as in the app); longer messages are truncated.",
+        env=V.ECS_OTEL_LOG_MAX_BYTES, ge=MIN_MAX_BYTES, le=MAX_MAX_BYTES,
     )
     log_repeat_limit: int = setting(
         10, help="Sidecar log lines of one kind (logger, level, message template) written per "
