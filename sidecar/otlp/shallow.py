@@ -172,18 +172,25 @@ _UNIFORM = ((40, ((0, 0x12), (1, 0x26), (2, 0x0A), (3, 0x10), (20, 0x12), (21, 0
             (30, ((0, 0x12), (1, 0x1C), (2, 0x0A), (3, 0x10), (20, 0x12), (21, 0x08))))
 #: A zero id inside a record: each record holds its ids right after these tags, so a run holding a zero id
 #: holds one of these (the converse may fail by chance: then the decoded screen decides, as always).
+_REPEATED = {value: bytes((value,)) for _, fixed in _UNIFORM for _, value in fixed}
 _ZERO_IDS = (b"\x0a\x10" + bytes(16), b"\x12\x08" + bytes(8), b"\x22\x08" + bytes(8))
 
 
 def _valid_run(run: bytes) -> bool:
     for size, fixed in _UNIFORM:
         n, rest = divmod(len(run), size)
-        if not rest and all(run[offset::size] == bytes((value,)) * n for offset, value in fixed):
+        if rest:
+            continue
+        for offset, value in fixed:  # plain loops: cheaper than all()/any() over generators here
+            if run[offset::size] != _REPEATED[value] * n:
+                break
+        else:
             break
     else:
         if _SPAN_RUN.fullmatch(run) is None:
             return False
-    return not any(zero in run for zero in _ZERO_IDS)
+    zero_trace, zero_span, zero_parent = _ZERO_IDS
+    return not (zero_trace in run or zero_span in run or zero_parent in run)
 
 
 def span_ids_valid(body: bytes) -> int | None:
