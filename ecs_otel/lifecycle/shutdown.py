@@ -192,7 +192,17 @@ class ShutdownCoordinator:
         if self._done:
             return
         try:
-            self._prepare_each()
+            # Bounded: a build can block for good (an import lock held by another thread, or one a fork
+            # left held); past the budget the exporters are aborted and exit goes on.
+            worker = threading.Thread(target=self._prepare_each, name="ecs-otel-prepare-exit", daemon=True)
+            worker.start()
+            worker.join(self.timeout_s)
+            if worker.is_alive():
+                _logger.debug("ecs_otel: exporters not ready after %.1fs; dropping what is queued", self.timeout_s)
+                for item in self._items:
+                    item.abort()
+                self.shutdown(timeout_s=0.0, reason="exit")  # the budget is spent: atexit has nothing left to do
+                return
             if in_multiprocessing_child():
                 self.shutdown(reason="exit")
         except Exception as exc:
