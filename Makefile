@@ -6,9 +6,6 @@ BIN := $(VENV)/bin
 # One stamp per extra: `make demo` installs the light `demo` extra, `make test` the full `dev` one.
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
-# A plain .pth editable install: setuptools' default for this layout (an import finder) prints an
-# "Editable installation" banner on every install; the .pth strategy (the project directory on sys.path) is silent.
-EDITABLE := --config-settings editable_mode=compat
 
 .PHONY: demo test lint docs bench fuzz soak clean
 
@@ -17,11 +14,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]' $(EDITABLE)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[demo]' $(EDITABLE)
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
@@ -45,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[fuzz]' $(EDITABLE)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
 	$(BIN)/python -m tests.fuzz
 
 soak: $(STAMP)
