@@ -30,7 +30,7 @@ from sidecar.config.settings import SidecarSettings
 from sidecar.context import DEFAULT_SERIES_EXPIRY_S, SidecarContext
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.consumer import Consumer
-from sidecar.pipeline.exporter import Exporter
+from sidecar.pipeline.exporter import Exporter, ListeningExporter
 from sidecar.pipeline.fanout import FanOut
 from sidecar.pipeline.health import ExporterHealth
 from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
@@ -234,6 +234,9 @@ class Sidecar:
         for receiver in self.receivers:
             out[receiver.name] = receiver.port
         out["status"] = self.status_server.port if self.status_server else None
+        for name, exporter in self.exporters.items():
+            if isinstance(exporter, ListeningExporter):
+                out[name] = exporter.port
         return out
 
     async def stop(self) -> None:

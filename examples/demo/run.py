@@ -98,12 +98,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _final_counts(sidecar_log: Path) -> list[dict[str, Any]]:
     """``final_counts`` from the sidecar's "sidecar stopped" JSON log line (empty if it never said it)."""
     for line in reversed(sidecar_log.read_text(errors="replace").splitlines()):
@@ -240,19 +234,19 @@ def run(out_dir: Path, seconds: float, keep: bool = False,
         stubs = StubServer().start()
         done(stubs.url)
 
-        # The sidecar and the shop start side by side (each takes a few seconds to import): the shop
-        # gets the sidecar's OTLP port up front, and its exporter retries until the sidecar listens.
+        # The sidecar binds port 0 for OTLP and Prometheus and says which ports it got (--ports-file):
+        # a port picked "free" beforehand can be taken by anything else before the sidecar binds it.
+        # The shop starts once the sidecar's OTLP port is known.
         status_default = _port_free(STATUS_PORT)
-        otlp_port, prometheus_port = _free_port(), _free_port()
         sidecar = Child("sidecar", ["-m", "sidecar", "--ports-file", str(log_dir / "sidecar.ports")], {
             **base_env,
             "ECS_CONTAINER_METADATA_URI_V4": uris["ecs-otel-sidecar"],
-            "ECS_OTEL_OTLP_HTTP_PORT": str(otlp_port),
+            "ECS_OTEL_OTLP_HTTP_PORT": "0",
             "ECS_OTEL_OTLP_GRPC_PORT": "0",
             "ECS_OTEL_STATUS_PORT": str(STATUS_PORT if status_default else 0),
             "ECS_OTEL_TRACES_EXPORTERS": "file,debug",
             "ECS_OTEL_METRICS_EXPORTERS": "file,debug,prometheus",
-            "ECS_OTEL_PROMETHEUS_PORT": str(prometheus_port),
+            "ECS_OTEL_PROMETHEUS_PORT": "0",
             "ECS_OTEL_LOGS_EXPORTERS": "file,debug",
             "ECS_OTEL_FILE_PATH": str(out_dir),
             "ECS_OTEL_STATS_INTERVAL": "2",
@@ -260,6 +254,11 @@ def run(out_dir: Path, seconds: float, keep: bool = False,
             "ECS_OTEL_SHUTDOWN_TIMEOUT": "5",
         }, log_dir, log_dir / "sidecar.ports")
         children.append(sidecar)
+        done = _step("sidecar (file + debug exporters)")
+        ports = sidecar.ready_json(START_TIMEOUT_S)
+        status_url = f"http://127.0.0.1:{ports['status']}/"
+        otlp_port, prometheus_port = ports["otlp_http"], ports["prometheus"]
+        done(f"pid {sidecar.pid}, OTLP/HTTP {ports['otlp_http']}, status {ports['status']}")
         shop = Child("shop", ["-m", "examples.shop"], {
             **base_env,
             "ECS_CONTAINER_METADATA_URI_V4": uris["app"],
@@ -283,10 +282,6 @@ def run(out_dir: Path, seconds: float, keep: bool = False,
             "SHOP_INVENTORY_URL": stubs.url,
         }, log_dir, log_dir / "shop.port")
         children.append(shop)
-        done = _step("sidecar (file + debug exporters)")
-        ports = sidecar.ready_json(START_TIMEOUT_S)
-        status_url = f"http://127.0.0.1:{ports['status']}/"
-        done(f"pid {sidecar.pid}, OTLP/HTTP {ports['otlp_http']}, status {ports['status']}")
         done = _step("shop service (import ecs_otel.auto)")
         shop_url = f"http://127.0.0.1:{int(shop.wait_ready(START_TIMEOUT_S))}"
         done(f"pid {shop.pid}, {shop_url}")

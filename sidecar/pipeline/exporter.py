@@ -76,3 +76,14 @@ class EncodedExporter(Protocol):
     """
 
     async def export_encoded(self, signal: Signal, body: bytes) -> ExportOutcome: ...
+
+
+@runtime_checkable
+class ListeningExporter(Protocol):
+    """An exporter that serves a port (a scrape endpoint): the wiring reports the port it bound.
+
+    Lets a launcher ask for port 0 and learn the real one from ``--ports-file``, instead of picking a
+    "free" port first and racing whatever else takes it before the sidecar binds.
+    """
+
+    port: int | None

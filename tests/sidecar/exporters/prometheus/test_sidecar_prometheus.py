@@ -58,9 +58,12 @@ class Stack:
 
 
 def endpoint_of(sidecar: SidecarProcess) -> str:
-    """The exporter publishes where it listens under ``components.prometheus`` in ``/status.json``."""
+    """The exporter publishes where it listens under ``components.prometheus`` in ``/status.json``, and
+    ``--ports-file`` names the port it bound (launchers such as ``make demo`` ask for 0 and read it there,
+    rather than pick a "free" port that something else can take first)."""
     state = sidecar.status()["components"]["prometheus"]
     assert state["port"], state
+    assert sidecar.ports["prometheus"] == state["port"], sidecar.ports
     return f"127.0.0.1:{state['port']}"
 
 
