@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -42,13 +43,26 @@ def base_env(sink: SinkProcess | None = None, emulator: EmulatorProcess | None =
     return env
 
 
-def free_closed_port() -> int:
-    """A loopback port with nothing listening (bound then released)."""
-    import socket
+_HELD: list[socket.socket] = []
 
+
+def free_port() -> int:
+    """A loopback port free now, for a server that binds it itself (bound then released)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_closed_port() -> int:
+    """A loopback port where connections are refused, for the whole test session.
+
+    The socket stays bound but never listens: a port merely released could be taken by the next server
+    any test (or anything else on the machine) starts, and the app would export to it.
+    """
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return int(s.getsockname()[1])
 
 
 def write_script(tmp_path: Path, body: str, name: str = "app.py") -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ecs_otel.conftest import BIN, base_env, free_closed_port, resource_spans, write_script
+from tests.ecs_otel.conftest import BIN, base_env, free_port, resource_spans, write_script
 
 FLASK_APP = """
 import ecs_otel.auto
@@ -117,7 +117,7 @@ def _check(sink, answered: list[str]) -> None:
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
 def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
     write_script(tmp_path, FLASK_APP, "flask_app.py")
-    port = free_closed_port()
+    port = free_port()
     env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--preload", "-w", "2", "-k", worker_class, "--threads", "2",
@@ -138,7 +138,7 @@ def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
 
 def test_uvicorn_two_workers(tmp_path: Path, sink):
     write_script(tmp_path, ASGI_APP, "asgi_app.py")
-    port = free_closed_port()
+    port = free_port()
     env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),

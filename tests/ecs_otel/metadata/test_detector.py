@@ -152,11 +152,15 @@ def test_never_raises_even_on_unexpected_errors(caplog: pytest.LogCaptureFixture
     assert len(warnings_of(caplog)) == 1
 
 
-def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    # A port nobody listens on: connection refused, retried once, one warning.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_unreachable_endpoint(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+) -> None:
+    # A port bound but not listening (held for the test, so nothing else takes it): connection refused,
+    # retried once, one warning.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    request.addfinalizer(held.close)
+    port = held.getsockname()[1]
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{port}/v4/gone")
     assert EcsResourceDetector().detect().attributes == {}
     assert len(warnings_of(caplog)) == 1
