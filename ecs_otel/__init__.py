@@ -3,6 +3,14 @@
 ``import ecs_otel.auto`` (or ``ecs_otel.configure()``) sets up traces, metrics and logs from the
 environment, once per process. Nothing here raises into the application except a wrong keyword
 passed to :func:`configure`.
+
+The public interface: this package's :func:`configure` and :func:`shutdown`; ``ecs_otel.auto``; the
+``opentelemetry-instrument`` entry points in ``ecs_otel.distro``; ``ecs_otel.resource.EcsResourceDetector``;
+``ecs_otel.logging`` (``JsonFormatter`` and the names in its ``__all__``); ``ecs_otel.settings.Settings`` (the
+``configure()`` keywords); ``ecs_otel.environment_variables``; ``ecs_otel.metadata``; and
+``python -m ecs_otel.emulator``. Everything else (modules starting with ``_``, and the set-up's parts:
+exporting, export health, instrumentation loading, tracing, metrics, lifecycle, the OTLP encoder) is internal
+and may change without notice.
 """
 
 from __future__ import annotations

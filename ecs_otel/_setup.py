@@ -328,7 +328,7 @@ def _setup_traces(config: Configuration) -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-    from ecs_otel.exporting import LazyExporter
+    from ecs_otel.exporting import LazyExporter, hold_processor_across_fork
     from ecs_otel.tracing.ids import XRayIdGenerator
     from ecs_otel.tracing.open_spans import OpenSpanTracker
     from ecs_otel.tracing.sampling import build_sampler
@@ -354,6 +354,8 @@ def _setup_traces(config: Configuration) -> None:
     for name, exporter, endpoint in _exporters(config, "traces", settings.traces_exporter, LazyExporter,
                                                ConsoleSpanExporter):
         processor = BatchSpanProcessor(exporter, **settings.batch_processor_args("traces"))
+        # A fork waits for this processor's export in progress (its lazy imports; see hold_across_fork).
+        hold_processor_across_fork(processor)
         provider.add_span_processor(processor)
         config.coordinator.add(f"traces-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint,
@@ -458,13 +460,14 @@ def _setup_logs(config: Configuration) -> None:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
 
-    from ecs_otel.exporting import LazyExporter
+    from ecs_otel.exporting import LazyExporter, hold_processor_across_fork
     from ecs_otel.logging.otlp import masked_logging_handler
 
     provider = LoggerProvider(resource=config.resource, shutdown_on_exit=False)
     for name, exporter, endpoint in _exporters(config, "logs", settings.logs_exporter, LazyExporter,
                                                ConsoleLogExporter):
         processor = BatchLogRecordProcessor(exporter, **settings.batch_processor_args("logs"))
+        hold_processor_across_fork(processor)
         provider.add_log_record_processor(processor)
         config.coordinator.add(f"logs-{name}", lambda _remaining, p=processor: p.shutdown(),
                                _abort_of(exporter), endpoint,

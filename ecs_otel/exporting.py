@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -279,34 +280,46 @@ def _fast_http_span_exporter_class() -> Any:
 _FORK_GUARDED: list[tuple[weakref.ref[Any], str]] = []
 #: Locks taken before the current fork; released in parent and child once it is done.
 _HELD_FOR_FORK: list[Any] = []
-#: How long a fork waits for a build or export in progress (normally milliseconds).
+#: How long a fork waits, in all, for builds and exports in progress (normally milliseconds).
 FORK_WAIT_S = 5.0
 
 
 def hold_across_fork(owner: Any, attr: str) -> None:
     """Make every ``fork()`` wait until ``owner.<attr>`` (a lock) is free, and hold it while forking.
 
-    For locks held while exporting: building an exporter and its first request import modules
-    (requests, urllib3, protobuf, the OTLP package), each import under a per-module lock. A fork
-    while another thread (a pre-fork master's metric reader, which exports first) is inside such an
-    import, or holds the metric reader's export lock, leaves that lock held forever in the child: the
-    worker's own exports then block, its exit flush waits out its budget, and its data is lost.
+    For locks held while building an exporter or exporting. Both import modules lazily: the build
+    imports requests, protobuf and the OTLP package; the first request imports more (requests
+    imports ``netrc`` when it first looks for credentials). Each import runs under a
+    per-module lock that ``fork()`` does not reset: a fork while another thread is inside one
+    leaves it held forever in the child, by a thread that does not exist there. The worker's own
+    first export then blocks on it, its exit flush waits out its budget, and its data is lost.
+    Register the lock taken first (a processor's export lock) after the ones it nests (its
+    exporter's build lock): ``_hold_for_fork`` takes them newest first, the order an export does.
     """
     _FORK_GUARDED.append((weakref.ref(owner), attr))
 
 
 def _hold_for_fork() -> None:
-    """Before ``fork()``: take every guarded lock (bounded wait), so no export is half done in the child.
+    """Before ``fork()``: take every guarded lock, within ``FORK_WAIT_S`` in all, so no export is half done.
 
-    Newest first: a reader (registered after its exporter) takes its export lock before the
-    exporter's build lock, so taking them in that order here cannot deadlock with an export.
+    Newest first: a processor or reader (registered after its exporter) takes its export lock
+    before the exporter's build lock, so taking them in that order here cannot deadlock with an
+    export. A wait is logged at debug level before it starts (it shows why a fork took a moment).
     """
+    deadline = time.monotonic() + FORK_WAIT_S
     for ref, attr in reversed(_FORK_GUARDED):
         owner = ref()
         lock = getattr(owner, attr, None) if owner is not None else None
         if lock is None:
             continue
-        if lock.acquire(timeout=FORK_WAIT_S):
+        try:
+            taken = lock.acquire(blocking=False)
+            if not taken:
+                _logger.debug("ecs_otel: fork waits for an export in progress (%s)", type(owner).__name__)
+                taken = lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
+        except Exception:  # never break the app's fork
+            taken = False
+        if taken:
             _HELD_FOR_FORK.append(lock)
         else:  # an export that does not end: fork anyway rather than block the app
             _logger.debug("ecs_otel: forking while %s is still exporting", type(owner).__name__)
@@ -327,6 +340,18 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_release_after_fork)
 
 
+def hold_processor_across_fork(processor: Any) -> None:
+    """A batch span/log processor: every fork waits for its export in progress (see ``hold_across_fork``).
+
+    The SDK replaces the processor's export lock in the child, but not the import locks its
+    export holds meanwhile. Register after the processor's exporter. SDK versions without this
+    lock (``_batch_processor._export_lock``) are skipped: nothing to wait for there.
+    """
+    inner = getattr(processor, "_batch_processor", None)
+    if inner is not None and hasattr(inner, "_export_lock"):
+        hold_across_fork(inner, "_export_lock")
+
+
 class LazyExporter:
     """Builds the real exporter on first use; ``abort()`` stops retries so exit stays in budget.
 
@@ -342,9 +367,14 @@ class LazyExporter:
         self._lock = threading.Lock()
         self._aborted = False
         self._failed_build = False
+        self._pid = os.getpid()
         hold_across_fork(self, "_lock")
 
     def _get(self) -> Any:
+        if self._pid != os.getpid():
+            # Forked, and this runs before the fork hook reset us (the SDK restarts its batch thread
+            # in the child before our hook runs): never send on the parent's connection.
+            self.reset_after_fork()
         if self._inner is None and not self._failed_build:
             with self._lock:
                 if self._inner is None and not self._failed_build:
@@ -386,6 +416,7 @@ class LazyExporter:
         self._lock = threading.Lock()
         self._aborted = False
         self._failed_build = False
+        self._pid = os.getpid()
 
     def abort(self) -> None:
         """Interrupt any retry back-off in progress and refuse later exports."""

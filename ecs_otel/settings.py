@@ -1,210 +1,333 @@
 """Library settings: the environment (plus ``configure(**overrides)``) read once into a frozen value.
 
-Every variable the library reads is declared here with its default and one line of help, so the
-settings reference (docs/reference/library.md) is generated from :data:`LIBRARY_SETTINGS` and
-:data:`OTEL_SETTINGS` rather than kept in sync by hand. Reading is forgiving: a malformed value is reported once (as a
-warning) and replaced by its default, because a typo in a task definition must not stop the app.
+Every variable the library reads is declared here once, as a ``setting(default, help=, env=)`` field of
+:class:`LibraryVariables`, :class:`LoggingVariables` or :class:`OtelVariables` (the same declaration style as the
+sidecar's, from :mod:`ecs_otel._setting`), and named by a constant in :mod:`ecs_otel.environment_variables`.
+The settings reference (docs/reference/library.md) is generated from these declarations rather than kept in sync
+by hand. Values are parsed with the sidecar's coercion table (``inf``, ``nan`` and out-of-bounds numbers are
+refused alike), but the reaction differs: a bad value is reported once, as a warning naming the variable, and
+replaced by its default, because a typo in a task definition must not stop the app.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_type_hints
+
+from ecs_otel import environment_variables as V
+from ecs_otel._setting import (
+    BOUNDS,
+    HELP,
+    Bounds,
+    SettingError,
+    coerce,
+    env_variables,
+    field_default,
+    read_environment,
+    setting,
+)
 
 _logger = logging.getLogger("ecs_otel")
 
 
 @dataclass(frozen=True)
+class LibraryVariables:
+    """The library's own ``ECS_OTEL_*`` variables that :meth:`Settings.from_env` reads."""
+
+    metadata_timeout_s: float = setting(
+        1.0,
+        help="Seconds: total budget for ECS task metadata requests at start-up (retry included); "
+        "import never blocks longer than this. At most 30: a larger value is one warning, then 30.",
+        env=V.ECS_OTEL_METADATA_TIMEOUT, gt=0,
+    )
+    shutdown_timeout_s: float = setting(
+        5,
+        help="Seconds: budget to flush traces, metrics and logs on exit or SIGTERM (ECS waits 30 s before SIGKILL).",
+        env=V.ECS_OTEL_SHUTDOWN_TIMEOUT, ge=0,
+    )
+    metric_cardinality_limit: int = setting(
+        2000,
+        help="Distinct attribute sets kept per metric stream in the SDK; measurements for new sets beyond it go to one "
+        "series with `otel.metric.overflow=true`.",
+        env=V.ECS_OTEL_METRIC_CARDINALITY_LIMIT, ge=1,
+    )
+    receiver_token: str | None = setting(
+        None,
+        help="When set, sent as `Authorization: Bearer <token>` on every OTLP export (the sidecar's receiver token).",
+        env=V.ECS_OTEL_RECEIVER_TOKEN,
+    )
+    service_name_source: Literal["family", "container"] = setting(
+        "family",
+        help="Where the default `service.name` comes from when OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES "
+        "set none: `family` (task definition family) or `container` (container name); off ECS, the program's name.",
+        env=V.ECS_OTEL_SERVICE_NAME_SOURCE,
+    )
+    logging: Literal["auto", "true", "false"] = setting(
+        "auto",
+        help="`auto`: JSON logs on stdout when running on ECS; `true`: always; `false`: leave logging alone.",
+        env=V.ECS_OTEL_LOGGING,
+    )
+    instrumentation: bool = setting(
+        True,
+        help="`false` disables automatic instrumentation (entry-point instrumentors) entirely.",
+        env=V.ECS_OTEL_INSTRUMENTATION,
+    )
+    runtime_metrics: bool = setting(
+        True,
+        help="`false` disables the process.* and GC runtime metrics.",
+        env=V.ECS_OTEL_RUNTIME_METRICS,
+    )
+    xray_sampling_endpoint: str = setting(
+        "http://127.0.0.1:2000",
+        help="Where `OTEL_TRACES_SAMPLER=xray` polls sampling rules and targets (the sidecar's X-Ray proxy, "
+        "or an X-Ray-compatible endpoint).",
+        env=V.ECS_OTEL_XRAY_SAMPLING_ENDPOINT,
+    )
+    xray_sampling_interval_s: float = setting(
+        300,
+        help="Seconds between sampling-rule polls for `OTEL_TRACES_SAMPLER=xray` (targets follow X-Ray's own interval).",
+        env=V.ECS_OTEL_XRAY_SAMPLING_INTERVAL, ge=1,
+    )
+
+
+@dataclass(frozen=True)
+class LoggingVariables:
+    """The logging variables, read by :func:`ecs_otel.logging.configure_logging` (declared here so the
+    reference lists them with the rest)."""
+
+    log_level: str | None = setting(
+        None,
+        help="Levels: `INFO`, or per logger `INFO,botocore=WARNING,myapp.db=DEBUG`. Unset: root at INFO unless the app "
+        "installed a root handler of its own, in which case levels are left alone.",
+        env=V.ECS_OTEL_LOG_LEVEL,
+    )
+    log_format: Literal["json", "text"] | None = setting(
+        None,
+        help="`json` or `text`. Unset: `json` on ECS; outside ECS `text` when stdout is a terminal, else `json`.",
+        env=V.ECS_OTEL_LOG_FORMAT,
+    )
+    log_max_bytes: int = setting(
+        16384,
+        help="Longest JSON line, newline included (1024 to 1048576); longer records are cut and marked "
+        '`"truncated": true` (the awslogs driver splits lines over 16 KiB).',
+        env=V.ECS_OTEL_LOG_MAX_BYTES, ge=1024, le=1048576,
+    )
+
+
+@dataclass(frozen=True)
+class OtelVariables:
+    """The OpenTelemetry specification's variables the library honours (and the defaults it gives them)."""
+
+    sdk_disabled: str = setting(
+        "false",
+        help="`true` turns the whole library off (no providers, no patches).",
+        env=V.OTEL_SDK_DISABLED,
+    )
+    service_name: str = setting(
+        "",
+        help="`service.name`; default from the ECS task (see ECS_OTEL_SERVICE_NAME_SOURCE).",
+        env=V.OTEL_SERVICE_NAME,
+    )
+    resource_attributes: str = setting(
+        "",
+        help="Extra resource attributes `k=v,k2=v2`; they win over detected ones.",
+        env=V.OTEL_RESOURCE_ATTRIBUTES,
+    )
+    traces_exporter: str = setting(
+        "otlp",
+        help="`otlp`, `console` or `none`.",
+        env=V.OTEL_TRACES_EXPORTER,
+    )
+    metrics_exporter: str = setting(
+        "otlp",
+        help="`otlp`, `console` or `none`.",
+        env=V.OTEL_METRICS_EXPORTER,
+    )
+    logs_exporter: str = setting(
+        "none",
+        help="`otlp`, `console` or `none`. Deviation from the spec's `otlp`: on ECS logs already reach CloudWatch "
+        "as JSON on stdout, so exporting them twice is opt-in.",
+        env=V.OTEL_LOGS_EXPORTER,
+    )
+    exporter_otlp_protocol: str = setting(
+        "http/protobuf",
+        help="`http/protobuf` or `grpc` (also per signal: OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_PROTOCOL).",
+        env=V.OTEL_EXPORTER_OTLP_PROTOCOL,
+    )
+    exporter_otlp_endpoint: str = setting(
+        "http://127.0.0.1:4318",
+        help="Base URL (`/v1/<signal>` appended; gRPC default `http://127.0.0.1:4317`). Per-signal "
+        "OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT is used as is.",
+        env=V.OTEL_EXPORTER_OTLP_ENDPOINT,
+    )
+    exporter_otlp_headers: str = setting(
+        "",
+        help="`k=v,k2=v2` (URL-encoded values), also per signal.",
+        env=V.OTEL_EXPORTER_OTLP_HEADERS,
+    )
+    exporter_otlp_timeout: float = setting(
+        10000,
+        help="Milliseconds per export, as the specification says (the stock Python exporters read seconds); also per signal.",
+        env=V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0,
+    )
+    exporter_otlp_compression: str = setting(
+        "none",
+        help="`gzip` or `none`, also per signal.",
+        env=V.OTEL_EXPORTER_OTLP_COMPRESSION,
+    )
+    traces_sampler: str = setting(
+        "parentbased_always_on",
+        help="Standard samplers, plus `xray` (X-Ray centralized sampling rules; fallback 1 req/s + 5 %).",
+        env=V.OTEL_TRACES_SAMPLER,
+    )
+    traces_sampler_arg: str = setting(
+        "",
+        help="Ratio for the `traceidratio` samplers.",
+        env=V.OTEL_TRACES_SAMPLER_ARG,
+    )
+    propagators: str = setting(
+        "tracecontext,baggage,xray",
+        help="Propagators; `xray` is the ALB-tolerant X-Ray one.",
+        env=V.OTEL_PROPAGATORS,
+    )
+    python_disabled_instrumentations: str = setting(
+        "",
+        help="Comma list of instrumentor entry-point names to skip.",
+        env=V.OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
+    )
+    semconv_stability_opt_in: str = setting(
+        "http",
+        help="Set to `http` when unset, so instrumentations emit the stable HTTP semantic conventions.",
+        env=V.OTEL_SEMCONV_STABILITY_OPT_IN,
+    )
+    bsp_schedule_delay: float = setting(
+        5000,
+        help="Span batch delay, ms.",
+        env=V.OTEL_BSP_SCHEDULE_DELAY, gt=0,
+    )
+    bsp_export_timeout: float = setting(
+        30000,
+        help="Span batch export timeout, ms.",
+        env=V.OTEL_BSP_EXPORT_TIMEOUT, gt=0,
+    )
+    bsp_max_queue_size: int = setting(
+        2048,
+        help="Spans held for export; more are dropped.",
+        env=V.OTEL_BSP_MAX_QUEUE_SIZE, ge=1,
+    )
+    bsp_max_export_batch_size: int = setting(
+        512,
+        help="Spans per export (at most OTEL_BSP_MAX_QUEUE_SIZE).",
+        env=V.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, ge=1,
+    )
+    blrp_schedule_delay: float = setting(
+        1000,
+        help="Log batch delay, ms.",
+        env=V.OTEL_BLRP_SCHEDULE_DELAY, gt=0,
+    )
+    blrp_export_timeout: float = setting(
+        30000,
+        help="Log batch export timeout, ms.",
+        env=V.OTEL_BLRP_EXPORT_TIMEOUT, gt=0,
+    )
+    blrp_max_queue_size: int = setting(
+        2048,
+        help="Log records held for export; more are dropped.",
+        env=V.OTEL_BLRP_MAX_QUEUE_SIZE, ge=1,
+    )
+    blrp_max_export_batch_size: int = setting(
+        512,
+        help="Log records per export (at most OTEL_BLRP_MAX_QUEUE_SIZE).",
+        env=V.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, ge=1,
+    )
+    metrics_exemplar_filter: str = setting(
+        "always_off",
+        help="Deviation from the spec's `trace_based`: exemplars cost ~20 % per measurement and the sidecar's "
+        "EMF/Prometheus outputs drop them; set `trace_based` to keep them.",
+        env=V.OTEL_METRICS_EXEMPLAR_FILTER,
+    )
+    metric_export_interval: float = setting(
+        60000,
+        help="Metric export interval, ms.",
+        env=V.OTEL_METRIC_EXPORT_INTERVAL, gt=0,
+    )
+    aws_application_signals_enabled: bool = setting(
+        False,
+        help="ADOT's switch: `true` records Application Signals RED metrics (`Latency`, `Error`, `Fault`) from every "
+        "span, sampled or not, and adds the `aws.local.*`/`aws.remote.*` span attributes; the sidecar's "
+        "`cloudwatch` exporter publishes them (see docs/application-signals.md).",
+        env=V.OTEL_AWS_APPLICATION_SIGNALS_ENABLED,
+    )
+    metric_export_timeout: float = setting(
+        30000,
+        help="Metric export timeout, ms.",
+        env=V.OTEL_METRIC_EXPORT_TIMEOUT, gt=0,
+    )
+    exporter_otlp_metrics_temporality_preference: str = setting(
+        "cumulative",
+        help="`cumulative`, `delta` (counters and histograms) or `lowmemory` (synchronous counters and histograms "
+        "only); the sidecar's CloudWatch exporter turns cumulative series into deltas itself.",
+        env=V.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+    )
+
+
+@dataclass(frozen=True)
 class LibrarySetting:
-    """One environment variable the library reads: its name, default (as written in env) and meaning."""
+    """One environment variable the library reads, as the reference lists it: name, default as written, meaning."""
 
     name: str
     default: str
     help: str
 
 
-LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = (
-    LibrarySetting(
-        "ECS_OTEL_METADATA_TIMEOUT",
-        "1.0",
-        "Seconds: total budget for ECS task metadata requests at start-up (retry included); "
-        "import never blocks longer than this. At most 30: a larger value is one warning, then 30.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_SHUTDOWN_TIMEOUT",
-        "5",
-        "Seconds: budget to flush traces, metrics and logs on exit or SIGTERM (ECS waits 30 s before SIGKILL).",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_METRIC_CARDINALITY_LIMIT",
-        "2000",
-        "Distinct attribute sets kept per metric stream in the SDK; measurements for new sets beyond it go to one "
-        "series with `otel.metric.overflow=true`.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_RECEIVER_TOKEN",
-        "",
-        "When set, sent as `Authorization: Bearer <token>` on every OTLP export (the sidecar's receiver token).",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_SERVICE_NAME_SOURCE",
-        "family",
-        "Where the default `service.name` comes from when OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES "
-        "set none: `family` (task definition family) or `container` (container name); off ECS, the program's name.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_LOGGING",
-        "auto",
-        "`auto`: JSON logs on stdout when running on ECS; `true`: always; `false`: leave logging alone.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_INSTRUMENTATION",
-        "true",
-        "`false` disables automatic instrumentation (entry-point instrumentors) entirely.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_RUNTIME_METRICS",
-        "true",
-        "`false` disables the process.* and GC runtime metrics.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_XRAY_SAMPLING_ENDPOINT",
-        "http://127.0.0.1:2000",
-        "Where `OTEL_TRACES_SAMPLER=xray` polls sampling rules and targets (the sidecar's X-Ray proxy, "
-        "or an X-Ray-compatible endpoint).",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_XRAY_SAMPLING_INTERVAL",
-        "300",
-        "Seconds between sampling-rule polls for `OTEL_TRACES_SAMPLER=xray` (targets follow X-Ray's own interval).",
-    ),
-    # Read by ecs_otel.logging.configure_logging; declared here so the docs reference lists them with the rest.
-    LibrarySetting(
-        "ECS_OTEL_LOG_LEVEL",
-        "",
-        "Levels: `INFO`, or per logger `INFO,botocore=WARNING,myapp.db=DEBUG`. Unset: root at INFO unless the app "
-        "installed a root handler of its own, in which case levels are left alone.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_LOG_FORMAT",
-        "",
-        "`json` or `text`. Unset: `json` on ECS; outside ECS `text` when stdout is a terminal, else `json`.",
-    ),
-    LibrarySetting(
-        "ECS_OTEL_LOG_MAX_BYTES",
-        "16384",
-        "Longest JSON line, newline included (1024 to 1048576); longer records are cut and marked "
-        '`"truncated": true` (the awslogs driver splits lines over 16 KiB).',
-    ),
-)
+def _text(value: Any) -> str:
+    """A declared default as it would be written in the environment (``""`` for none)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
-OTEL_SETTINGS: tuple[LibrarySetting, ...] = (
-    LibrarySetting("OTEL_SDK_DISABLED", "false", "`true` turns the whole library off (no providers, no patches)."),
-    LibrarySetting(
-        "OTEL_SERVICE_NAME", "", "`service.name`; default from the ECS task (see ECS_OTEL_SERVICE_NAME_SOURCE)."
-    ),
-    LibrarySetting("OTEL_RESOURCE_ATTRIBUTES", "", "Extra resource attributes `k=v,k2=v2`; they win over detected ones."),
-    LibrarySetting("OTEL_TRACES_EXPORTER", "otlp", "`otlp`, `console` or `none`."),
-    LibrarySetting("OTEL_METRICS_EXPORTER", "otlp", "`otlp`, `console` or `none`."),
-    LibrarySetting(
-        "OTEL_LOGS_EXPORTER",
-        "none",
-        "`otlp`, `console` or `none`. Deviation from the spec's `otlp`: on ECS logs already reach CloudWatch "
-        "as JSON on stdout, so exporting them twice is opt-in.",
-    ),
-    LibrarySetting(
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "http/protobuf",
-        "`http/protobuf` or `grpc` (also per signal: OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_PROTOCOL).",
-    ),
-    LibrarySetting(
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "http://127.0.0.1:4318",
-        "Base URL (`/v1/<signal>` appended; gRPC default `http://127.0.0.1:4317`). Per-signal "
-        "OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT is used as is.",
-    ),
-    LibrarySetting("OTEL_EXPORTER_OTLP_HEADERS", "", "`k=v,k2=v2` (URL-encoded values), also per signal."),
-    LibrarySetting(
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-        "10000",
-        "Milliseconds per export, as the specification says (the stock Python exporters read seconds); also per signal.",
-    ),
-    LibrarySetting("OTEL_EXPORTER_OTLP_COMPRESSION", "none", "`gzip` or `none`, also per signal."),
-    LibrarySetting(
-        "OTEL_TRACES_SAMPLER",
-        "parentbased_always_on",
-        "Standard samplers, plus `xray` (X-Ray centralized sampling rules; fallback 1 req/s + 5 %).",
-    ),
-    LibrarySetting("OTEL_TRACES_SAMPLER_ARG", "", "Ratio for the `traceidratio` samplers."),
-    LibrarySetting(
-        "OTEL_PROPAGATORS", "tracecontext,baggage,xray", "Propagators; `xray` is the ALB-tolerant X-Ray one."
-    ),
-    LibrarySetting(
-        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "", "Comma list of instrumentor entry-point names to skip."
-    ),
-    LibrarySetting(
-        "OTEL_SEMCONV_STABILITY_OPT_IN",
-        "http",
-        "Set to `http` when unset, so instrumentations emit the stable HTTP semantic conventions.",
-    ),
-    LibrarySetting("OTEL_BSP_SCHEDULE_DELAY", "5000", "Span batch delay, ms."),
-    LibrarySetting("OTEL_BSP_EXPORT_TIMEOUT", "30000", "Span batch export timeout, ms."),
-    LibrarySetting("OTEL_BSP_MAX_QUEUE_SIZE", "2048", "Spans held for export; more are dropped."),
-    LibrarySetting(
-        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512", "Spans per export (at most OTEL_BSP_MAX_QUEUE_SIZE)."
-    ),
-    LibrarySetting("OTEL_BLRP_SCHEDULE_DELAY", "1000", "Log batch delay, ms."),
-    LibrarySetting("OTEL_BLRP_EXPORT_TIMEOUT", "30000", "Log batch export timeout, ms."),
-    LibrarySetting("OTEL_BLRP_MAX_QUEUE_SIZE", "2048", "Log records held for export; more are dropped."),
-    LibrarySetting(
-        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "512", "Log records per export (at most OTEL_BLRP_MAX_QUEUE_SIZE)."
-    ),
-    LibrarySetting(
-        "OTEL_METRICS_EXEMPLAR_FILTER",
-        "always_off",
-        "Deviation from the spec's `trace_based`: exemplars cost ~20 % per measurement and the sidecar's "
-        "EMF/Prometheus outputs drop them; set `trace_based` to keep them.",
-    ),
-    LibrarySetting("OTEL_METRIC_EXPORT_INTERVAL", "60000", "Metric export interval, ms."),
-    LibrarySetting(
-        "OTEL_AWS_APPLICATION_SIGNALS_ENABLED",
-        "false",
-        "ADOT's switch: `true` records Application Signals RED metrics (`Latency`, `Error`, `Fault`) from every "
-        "span, sampled or not, and adds the `aws.local.*`/`aws.remote.*` span attributes; the sidecar's "
-        "`cloudwatch` exporter publishes them (see docs/application-signals.md).",
-    ),
-    LibrarySetting("OTEL_METRIC_EXPORT_TIMEOUT", "30000", "Metric export timeout, ms."),
-)
+
+def _listing(*classes: type) -> tuple[LibrarySetting, ...]:
+    return tuple(LibrarySetting(name, _text(field_default(f)), f.metadata[HELP])
+                 for cls in classes for name, f in env_variables(cls))
+
+
+#: Every ``ECS_OTEL_*`` variable the library reads, in declaration order (what the reference lists).
+LIBRARY_SETTINGS: tuple[LibrarySetting, ...] = _listing(LibraryVariables, LoggingVariables)
+#: The standard ``OTEL_*`` variables the library honours, with the defaults it gives them.
+OTEL_SETTINGS: tuple[LibrarySetting, ...] = _listing(OtelVariables)
+#: Variable name → its declared field, for the variables parsed one at a time (tuning, timeouts).
+_FIELDS: dict[str, dataclasses.Field[Any]] = {
+    name: f for cls in (LibraryVariables, LoggingVariables, OtelVariables) for name, f in env_variables(cls)
+}
+_HINTS: dict[str, Any] = {**get_type_hints(LibraryVariables), **get_type_hints(LoggingVariables),
+                          **get_type_hints(OtelVariables)}
 
 _DEFAULTS = {s.name: s.default for s in (*LIBRARY_SETTINGS, *OTEL_SETTINGS)}
 
 #: Upper bound of ECS_OTEL_METADATA_TIMEOUT, seconds: start-up must not wait minutes on a hanging endpoint.
-MAX_METADATA_TIMEOUT_S = 30.0  # the metadata client caps the variable the same way (MAX_TIMEOUT_S)
+#: A larger value is clamped (one warning), not refused: the user asked for a long wait and gets the longest.
+MAX_METADATA_TIMEOUT_S = 30.0
 
 #: The SDK's numeric tuning variables, each validated on its own: name -> True for a count (whole
-#: number >= 1), False for milliseconds (a finite number > 0). The SDK refuses a bad value by raising
-#: in the processor's constructor, which turned a whole signal off; here a bad value is one warning
-#: and that variable's default, the others keep their values.
+#: number >= 1), False for milliseconds (a finite number > 0), as :class:`OtelVariables` declares them. The
+#: SDK refuses a bad value by raising in the processor's constructor, which turned a whole signal off; here a
+#: bad value is one warning and that variable's default, the others keep their values.
 TUNING_VARIABLES: dict[str, bool] = {
-    "OTEL_BSP_SCHEDULE_DELAY": False,
-    "OTEL_BSP_EXPORT_TIMEOUT": False,
-    "OTEL_BSP_MAX_QUEUE_SIZE": True,
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": True,
-    "OTEL_BLRP_SCHEDULE_DELAY": False,
-    "OTEL_BLRP_EXPORT_TIMEOUT": False,
-    "OTEL_BLRP_MAX_QUEUE_SIZE": True,
-    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": True,
-    "OTEL_METRIC_EXPORT_INTERVAL": False,
-    "OTEL_METRIC_EXPORT_TIMEOUT": False,
+    name: _HINTS[f.name] is int
+    for name, f in env_variables(OtelVariables)
+    if name.startswith(("OTEL_BSP_", "OTEL_BLRP_", "OTEL_METRIC_EXPORT_"))
 }
-#: Export timeouts (milliseconds) validated the same way. A bad per-signal value is dropped, so the
-#: signal uses OTEL_EXPORTER_OTLP_TIMEOUT (its default, per the specification).
+#: Export timeouts (milliseconds) validated as OTEL_EXPORTER_OTLP_TIMEOUT is declared. A bad per-signal value
+#: is dropped, so the signal uses OTEL_EXPORTER_OTLP_TIMEOUT (its default, per the specification).
 OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = (
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    V.OTEL_EXPORTER_OTLP_TIMEOUT,
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
     "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
@@ -212,12 +335,29 @@ OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = (
 _BATCH_PREFIX = {"traces": "OTEL_BSP", "logs": "OTEL_BLRP"}
 
 
-def _tuning_value(raw: str, count: bool) -> float:
-    """The value of one tuning variable, or ValueError when the specification does not allow it."""
-    value = float(int(raw)) if count else float(raw)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(raw)
-    return value
+def _parse(declared: str, raw: str, key: str | None = None) -> Any:
+    """``raw`` (stripped, non-empty) as the declaration of ``declared`` says, or SettingError naming ``key``."""
+    f = _FIELDS[declared]
+    bounds: Bounds | None = f.metadata.get(BOUNDS)
+    return coerce(_HINTS[f.name], raw, key or declared, from_env=True, bounds=bounds)
+
+
+def _on_bad(error: SettingError, default: Any) -> None:
+    """The library's reaction to a refused value: one warning naming the variable (never an exception)."""
+    _warn_bad(error.key, str(error.got), _text(default))
+
+
+def _lenient(env: Mapping[str, str], name: str) -> Any:
+    """One declared variable from ``env``; a bad value is one warning and the default."""
+    default = field_default(_FIELDS[name])
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return _parse(name, raw)
+    except SettingError as exc:
+        _on_bad(exc, default)
+        return default
 
 
 def _read_tuning(env: dict[str, str]) -> dict[str, float]:
@@ -227,15 +367,15 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
     the bad value is then warned about here, once, and never seen again.
     """
     values: dict[str, float] = {}
-    for name, count in TUNING_VARIABLES.items():
+    for name in TUNING_VARIABLES:
         raw = env.get(name, "").strip()
         default = float(_DEFAULTS[name])
         if not raw:
             values[name] = default
             continue
         try:
-            values[name] = _tuning_value(raw, count)
-        except ValueError:
+            values[name] = float(_parse(name, raw))
+        except SettingError:
             _warn_bad(name, raw, _DEFAULTS[name])
             env.pop(name, None)
             values[name] = default
@@ -244,9 +384,9 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
         if not raw:
             continue
         try:
-            _tuning_value(raw, False)
-        except ValueError:
-            fallback = "OTEL_EXPORTER_OTLP_TIMEOUT" if name != "OTEL_EXPORTER_OTLP_TIMEOUT" else _DEFAULTS[name]
+            _parse(V.OTEL_EXPORTER_OTLP_TIMEOUT, raw, name)
+        except SettingError:
+            fallback = V.OTEL_EXPORTER_OTLP_TIMEOUT if name != V.OTEL_EXPORTER_OTLP_TIMEOUT else _DEFAULTS[name]
             _warn_bad(name, raw, fallback)
             env.pop(name, None)
     for prefix in _BATCH_PREFIX.values():
@@ -272,55 +412,22 @@ def _raw(env: Mapping[str, str], name: str) -> str:
     return value if value else _DEFAULTS.get(name, "")
 
 
-def _float(env: Mapping[str, str], name: str, minimum: float = 0.0) -> float:
-    raw = _raw(env, name)
-    try:
-        value = float(raw)
-        if not math.isfinite(value) or value < minimum:
-            raise ValueError(raw)
-        return value
-    except ValueError:
-        _warn_bad(name, raw, _DEFAULTS[name])
-        return float(_DEFAULTS[name])
-
-
-def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
-    raw = _raw(env, name)
-    try:
-        value = int(raw)
-        if value < minimum:
-            raise ValueError(raw)
-        return value
-    except ValueError:
-        _warn_bad(name, raw, _DEFAULTS[name])
-        return int(_DEFAULTS[name])
-
-
-def _metadata_timeout(env: Mapping[str, str]) -> float:
-    value = _float(env, "ECS_OTEL_METADATA_TIMEOUT")
+def _capped_metadata_timeout(value: float) -> float:
     if value > MAX_METADATA_TIMEOUT_S:
-        _logger.warning("ecs_otel: ECS_OTEL_METADATA_TIMEOUT=%g is above the %g s limit; using %g",
+        _logger.warning("ecs_otel: %s=%g is above the %g s limit; using %g", V.ECS_OTEL_METADATA_TIMEOUT,
                         value, MAX_METADATA_TIMEOUT_S, MAX_METADATA_TIMEOUT_S)
-        value = MAX_METADATA_TIMEOUT_S
-    return value
+        return MAX_METADATA_TIMEOUT_S
+    return float(value)
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    raw = _raw(env, name).lower()
-    if raw in ("true", "1", "yes", "on"):
-        return True
-    if raw in ("false", "0", "no", "off"):
-        return False
-    _warn_bad(name, raw, _DEFAULTS[name])
-    return _DEFAULTS[name] == "true"
+def metadata_timeout(env: Mapping[str, str]) -> float:
+    """``ECS_OTEL_METADATA_TIMEOUT`` in seconds, as :class:`Settings` reads it: a bad value (``inf``, ``nan``,
+    not > 0, not a number) is one warning naming the variable and the default; above 30 s, one warning and 30.
 
-
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
-    raw = _raw(env, name).lower()
-    if raw in allowed:
-        return raw
-    _warn_bad(name, raw, _DEFAULTS[name])
-    return _DEFAULTS[name]
+    The metadata client reads the variable through this function, so the detector, ``configure()`` and the
+    logging set-up agree on the value and on the warning. Never raises.
+    """
+    return _capped_metadata_timeout(_lenient(env, V.ECS_OTEL_METADATA_TIMEOUT))
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -383,27 +490,28 @@ class Settings:
             chosen = tuple(n.lower() for n in _names(env, name))
             return tuple(n for n in chosen if n != "none")
 
+        declared = read_environment(LibraryVariables, env, _on_bad)
         values: dict[str, Any] = {
-            "disabled": _raw(env, "OTEL_SDK_DISABLED").lower() == "true",
-            "service_name": env.get("OTEL_SERVICE_NAME", "").strip() or None,
-            "metadata_timeout_s": _metadata_timeout(env),
-            "shutdown_timeout_s": _float(env, "ECS_OTEL_SHUTDOWN_TIMEOUT"),
-            "metric_cardinality_limit": _int(env, "ECS_OTEL_METRIC_CARDINALITY_LIMIT"),
-            "receiver_token": env.get("ECS_OTEL_RECEIVER_TOKEN", "").strip() or None,
-            "service_name_source": _choice(env, "ECS_OTEL_SERVICE_NAME_SOURCE", ("family", "container")),
-            "logging": _choice(env, "ECS_OTEL_LOGGING", ("auto", "true", "false")),
-            "instrumentation": _bool(env, "ECS_OTEL_INSTRUMENTATION"),
-            "runtime_metrics": _bool(env, "ECS_OTEL_RUNTIME_METRICS"),
-            "traces_exporter": exporters("OTEL_TRACES_EXPORTER"),
-            "metrics_exporter": exporters("OTEL_METRICS_EXPORTER"),
-            "logs_exporter": exporters("OTEL_LOGS_EXPORTER"),
-            "propagators": tuple(n.lower() for n in _names(env, "OTEL_PROPAGATORS")),
-            "sampler": _raw(env, "OTEL_TRACES_SAMPLER").lower(),
-            "sampler_arg": env.get("OTEL_TRACES_SAMPLER_ARG", "").strip(),
-            "disabled_instrumentations": _names(env, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"),
-            "xray_sampling_endpoint": _raw(env, "ECS_OTEL_XRAY_SAMPLING_ENDPOINT").rstrip("/"),
-            "xray_sampling_interval_s": _float(env, "ECS_OTEL_XRAY_SAMPLING_INTERVAL", minimum=1.0),
-            "application_signals": _bool(env, "OTEL_AWS_APPLICATION_SIGNALS_ENABLED"),
+            "disabled": _raw(env, V.OTEL_SDK_DISABLED).lower() == "true",
+            "service_name": env.get(V.OTEL_SERVICE_NAME, "").strip() or None,
+            "metadata_timeout_s": _capped_metadata_timeout(declared.metadata_timeout_s),
+            "shutdown_timeout_s": float(declared.shutdown_timeout_s),
+            "metric_cardinality_limit": declared.metric_cardinality_limit,
+            "receiver_token": declared.receiver_token or None,
+            "service_name_source": declared.service_name_source,
+            "logging": declared.logging,
+            "instrumentation": declared.instrumentation,
+            "runtime_metrics": declared.runtime_metrics,
+            "traces_exporter": exporters(V.OTEL_TRACES_EXPORTER),
+            "metrics_exporter": exporters(V.OTEL_METRICS_EXPORTER),
+            "logs_exporter": exporters(V.OTEL_LOGS_EXPORTER),
+            "propagators": tuple(n.lower() for n in _names(env, V.OTEL_PROPAGATORS)),
+            "sampler": _raw(env, V.OTEL_TRACES_SAMPLER).lower(),
+            "sampler_arg": env.get(V.OTEL_TRACES_SAMPLER_ARG, "").strip(),
+            "disabled_instrumentations": _names(env, V.OTEL_PYTHON_DISABLED_INSTRUMENTATIONS),
+            "xray_sampling_endpoint": declared.xray_sampling_endpoint.rstrip("/"),
+            "xray_sampling_interval_s": float(declared.xray_sampling_interval_s),
+            "application_signals": _lenient(env, V.OTEL_AWS_APPLICATION_SIGNALS_ENABLED),
             "tuning": tuning,
             "environ": env,
         }

@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -56,6 +57,17 @@ def receiver_refuses(endpoint: str, timeout_s: float = 0.2) -> bool:
     except ConnectionRefusedError:
         return True
     except OSError:
+        return False
+
+
+def in_multiprocessing_child() -> bool:
+    """True in a process that ``multiprocessing`` started (its module is only looked up, never imported)."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return False
+    try:
+        return process.parent_process() is not None
+    except Exception:
         return False
 
 
@@ -172,10 +184,31 @@ class ShutdownCoordinator:
         """The main thread has finished: build every exporter the final flush will need, one by one.
 
         An exporter whose loopback receiver refuses connections is aborted instead (the flush would
-        drop its data anyway), which spares the import. Never raises: this runs inside Python's exit.
+        drop its data anyway), which spares the import. In a ``multiprocessing`` child this is also
+        the flush itself: such a process leaves through ``os._exit()`` right after this hook (forked
+        and forkserver children always do), so ``atexit`` would never run and the worker's last
+        spans would be lost. Never raises: this runs inside Python's exit.
         """
         if self._done:
             return
+        try:
+            # Bounded: a build can block for good (an import lock held by another thread, or one a fork
+            # left held); past the budget the exporters are aborted and exit goes on.
+            worker = threading.Thread(target=self._prepare_each, name="ecs-otel-prepare-exit", daemon=True)
+            worker.start()
+            worker.join(self.timeout_s)
+            if worker.is_alive():
+                _logger.debug("ecs_otel: exporters not ready after %.1fs; dropping what is queued", self.timeout_s)
+                for item in self._items:
+                    item.abort()
+                self.shutdown(timeout_s=0.0, reason="exit")  # the budget is spent: atexit has nothing left to do
+                return
+            if in_multiprocessing_child():
+                self.shutdown(reason="exit")
+        except Exception as exc:
+            _logger.debug("ecs_otel: exit preparation failed: %s", exc)
+
+    def _prepare_each(self) -> None:
         for item in self._items:
             if item.prepare is None:
                 continue

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
+from ecs_otel import environment_variables as V
 from ecs_otel.logging.formatter import (
     DEFAULT_MAX_BYTES,
     JsonFormatter,
@@ -41,8 +42,8 @@ from ecs_otel.logging.text import TextFormatter
 from ecs_otel.metadata.client import on_ecs
 from ecs_otel.redaction import KeyRedactor, TextMasker
 
-LEVEL_ENV = "ECS_OTEL_LOG_LEVEL"
-FORMAT_ENV = "ECS_OTEL_LOG_FORMAT"
+LEVEL_ENV = V.ECS_OTEL_LOG_LEVEL
+FORMAT_ENV = V.ECS_OTEL_LOG_FORMAT
 FORMATS = ("json", "text")
 SERVER_LOGGERS: tuple[str, ...] = (
     "uvicorn",

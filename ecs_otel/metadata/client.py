@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 import math
 import os
 import time
@@ -17,17 +16,18 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ecs_otel import environment_variables as V
 from ecs_otel.metadata.errors import MetadataError, MetadataMalformed, MetadataUnavailable
 from ecs_otel.metadata.models import ContainerMetadata, TaskMetadata
 from ecs_otel.metadata.parse import parse_container, parse_task
+from ecs_otel.settings import MAX_METADATA_TIMEOUT_S, metadata_timeout
 
-ENV_URI_V4 = "ECS_CONTAINER_METADATA_URI_V4"
-ENV_URI_V3 = "ECS_CONTAINER_METADATA_URI"
-ENV_TIMEOUT = "ECS_OTEL_METADATA_TIMEOUT"
+ENV_URI_V4 = V.ECS_CONTAINER_METADATA_URI_V4
+ENV_URI_V3 = V.ECS_CONTAINER_METADATA_URI
+ENV_TIMEOUT = V.ECS_OTEL_METADATA_TIMEOUT
 DEFAULT_TIMEOUT_S = 1.0
 #: Upper bound of ``ECS_OTEL_METADATA_TIMEOUT``: a larger value is one warning, then this.
-MAX_TIMEOUT_S = 30.0
-_capped_warned = False
+MAX_TIMEOUT_S = MAX_METADATA_TIMEOUT_S
 
 #: Largest body accepted; real task documents are a few KiB, task stats tens of KiB per container.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -40,28 +40,13 @@ T = TypeVar("T")
 
 
 def timeout_from_environment(env: Mapping[str, str] = os.environ) -> float:
-    """``ECS_OTEL_METADATA_TIMEOUT`` in seconds; a bad value falls back to the default (never raises).
+    """``ECS_OTEL_METADATA_TIMEOUT`` in seconds, read as the library's settings read it (never raises).
 
-    Values above :data:`MAX_TIMEOUT_S` are capped (warned about once per process): a hanging endpoint
-    must not hold the app's start-up for minutes because of a typo.
+    A bad value (not a number, ``inf``, ``nan``, not > 0) is one warning naming the variable and the default;
+    values above :data:`MAX_TIMEOUT_S` are one warning and the cap: a hanging endpoint must not hold the app's
+    start-up for minutes because of a typo.
     """
-    global _capped_warned
-    raw = env.get(ENV_TIMEOUT, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
-    if not 0 < value < math.inf:
-        return DEFAULT_TIMEOUT_S
-    if value > MAX_TIMEOUT_S:
-        if not _capped_warned:
-            _capped_warned = True
-            logging.getLogger("ecs_otel").warning("ecs_otel: %s=%g is above the %g s limit; using %g",
-                                                  ENV_TIMEOUT, value, MAX_TIMEOUT_S, MAX_TIMEOUT_S)
-        value = MAX_TIMEOUT_S
-    return value
+    return metadata_timeout(env)
 
 
 def on_ecs(env: Mapping[str, str] = os.environ) -> bool:

@@ -241,6 +241,33 @@ def _ecs_arn(value: str | None) -> Arn | None:
     return arn if arn is not None and arn.service == "ecs" and arn.region and arn.account_id else None
 
 
+def _task_id(raw_arn: str | None, arn: Arn | None, path: str, problems: list[str]) -> str | None:
+    """The task id from its ARN; from a bare ``cluster/<id>`` path too, with the problem noted."""
+    if arn is not None:
+        return arn.resource_id
+    if not raw_arn:
+        return None
+    problems.append(f"{path}.TaskARN: not an ECS ARN: {raw_arn!r}")
+    last = raw_arn.rsplit("/", 1)[-1]
+    return last if last and ":" not in raw_arn else None
+
+
+def _cluster(
+    cluster: str | None, parsed: Arn | None, source: Arn | None, path: str, problems: list[str]
+) -> tuple[str | None, str | None]:
+    """The cluster as given (``None`` when it is a broken ARN) and its ARN, built from a bare name if needed."""
+    if not cluster:
+        return None, None
+    if parsed is not None:
+        return cluster, cluster
+    if cluster.startswith("arn:"):
+        problems.append(f"{path}.Cluster: not an ECS ARN: {cluster!r}")
+        return None, None
+    if source is None:
+        return cluster, None
+    return cluster, f"arn:{source.partition}:ecs:{source.region}:{source.account_id}:cluster/{cluster}"
+
+
 def _task(doc: Any, path: str) -> TaskMetadata:
     if not isinstance(doc, dict):
         raise MetadataMalformed(f"{path}: expected a JSON object, got {type(doc).__name__}")
@@ -248,28 +275,13 @@ def _task(doc: Any, path: str) -> TaskMetadata:
     f = _Fields(doc, path, problems)
     raw_arn = f.text("TaskARN", required=True)
     arn = _ecs_arn(raw_arn)
-    task_id: str | None = None
-    if arn is not None:
-        task_id = arn.resource_id
-    elif raw_arn:
-        problems.append(f"{path}.TaskARN: not an ECS ARN: {raw_arn!r}")
-        # The id is still the last segment when the value is a bare path such as "default/<id>".
-        last = raw_arn.rsplit("/", 1)[-1]
-        task_id = last if last and ":" not in raw_arn else None
+    task_id = _task_id(raw_arn, arn, path, problems)
     containers = _each(f.items("Containers"), f"{path}.Containers", problems, _task_container)
     cluster = f.text("Cluster") or None
     cluster_parsed = _ecs_arn(cluster)
     # Region, account and partition come from ARNs only: the task's, else the cluster's or a container's.
     source = arn or cluster_parsed or next((a for a in (_ecs_arn(c.arn) for c in containers) if a), None)
-    cluster_arn: str | None = None
-    if cluster:
-        if cluster_parsed is not None:
-            cluster_arn = cluster
-        elif not cluster.startswith("arn:") and source is not None:
-            cluster_arn = f"arn:{source.partition}:ecs:{source.region}:{source.account_id}:cluster/{cluster}"
-    if cluster and cluster.startswith("arn:") and cluster_parsed is None:
-        problems.append(f"{path}.Cluster: not an ECS ARN: {cluster!r}")
-        cluster = None
+    cluster, cluster_arn = _cluster(cluster, cluster_parsed, source, path, problems)
     limits = f.obj("Limits")
     memory = limits.integer("Memory") if limits else None
     task = TaskMetadata(

@@ -1,12 +1,11 @@
+"""The sidecar's configuration error: the library's :class:`~ecs_otel._setting.SettingError`, one class for both.
+
+``key`` is the dotted TOML key or the environment variable's name; ``validate-config`` and start-up print it and
+exit 2.
+"""
+
 from __future__ import annotations
 
+from ecs_otel._setting import SettingError as ConfigError
 
-class ConfigError(Exception):
-    """A bad configuration value. ``key`` is the dotted TOML key or the env variable name."""
-
-    def __init__(self, key: str, expected: str, got: object = None) -> None:
-        self.key = key
-        self.expected = expected
-        self.got = got
-        shown = "" if got is None else f", got {got!r}"
-        super().__init__(f"{key}: expected {expected}{shown}")
+__all__ = ["ConfigError"]

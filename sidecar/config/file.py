@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecs_otel.logging.formatter import MAX_MAX_BYTES, MIN_MAX_BYTES, validate_max_bytes
+from ecs_otel._setting import ENV, load_settings
 from ecs_otel.logging.levels import parse_level_spec
 from sidecar import registry
+from sidecar.config import environment_variables as V
 from sidecar.config.errors import ConfigError
-from sidecar.config.fields import ENV
-from sidecar.config.loader import load_settings
 from sidecar.config.settings import PipelineSettings, SidecarSettings
 
-CONFIG_ENV = "ECS_OTEL_SIDECAR_CONFIG"
+#: Names the configuration document (a TOML file path, or TOML text).
+CONFIG_ENV = V.ECS_OTEL_SIDECAR_CONFIG
 
 #: Component kinds → the registry table that names what may appear under them.
 KINDS: dict[str, dict[str, str]] = {
@@ -97,7 +97,6 @@ def load_config(env: Mapping[str, str], document: Mapping[str, Any] | None = Non
     sidecar = load_settings(SidecarSettings, document.get("sidecar"), env, "sidecar")
     pipeline = load_settings(PipelineSettings, document.get("pipeline"), env, "pipeline")
     _check_wiring(sidecar, env)
-    _check_pipeline(pipeline, env)
     return SidecarConfig(sidecar=sidecar, pipeline=pipeline, components=components, source=source or "defaults")
 
 
@@ -152,46 +151,7 @@ def _check_wiring(s: SidecarSettings, env: Mapping[str, str]) -> None:
     for name in s.scrapers or []:
         if name.lower() != "none" and name not in registry.SCRAPERS:
             raise bad("scrapers", "names from " + ", ".join(sorted(registry.SCRAPERS)) + " or none", name)
-    for key in ("otlp_http_port", "status_port"):
-        port = getattr(s, key)
-        if not 0 <= port <= 65535:
-            raise bad(key, "a port number 0-65535", port)
-    if not -1 <= s.otlp_grpc_port <= 65535:
-        raise bad("otlp_grpc_port", "a port number 0-65535, or -1 to disable", s.otlp_grpc_port)
-    if s.max_request_bytes < 1024:
-        raise bad("max_request_bytes", "an integer >= 1024", s.max_request_bytes)
     try:
         parse_level_spec(s.log_level)
     except ValueError:
         raise bad("log_level", "a level such as INFO, or INFO,botocore=WARNING", s.log_level) from None
-    if s.shutdown_timeout_s <= 0:
-        raise bad("shutdown_timeout_s", "a number of seconds > 0", s.shutdown_timeout_s)
-    try:
-        validate_max_bytes(s.log_max_bytes)
-    except ValueError:
-        raise bad("log_max_bytes", f"an integer from {MIN_MAX_BYTES} to {MAX_MAX_BYTES}", s.log_max_bytes) from None
-    for key in ("header_read_timeout_s", "body_read_timeout_s"):
-        if getattr(s, key) <= 0:
-            raise bad(key, "a number of seconds > 0", getattr(s, key))
-    if s.receiver_max_connections < 1:
-        raise bad("receiver_max_connections", "an integer >= 1", s.receiver_max_connections)
-    if s.log_repeat_limit < 1:
-        raise bad("log_repeat_limit", "an integer >= 1", s.log_repeat_limit)
-    if s.log_repeat_interval_s <= 0:
-        raise bad("log_repeat_interval_s", "a number of seconds > 0", s.log_repeat_interval_s)
-
-
-def _check_pipeline(p: PipelineSettings, env: Mapping[str, str]) -> None:
-    def bad(name: str, expected: str) -> ConfigError:
-        return ConfigError(setting_key(PipelineSettings, "pipeline", name, env), expected, getattr(p, name))
-
-    for key in ("queue_max_items", "queue_max_bytes", "batch_max_items", "batch_max_bytes", "export_concurrency"):
-        if getattr(p, key) <= 0:
-            raise bad(key, "an integer > 0")
-    if not 0 < p.batch_timeout_s <= 5:
-        raise bad("batch_timeout_s", "seconds, > 0 and <= 5")
-    for key in ("retry_initial_s", "retry_max_interval_s", "retry_max_age_s"):
-        if getattr(p, key) <= 0:
-            raise bad(key, "a number of seconds > 0")
-    if p.memory_limit_mib < 0:
-        raise bad("memory_limit_mib", "MiB >= 0 (0 = automatic)")

@@ -4,7 +4,7 @@
 (``reference/library.md``, ``reference/sidecar.md``, ``reference/ecs-stats-metrics.md``);
 ``--check docs`` exits 1 naming the pages that differ. A test does the same check, so the reference can only be changed by
 changing the declarations (the dataclass fields of each component's ``Settings``, and
-:data:`ecs_otel.settings.LIBRARY_SETTINGS` / :data:`ecs_otel.settings.OTEL_SETTINGS`, and the task stats
+:mod:`ecs_otel.settings`' ``LibraryVariables``, ``LoggingVariables`` and ``OtelVariables``, and the task stats
 metric names in :data:`sidecar.otlp.ecs_stats_metrics.METRICS`).
 """
 
@@ -17,9 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from ecs_otel._setting import BOUNDS, ENV, HELP, describe, env_variables, field_default
 from sidecar import registry
-from sidecar.config.fields import ENV, HELP
-from sidecar.config.loader import describe
 from sidecar.config.settings import PipelineSettings, SidecarSettings
 
 COMMAND = "python -m sidecar.config.reference --write docs"
@@ -48,17 +47,12 @@ def _settings_rows(cls: type, section: str) -> list[str]:
     hints = get_type_hints(cls)
     rows = []
     for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = None
+        default = field_default(f)
         env = f.metadata.get(ENV)
         help_text = f.metadata.get(HELP, "")
         rows.append(
             f"| {f'`{env}`' if env else '—'} | `{section}.{f.name}` | {_cell(_default(default))} "
-            f"| {_cell(describe(hints[f.name]))} | {_cell(help_text)} |"
+            f"| {_cell(describe(hints[f.name], f.metadata.get(BOUNDS)))} | {_cell(help_text)} |"
         )
     return rows
 
@@ -94,11 +88,15 @@ def sidecar_page() -> str:
 
 
 def library_page() -> str:
-    from ecs_otel.settings import LIBRARY_SETTINGS, OTEL_SETTINGS
+    from ecs_otel.settings import LibraryVariables, LoggingVariables, OtelVariables
 
-    def table(items: Any) -> list[str]:
-        lines = ["| variable | default | meaning |", "|---|---|---|"]
-        lines += [f"| `{s.name}` | {_default(s.default)} | {_cell(s.help)} |" for s in items]
+    def table(*classes: type) -> list[str]:
+        lines = ["| variable | default | form | meaning |", "|---|---|---|---|"]
+        for cls in classes:
+            hints = get_type_hints(cls)
+            lines += [f"| `{name}` | {_cell(_default(field_default(f)))} "
+                      f"| {_cell(describe(hints[f.name], f.metadata.get(BOUNDS)))} | {_cell(f.metadata[HELP])} |"
+                      for name, f in env_variables(cls)]
         return lines
 
     return "\n".join([
@@ -107,19 +105,21 @@ def library_page() -> str:
         "# Library settings",
         "",
         "The library reads its environment once, when `import ecs_otel.auto` runs (or at `ecs_otel.configure()`, "
-        "whose keyword arguments override it). A malformed value is reported once as a warning and replaced by "
-        "its default: a typo in a task definition never stops the app.",
+        "whose keyword arguments override it). Values are parsed as the sidecar parses its own (same "
+        "declarations, same forms and bounds; `inf` and `nan` are never numbers), but a malformed value is reported "
+        "once, as a warning naming the variable, and replaced by its default: a typo in a task definition never "
+        "stops the app.",
         "",
         "## `ECS_OTEL_*` settings",
         "",
-        *table(LIBRARY_SETTINGS),
+        *table(LibraryVariables, LoggingVariables),
         "",
         "## Standard OpenTelemetry variables the library honours",
         "",
         "They mean what the OpenTelemetry specification says; where the default differs from the specification's, "
         "the row says why.",
         "",
-        *table(OTEL_SETTINGS),
+        *table(OtelVariables),
     ]) + "\n"
 
 

@@ -17,7 +17,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from sidecar.config.fields import ENV
+from ecs_otel._setting import ENV
 from sidecar.config.file import CONFIG_ENV, KINDS, component_class
 from sidecar.config.settings import PipelineSettings, SidecarSettings
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, TextIO
 
 from google.protobuf.message import Message
 
+from sidecar.config import environment_variables as V
 from sidecar.config import setting
 from sidecar.context import SidecarContext
 from sidecar.otlp.attributes import plain
@@ -85,10 +86,10 @@ class DebugExporter(Exporter):
         verbosity: Literal["basic", "detailed"] = setting(
             "basic",
             help="basic: a line per batch; detailed: also a line per span, data point or log record.",
-            env="ECS_OTEL_DEBUG_VERBOSITY",
+            env=V.ECS_OTEL_DEBUG_VERBOSITY,
         )
         max_line_chars: int = setting(
-            2000, help="Longer lines are cut and end with an ellipsis.", env="ECS_OTEL_DEBUG_MAX_LINE_CHARS"
+            2000, help="Longer lines are cut and end with an ellipsis.", env=V.ECS_OTEL_DEBUG_MAX_LINE_CHARS
         )
 
     def __init__(

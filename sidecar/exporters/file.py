@@ -17,6 +17,7 @@ from pathlib import Path
 from google.protobuf.message import Message
 
 from sidecar.config import ConfigError, setting
+from sidecar.config import environment_variables as V
 from sidecar.context import SidecarContext
 from sidecar.exporters.rotating_file import RotatingFile
 from sidecar.otlp import json_codec
@@ -37,13 +38,13 @@ class FileExporter(Exporter):
         path: str = setting(
             "./otel-output",
             help="Directory for traces.jsonl, metrics.jsonl and logs.jsonl (created when missing).",
-            env="ECS_OTEL_FILE_PATH",
+            env=V.ECS_OTEL_FILE_PATH,
         )
         max_bytes: int = setting(
-            16 * 1024 * 1024, help="Size at which a file is rotated.", env="ECS_OTEL_FILE_MAX_BYTES"
+            16 * 1024 * 1024, help="Size at which a file is rotated.", env=V.ECS_OTEL_FILE_MAX_BYTES
         )
         keep: int = setting(
-            3, help="Rotated files kept per signal (older ones are deleted).", env="ECS_OTEL_FILE_KEEP"
+            3, help="Rotated files kept per signal (older ones are deleted).", env=V.ECS_OTEL_FILE_KEEP
         )
 
         def check(self, key: Callable[[str], str]) -> None:

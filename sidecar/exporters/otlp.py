@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError, Message
 
 from sidecar.aws import AwsCredentialsError, AwsSession, session_for
 from sidecar.config import ConfigError, setting
+from sidecar.config import environment_variables as V
 from sidecar.context import SidecarContext
 from sidecar.otlp import compression, json_codec
 from sidecar.otlp.compression import gzip_bytes
@@ -81,34 +82,34 @@ class OtlpExporter(Exporter):
             "",
             help="Base URL of the OTLP/HTTP backend; /v1/traces, /v1/metrics, /v1/logs are appended. "
             "May be empty when sigv4_service is set: the AWS endpoint for the region is used.",
-            env="ECS_OTEL_OTLP_ENDPOINT",
+            env=V.ECS_OTEL_OTLP_ENDPOINT,
         )
         compression: Literal["gzip", "none"] = setting(
-            "gzip", help="Request body compression.", env="ECS_OTEL_OTLP_COMPRESSION"
+            "gzip", help="Request body compression.", env=V.ECS_OTEL_OTLP_COMPRESSION
         )
         compression_level: int = setting(
             1,
             help="gzip level 1-9; measured on OTLP spans, 1 costs under half the CPU of 6 for ~5 % larger bodies.",
-            env="ECS_OTEL_OTLP_COMPRESSION_LEVEL",
+            env=V.ECS_OTEL_OTLP_COMPRESSION_LEVEL,
         )
         headers: dict[str, str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             {},
             help="Extra request headers, k=v,k=v (values may be percent-encoded, as in OTEL_EXPORTER_OTLP_HEADERS).",
-            env="ECS_OTEL_OTLP_HEADERS",
+            env=V.ECS_OTEL_OTLP_HEADERS,
         )
         timeout: float = setting(
-            10.0, help="Seconds for one request, connect included.", env="ECS_OTEL_OTLP_TIMEOUT"
+            10.0, help="Seconds for one request, connect included.", env=V.ECS_OTEL_OTLP_TIMEOUT
         )
         sigv4_service: str = setting(
             "",
             help="Sign requests with SigV4 for this AWS service (xray, logs, monitoring); empty: no signing.",
-            env="ECS_OTEL_OTLP_SIGV4_SERVICE",
+            env=V.ECS_OTEL_OTLP_SIGV4_SERVICE,
         )
         region: str = setting(
-            "", help="AWS region for signing; empty: the sidecar's region.", env="ECS_OTEL_OTLP_REGION"
+            "", help="AWS region for signing; empty: the sidecar's region.", env=V.ECS_OTEL_OTLP_REGION
         )
         max_connections: int = setting(
-            8, help="Concurrent connections to the backend.", env="ECS_OTEL_OTLP_MAX_CONNECTIONS"
+            8, help="Concurrent connections to the backend.", env=V.ECS_OTEL_OTLP_MAX_CONNECTIONS
         )
 
         def check(self, key: Callable[[str], str]) -> None:
@@ -167,12 +168,12 @@ class OtlpExporter(Exporter):
             endpoint = self.aws.endpoint_url(_CLIENT_FOR_SERVICE.get(service, service), default)
         if not endpoint:
             raise ConfigError(
-                "ECS_OTEL_OTLP_ENDPOINT",
+                V.ECS_OTEL_OTLP_ENDPOINT,
                 "a base URL such as https://collector.example:4318 (exporters.otlp.endpoint)",
             )
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("ECS_OTEL_OTLP_ENDPOINT", "an http:// or https:// base URL", endpoint)
+            raise ConfigError(V.ECS_OTEL_OTLP_ENDPOINT, "an http:// or https:// base URL", endpoint)
         return endpoint.rstrip("/")
 
     async def start(self) -> None:

@@ -48,51 +48,7 @@ class RunningSidecar(Protocol):
 def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
     """What ``/status.json`` shows of the running pipeline (the status server adds history and drops)."""
     ok, reasons = self.health()
-    latency = self.telemetry.find(LATENCY)
-    queues = []
-    for q in self.queues:
-        snap = q.snapshot()
-        labels = {"signal": q.signal.value, "exporter": q.name}
-        snap["latency"] = ({"p50": latency.quantile(0.5, **labels), "p99": latency.quantile(0.99, **labels)}
-                           if isinstance(latency, Histogram) else {"p50": None, "p99": None})
-        health = self.health_of[q.name]
-        snap["failed_persistently"] = health.failed_persistently()
-        snap["last_error"] = health.last_error
-        snap["last_error_age_s"] = round(time.time() - health.last_error_at, 1) if health.last_error_at else None
-        exporter = self.exporters.get(q.name)
-        try:
-            snap["destination"] = exporter.destination(q.signal) if exporter is not None else ""
-        except Exception:  # a description must never cost the status page
-            snap["destination"] = ""
-        queues.append(snap)
-    requests = self.telemetry.counter(REQUESTS, "", ("receiver", "signal", "outcome"))
-    accepted = self.telemetry.counter(ACCEPTED, "", ("receiver", "signal"))
-    refused = self.telemetry.counter(REFUSED, "", ("receiver", "signal", "reason"))
     receiver_names = [r.name for r in self.receivers] + [f"scraper_{sc.name}" for sc in self.scrapers]
-    receivers = []
-    for rname in receiver_names:
-        for sig in Signal:
-            by_outcome = {k[2]: v for k, v in requests.values.items() if k[0] == rname and k[1] == sig.value}
-            receivers.append({"receiver": rname, "signal": sig.value,
-                              "accepted": accepted.get(receiver=rname, signal=sig.value),
-                              "refused": refused.total(receiver=rname, signal=sig.value),
-                              "requests": by_outcome})
-    duration = self.telemetry.find(DURATION)
-    batches = self.telemetry.find(BATCHES)
-    items_in = self.telemetry.find(ITEMS_IN)
-    items_out = self.telemetry.find(ITEMS_OUT)
-    processors = []
-    for sig in Signal:
-        for name in self.chain_names.get(sig, []):
-            labels = {"signal": sig.value, "processor": name}
-            processors.append({
-                "processor": name, "signal": sig.value,
-                "batches": batches.get(**labels) if isinstance(batches, Metric) else 0,
-                "items_in": items_in.get(**labels) if isinstance(items_in, Metric) else 0,
-                "items_out": items_out.get(**labels) if isinstance(items_out, Metric) else 0,
-                "duration": {"p50": duration.quantile(0.5, **labels), "p99": duration.quantile(0.99, **labels)}
-                if isinstance(duration, Histogram) else {"p50": None, "p99": None},
-            })
     cpu = self.process.cpu_times()
     return {
         "version": version,
@@ -106,9 +62,9 @@ def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
                                  "processors": self.chain_names.get(sig, []),
                                  "exporters": [q.name for q in self.queues if q.signal is sig]}
                      for sig in Signal},
-        "receivers": receivers,
-        "processors": processors,
-        "queues": queues,
+        "receivers": _receivers(self, receiver_names),
+        "processors": _processors(self),
+        "queues": [_queue(self, q) for q in self.queues],
         "senders": self.senders.snapshot(),
         "process": {"rss_bytes": self.process.memory_info().rss,
                     "cpu_seconds": cpu.user + cpu.system,
@@ -116,6 +72,61 @@ def pipeline_snapshot(self: RunningSidecar, version: str) -> dict[str, Any]:
                     "queued_bytes": self.budget.queued_bytes if self.budget else 0},
         "components": self.context.status,
     }
+
+
+def _quantiles(metric: object, **labels: str) -> dict[str, float | None]:
+    if not isinstance(metric, Histogram):
+        return {"p50": None, "p99": None}
+    return {"p50": metric.quantile(0.5, **labels), "p99": metric.quantile(0.99, **labels)}
+
+
+def _queue(self: RunningSidecar, q: ExporterQueue) -> dict[str, Any]:
+    """One exporter's queue, its latency, health and destination."""
+    snap = q.snapshot()
+    snap["latency"] = _quantiles(self.telemetry.find(LATENCY), signal=q.signal.value, exporter=q.name)
+    health = self.health_of[q.name]
+    snap["failed_persistently"] = health.failed_persistently()
+    snap["last_error"] = health.last_error
+    snap["last_error_age_s"] = round(time.time() - health.last_error_at, 1) if health.last_error_at else None
+    exporter = self.exporters.get(q.name)
+    try:
+        snap["destination"] = exporter.destination(q.signal) if exporter is not None else ""
+    except Exception:  # a description must never cost the status page
+        snap["destination"] = ""
+    return snap
+
+
+def _receivers(self: RunningSidecar, receiver_names: list[str]) -> list[dict[str, Any]]:
+    """Requests, accepted and refused items per receiver (scrapers included) and signal."""
+    requests = self.telemetry.counter(REQUESTS, "", ("receiver", "signal", "outcome"))
+    accepted = self.telemetry.counter(ACCEPTED, "", ("receiver", "signal"))
+    refused = self.telemetry.counter(REFUSED, "", ("receiver", "signal", "reason"))
+    rows = []
+    for rname in receiver_names:
+        for sig in Signal:
+            by_outcome = {k[2]: v for k, v in requests.values.items() if k[0] == rname and k[1] == sig.value}
+            rows.append({"receiver": rname, "signal": sig.value,
+                         "accepted": accepted.get(receiver=rname, signal=sig.value),
+                         "refused": refused.total(receiver=rname, signal=sig.value),
+                         "requests": by_outcome})
+    return rows
+
+
+def _processors(self: RunningSidecar) -> list[dict[str, Any]]:
+    """Batches, items in and out and duration of each processor in each signal's chain."""
+    duration = self.telemetry.find(DURATION)
+    counts = {"batches": self.telemetry.find(BATCHES), "items_in": self.telemetry.find(ITEMS_IN),
+              "items_out": self.telemetry.find(ITEMS_OUT)}
+    rows = []
+    for sig in Signal:
+        for name in self.chain_names.get(sig, []):
+            labels = {"signal": sig.value, "processor": name}
+            row: dict[str, Any] = {"processor": name, "signal": sig.value}
+            for key, metric in counts.items():
+                row[key] = metric.get(**labels) if isinstance(metric, Metric) else 0
+            row["duration"] = _quantiles(duration, **labels)
+            rows.append(row)
+    return rows
 
 
 def collect_process_telemetry(self: RunningSidecar) -> None:

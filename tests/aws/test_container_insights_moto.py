@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from ecs_otel.metadata import parse_task
 from ecs_otel.resource import task_attributes
 from sidecar.aws import AwsApiError
-from sidecar.config.loader import load_settings
+from sidecar.config import load_settings
 from sidecar.context import SidecarContext
 from sidecar.exporters.cloudwatch._internal.container_insights import DIMENSION_SETS, NAMESPACE
 from sidecar.exporters.cloudwatch.exporter import CloudWatchExporter

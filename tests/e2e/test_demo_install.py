@@ -114,3 +114,26 @@ def test_the_demo_extra_covers_every_import_of_the_demo_and_its_instrumentations
                         and any(Requirement(r).marker.evaluate({"extra": e}) for e in ("instruments", "instruments-any"))}
         if instrumented & imported_dists:
             assert _norm(ep.dist.name) in closure, f"{ep.dist.name} instruments what the demo imports"
+
+
+def test_the_license_is_an_spdx_expression_so_setuptools_prints_no_deprecation_banner() -> None:
+    """``project.license`` as a table (``{text = ...}``) or a ``License ::`` classifier makes setuptools >= 77 print
+    a ``SetuptoolsDeprecationWarning`` banner on every install (three times per ``make demo``); an SPDX string
+    needs the setuptools that understands it (PEP 639), so the build requirement says so."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    assert isinstance(project["license"], str) and project["license"] == "Apache-2.0"
+    assert not [c for c in project.get("classifiers", []) if c.startswith("License ::")]
+    setuptools = [Requirement(r) for r in pyproject["build-system"]["requires"] if Requirement(r).name == "setuptools"]
+    assert setuptools and not setuptools[0].specifier.contains("76.9") and setuptools[0].specifier.contains("77.0")
+
+
+def test_editable_installs_are_a_plain_pth_so_setuptools_prints_no_banner() -> None:
+    """With the packages' directory left implicit, setuptools installs ``-e .`` through an import finder and prints an
+    "Editable installation" banner on every ``make demo``/``make test`` install; said explicitly (``"" = "."``), the
+    layout is simple and the install is a silent ``.pth`` entry. (``editable_mode=compat`` would print a banner of its
+    own: that mode is being removed.)"""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["package-dir"] == {"": "."}
+    found = pyproject["tool"]["setuptools"]["packages"]["find"]
+    assert found.get("where", ["."]) == ["."] and found["include"] == ["ecs_otel*", "sidecar*"]

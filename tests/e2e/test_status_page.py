@@ -171,6 +171,25 @@ def test_status_page_shows_live_pipeline_cardinality_and_stats(
     assert chromium_page.page_errors == [] and chromium_page.console_errors == []
 
 
+
+def test_status_page_shows_rates_beside_totals(sidecar_with_stats: SidecarProcess, chromium_page: ChromiumPage) -> None:
+    """Rates as well as totals: traffic between two refreshes shows as items per second beside the counters."""
+    sidecar = sidecar_with_stats
+    page = chromium_page.page
+    page.goto(sidecar.status_url + "/", wait_until="load")
+    receiver = '[data-stage="receiver"][data-name="otlp_http"][data-signal="traces"]'
+    exporter = '[data-stage="exporter"][data-name="file"][data-signal="traces"]'
+    page.wait_for_selector(f'{receiver} [data-counter="accepted"]', timeout=20_000)  # the first refresh drew it
+    assert page.locator(f"{receiver} .rate").count() == 0  # nothing arrived yet: a total of 0, no rate
+    _send_traffic(sidecar)
+    # The next refresh that sees the new totals draws their rates (refreshes run every 2 s).
+    page.wait_for_function(
+        """sel => Array.from(document.querySelectorAll(sel)).some(e => /^[\\d.]+[kM]?\\/s$/.test(e.textContent))""",
+        arg=f"{receiver} .rate, {exporter} .rate", timeout=20_000)
+    rate = page.locator(f"{receiver} .rate, {exporter} .rate").first.inner_text()
+    assert re.fullmatch(r"[\d.]+[kM]?/s", rate) and float(re.sub(r"[kM]?/s$", "", rate)) > 0, rate
+    assert chromium_page.page_errors == [] and chromium_page.console_errors == []
+
 def test_status_json_keeps_its_shape_and_adds_history(sidecar_with_stats: SidecarProcess) -> None:
     """Other tools read /status.json: the page's additions are new keys, the old ones stay."""
     sidecar = sidecar_with_stats

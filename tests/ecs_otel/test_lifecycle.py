@@ -165,6 +165,62 @@ def test_hanging_receiver_is_cut_at_the_budget(tmp_path, sink):
     sink.proc.kill()  # its handler is still sleeping; a graceful stop would wait for it
 
 
+
+BLOCKED_BUILD_APP = """
+import ecs_otel.auto
+import importlib.abc, importlib.machinery, sys, threading
+from opentelemetry import trace
+
+MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"  # the span exporter's build imports it
+importing = threading.Event()
+
+
+class NeverLoads(importlib.abc.Loader):
+    def __init__(self, real):
+        self.real = real
+
+    def create_module(self, spec):
+        return self.real.create_module(spec)
+
+    def exec_module(self, module):
+        importing.set()
+        threading.Event().wait()  # MODULE's import lock stays held by this thread for good
+
+
+class Hold(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != MODULE or threading.current_thread().name != "app-importer":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        spec.loader = NeverLoads(spec.loader)
+        return spec
+
+
+sys.meta_path.insert(0, Hold())
+threading.Thread(target=lambda: __import__(MODULE), name="app-importer", daemon=True).start()
+assert importing.wait(30)
+with trace.get_tracer("t").start_as_current_span("never-exported"):
+    pass
+print("DONE", flush=True)
+"""
+
+
+def test_exporter_build_blocked_at_exit_is_cut_at_the_budget(tmp_path, sink):
+    """An import lock held for good by another thread (or left held by a fork) blocks the exporter's build at exit.
+
+    The build runs when the main thread finishes; it used to run there unbounded, so the process never exited.
+    """
+    script = write_script(tmp_path, BLOCKED_BUILD_APP)
+    env = base_env(sink, ECS_OTEL_SHUTDOWN_TIMEOUT="2", OTEL_BSP_SCHEDULE_DELAY="30000",
+                   OTEL_METRICS_EXPORTER="none")
+    started = time.monotonic()
+    proc = run([sys.executable, str(script)], env, timeout=60)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert "DONE" in proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert took < 2 + 10  # the budget and a generous start-up allowance; it used to hang for ever
+
 HANG_APP = """
 import time
 # warm the modules (not what is measured: the bound is on waiting for the endpoint)

@@ -39,6 +39,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from sidecar.aws import AwsApi, AwsApiError, session_for
 from sidecar.config import ConfigError, setting
+from sidecar.config import environment_variables as V
 from sidecar.context import SidecarContext
 from sidecar.exporters.cloudwatch._internal.application_signals import LOG_GROUP as AS_LOG_GROUP
 from sidecar.exporters.cloudwatch._internal.application_signals import LOG_STREAM as AS_LOG_STREAM
@@ -79,112 +80,112 @@ class CloudWatchExporter(Exporter):
         mode: Literal["emf", "otlp"] = setting(
             "emf",
             help="Metrics: emf (Embedded Metric Format through PutLogEvents) or otlp (CloudWatch's OTLP endpoint).",
-            env="ECS_OTEL_CLOUDWATCH_MODE",
+            env=V.ECS_OTEL_CLOUDWATCH_MODE,
         )
         logs_mode: Literal["otlp", "api"] = setting(
             "otlp",
             help="Logs: otlp (CloudWatch Logs' OTLP endpoint) or api (PutLogEvents).",
-            env="ECS_OTEL_CLOUDWATCH_LOGS_MODE",
+            env=V.ECS_OTEL_CLOUDWATCH_LOGS_MODE,
         )
         region: str = setting(
-            "", help="AWS region; empty: the sidecar's region.", env="ECS_OTEL_CLOUDWATCH_REGION"
+            "", help="AWS region; empty: the sidecar's region.", env=V.ECS_OTEL_CLOUDWATCH_REGION
         )
         namespace: str = setting(
-            "ECS/OTel", help="EMF metric namespace.", env="ECS_OTEL_CLOUDWATCH_NAMESPACE"
+            "ECS/OTel", help="EMF metric namespace.", env=V.ECS_OTEL_CLOUDWATCH_NAMESPACE
         )
         metrics_log_group: str = setting(
             "/ecs/{family}/metrics",
             help="EMF log group; {family}, {task_id}, {cluster}, {service}, {container} are filled from the task.",
-            env="ECS_OTEL_CLOUDWATCH_METRICS_LOG_GROUP",
+            env=V.ECS_OTEL_CLOUDWATCH_METRICS_LOG_GROUP,
         )
         metrics_log_stream: str = setting(
             "{task_id}",
             help="EMF log stream (same placeholders).",
-            env="ECS_OTEL_CLOUDWATCH_METRICS_LOG_STREAM",
+            env=V.ECS_OTEL_CLOUDWATCH_METRICS_LOG_STREAM,
         )
         log_group: str = setting(
             "/ecs/{family}",
             help="Log group for log records (both logs modes).",
-            env="ECS_OTEL_CLOUDWATCH_LOG_GROUP",
+            env=V.ECS_OTEL_CLOUDWATCH_LOG_GROUP,
         )
         log_stream: str = setting(
-            "otel/{task_id}", help="Log stream for log records.", env="ECS_OTEL_CLOUDWATCH_LOG_STREAM"
+            "otel/{task_id}", help="Log stream for log records.", env=V.ECS_OTEL_CLOUDWATCH_LOG_STREAM
         )
         retention_days: int = setting(
             30,
             help="Retention given to log groups the exporter creates (0: never expire). Existing groups keep theirs.",
-            env="ECS_OTEL_CLOUDWATCH_RETENTION_DAYS",
+            env=V.ECS_OTEL_CLOUDWATCH_RETENTION_DAYS,
         )
         resource_dimensions: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             ["service.name"],
             help="EMF: resource attributes added to each point's attributes as dimensions.",
-            env="ECS_OTEL_CLOUDWATCH_RESOURCE_DIMENSIONS",
+            env=V.ECS_OTEL_CLOUDWATCH_RESOURCE_DIMENSIONS,
         )
         dimension_sets: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             [],
             help="EMF: dimension sets as keys joined by '+' (e.g. service.name+http.route); a set is used when "
             "the point has all its keys. Empty: one set of all the point's dimensions.",
-            env="ECS_OTEL_CLOUDWATCH_DIMENSION_SETS",
+            env=V.ECS_OTEL_CLOUDWATCH_DIMENSION_SETS,
         )
         dimension_rollup: Literal["none", "zero", "single", "zero_and_single"] = setting(
             "none",
             help="EMF: also publish with no dimensions and/or each single dimension (each set is billed as a metric).",
-            env="ECS_OTEL_CLOUDWATCH_DIMENSION_ROLLUP",
+            env=V.ECS_OTEL_CLOUDWATCH_DIMENSION_ROLLUP,
         )
         metric_names: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             [],
             help="EMF: regular expressions; only matching metric names are published (empty: all).",
-            env="ECS_OTEL_CLOUDWATCH_METRIC_NAMES",
+            env=V.ECS_OTEL_CLOUDWATCH_METRIC_NAMES,
         )
         histogram_format: Literal["values", "statistic_set"] = setting(
             "values",
             help="EMF histograms: Values/Counts (percentiles available) or statistic sets (min/max/sum/count).",
-            env="ECS_OTEL_CLOUDWATCH_HISTOGRAM_FORMAT",
+            env=V.ECS_OTEL_CLOUDWATCH_HISTOGRAM_FORMAT,
         )
         max_series: int = setting(
             20_000,
             help="EMF: cumulative series remembered for delta conversion; the least recently seen are forgotten.",
-            env="ECS_OTEL_CLOUDWATCH_MAX_SERIES",
+            env=V.ECS_OTEL_CLOUDWATCH_MAX_SERIES,
         )
         logs_format: Literal["json", "body"] = setting(
             "json",
             help="Logs api mode: one JSON object per record (body, severity, trace ids, attributes) or the body alone.",
-            env="ECS_OTEL_CLOUDWATCH_LOGS_FORMAT",
+            env=V.ECS_OTEL_CLOUDWATCH_LOGS_FORMAT,
         )
         container_insights: bool = setting(
             False,
             help="EMF mode: also write the ecs_stats metrics under Container Insights names and dimensions "
             "(namespace ECS/ContainerInsights, log group /aws/ecs/containerinsights/{cluster}/performance). "
             "Leave the cluster's own Container Insights off, or the same metrics are published twice.",
-            env="ECS_OTEL_CLOUDWATCH_CONTAINER_INSIGHTS",
+            env=V.ECS_OTEL_CLOUDWATCH_CONTAINER_INSIGHTS,
         )
         application_signals: bool = setting(
             True,
             help="EMF mode: publish the Application Signals metrics apps record (OTEL_AWS_APPLICATION_SIGNALS_ENABLED"
             "=true) as the CloudWatch agent does: log group /aws/application-signals/data, namespace "
             "ApplicationSignals, the agent's dimensions. Off: they go out as ordinary EMF metrics.",
-            env="ECS_OTEL_CLOUDWATCH_APPLICATION_SIGNALS",
+            env=V.ECS_OTEL_CLOUDWATCH_APPLICATION_SIGNALS,
         )
         application_signals_environment: str = setting(
             "",
             help="Application Signals Environment when the app sets no deployment.environment; empty: "
             "ecs:<cluster> (as the CloudWatch agent on ECS).",
-            env="ECS_OTEL_APPLICATION_SIGNALS_ENVIRONMENT",
+            env=V.ECS_OTEL_APPLICATION_SIGNALS_ENVIRONMENT,
         )
         application_signals_max_operations: int = setting(
             500,
             help="Application Signals: operations (and dependency operations) per service published as they are; "
             "later ones fold into AllOtherOperations / AllOtherRemoteOperations (counted).",
-            env="ECS_OTEL_APPLICATION_SIGNALS_MAX_OPERATIONS",
+            env=V.ECS_OTEL_APPLICATION_SIGNALS_MAX_OPERATIONS,
         )
         application_signals_version_dimension: bool = setting(
             True,
             help="Application Signals: also publish service entries with [Environment, Service, Version] "
             "(Version: the app's service.version), for per-version alarms such as ECS deployment rollback. "
             "Three more metrics per deployed version; not something the CloudWatch agent writes.",
-            env="ECS_OTEL_APPLICATION_SIGNALS_VERSION_DIMENSION",
+            env=V.ECS_OTEL_APPLICATION_SIGNALS_VERSION_DIMENSION,
         )
-        timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_CLOUDWATCH_TIMEOUT")
+        timeout: float = setting(10.0, help="Seconds for one AWS request.", env=V.ECS_OTEL_CLOUDWATCH_TIMEOUT)
 
     def __init__(self, settings: CloudWatchExporter.Settings, context: SidecarContext) -> None:
         self.settings = settings
@@ -192,7 +193,7 @@ class CloudWatchExporter(Exporter):
         self.logger = context.logger.getChild("cloudwatch")
         if settings.retention_days and settings.retention_days not in RETENTION_DAYS:
             raise ConfigError(
-                "ECS_OTEL_CLOUDWATCH_RETENTION_DAYS",
+                V.ECS_OTEL_CLOUDWATCH_RETENTION_DAYS,
                 f"0 or one of {', '.join(map(str, sorted(RETENTION_DAYS)))}",
                 settings.retention_days,
             )
@@ -200,7 +201,7 @@ class CloudWatchExporter(Exporter):
         if not (1 <= len(ns) <= 255 and ns.isascii() and ns.isprintable() and ns.strip() and ns[0] != ":"):
             # CloudWatch's namespace rule; every event would be refused, so refuse the configuration instead.
             raise ConfigError(
-                "ECS_OTEL_CLOUDWATCH_NAMESPACE", "1 to 255 printable ASCII characters, not starting with ':'", ns
+                V.ECS_OTEL_CLOUDWATCH_NAMESPACE, "1 to 255 printable ASCII characters, not starting with ':'", ns
             )
         self.aws = session_for(settings.region, context, "exporters.cloudwatch.region")
         task = context.task_attributes

@@ -18,6 +18,7 @@ from typing import ClassVar
 from aiohttp import web
 from google.protobuf.message import Message
 
+from sidecar.config import environment_variables as V
 from sidecar.config import setting
 from sidecar.context import SidecarContext
 from sidecar.exporters.prometheus._internal import (
@@ -43,24 +44,24 @@ class PrometheusExporter(Exporter):
         port: int = setting(
             DEFAULT_PORT,
             help="Port of the Prometheus scrape endpoint (`/metrics`); 0 picks a free one.",
-            env="ECS_OTEL_PROMETHEUS_PORT",
+            env=V.ECS_OTEL_PROMETHEUS_PORT,
         )
         host: str = setting(
             "",
             help="Address the scrape endpoint listens on; empty follows `ECS_OTEL_RECEIVER_HOST` (loopback "
             "by default).",
-            env="ECS_OTEL_PROMETHEUS_HOST",
+            env=V.ECS_OTEL_PROMETHEUS_HOST,
         )
         max_series: int = setting(
             50_000,
             help="Most series held; points of new series beyond it are dropped and counted.",
-            env="ECS_OTEL_PROMETHEUS_MAX_SERIES",
+            env=V.ECS_OTEL_PROMETHEUS_MAX_SERIES,
         )
         series_ttl: float | None = setting(
             None,
             help="Seconds without data after which a series leaves the endpoint; empty uses the cardinality "
             "processor's expiry (5 minutes by default).",
-            env="ECS_OTEL_PROMETHEUS_SERIES_TTL",
+            env=V.ECS_OTEL_PROMETHEUS_SERIES_TTL,
         )
         add_unit_suffix: bool = setting(
             True, help="Append the unit (`_seconds`, `_bytes`, `_ratio`) to names."
@@ -69,7 +70,7 @@ class PrometheusExporter(Exporter):
             False,
             help="Expose prefixed units in Prometheus base units with values scaled (`ms` → `_seconds`, "
             "`MiB` → `_bytes`); off keeps the Collector's names (`_milliseconds`).",
-            env="ECS_OTEL_PROMETHEUS_BASE_UNITS",
+            env=V.ECS_OTEL_PROMETHEUS_BASE_UNITS,
         )
         add_total_suffix: bool = setting(True, help="Append `_total` to monotonic sums (counters).")
         scope_labels: bool = setting(True, help="Add `otel_scope_name`/`otel_scope_version` labels.")
@@ -102,7 +103,7 @@ class PrometheusExporter(Exporter):
             ),
         )
         self.renderer = Renderer(self.store, created=settings.openmetrics_created)
-        self.host = settings.host or context.env.get("ECS_OTEL_RECEIVER_HOST", "") or LOOPBACK
+        self.host = settings.host or context.env.get(V.ECS_OTEL_RECEIVER_HOST, "") or LOOPBACK
         #: The bound port (differs from the setting when that is 0); set by :meth:`start`.
         self.port: int | None = None
         self._runner: web.AppRunner | None = None

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from sidecar.aws import AwsApi, AwsCredentialsError, session_for
 from sidecar.config import ConfigError, setting
+from sidecar.config import environment_variables as V
 from sidecar.context import SidecarContext
 from sidecar.exporters.otlp import OtlpExporter
 from sidecar.exporters.xray._internal import otlp_limits
@@ -42,40 +43,40 @@ class XRayExporter(Exporter):
             "otlp",
             help="otlp: OTLP/HTTP to X-Ray's OTLP endpoint (needs Transaction Search); "
             "segments: segment documents through PutTraceSegments.",
-            env="ECS_OTEL_XRAY_MODE",
+            env=V.ECS_OTEL_XRAY_MODE,
         )
-        region: str = setting("", help="AWS region; empty: the sidecar's region.", env="ECS_OTEL_XRAY_REGION")
+        region: str = setting("", help="AWS region; empty: the sidecar's region.", env=V.ECS_OTEL_XRAY_REGION)
         indexed_attributes: list[str] = setting(  # noqa: RUF009 - setting() builds a default_factory
             [],
             help="segments mode: span (or resource) attributes sent as searchable annotations; the rest "
             "become metadata.",
-            env="ECS_OTEL_XRAY_INDEXED_ATTRIBUTES",
+            env=V.ECS_OTEL_XRAY_INDEXED_ATTRIBUTES,
         )
         index_all_attributes: bool = setting(
             False,
             help="segments mode: every string/number/bool span attribute becomes an annotation (max 50).",
-            env="ECS_OTEL_XRAY_INDEX_ALL_ATTRIBUTES",
+            env=V.ECS_OTEL_XRAY_INDEX_ALL_ATTRIBUTES,
         )
         invalid_trace_ids: Literal["remap", "drop"] = setting(
             "remap",
             help="segments mode: trace ids whose first 32 bits are not a recent epoch (random W3C ids) are "
             "re-mapped to the time the trace was first seen, or dropped; both are counted.",
-            env="ECS_OTEL_XRAY_INVALID_TRACE_IDS",
+            env=V.ECS_OTEL_XRAY_INVALID_TRACE_IDS,
         )
         proxy_port: int = setting(
             2000,
             help="Port of the sampling proxy (TCP) and daemon-protocol listener (UDP); 0 picks a free "
             "port, -1 turns both off.",
-            env="ECS_OTEL_XRAY_PROXY_PORT",
+            env=V.ECS_OTEL_XRAY_PROXY_PORT,
         )
         proxy_host: str = setting(
             "",
             help="Address the sampling proxy and daemon listener bind; empty: 127.0.0.1, even when "
             "ECS_OTEL_RECEIVER_HOST opens the receivers (they relay to AWS signed with the task role, and the "
             "UDP protocol has no token). Set `0.0.0.0` only for bridge-mode SDKs that need them.",
-            env="ECS_OTEL_XRAY_PROXY_HOST",
+            env=V.ECS_OTEL_XRAY_PROXY_HOST,
         )
-        timeout: float = setting(10.0, help="Seconds for one AWS request.", env="ECS_OTEL_XRAY_TIMEOUT")
+        timeout: float = setting(10.0, help="Seconds for one AWS request.", env=V.ECS_OTEL_XRAY_TIMEOUT)
 
     def __init__(self, settings: XRayExporter.Settings, context: SidecarContext) -> None:
         self.settings = settings

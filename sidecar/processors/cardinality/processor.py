@@ -145,7 +145,7 @@ class CardinalityProcessor(Processor):
     class Settings:
         limit: int = setting(
             2000, help="Live series (distinct attribute sets) per metric; more go to one overflow series.",
-            env="ECS_OTEL_METRIC_CARDINALITY_LIMIT",
+            env="ECS_OTEL_METRIC_CARDINALITY_LIMIT", ge=1,
         )
         limits: dict[str, int] = setting(  # noqa: RUF009 - setting() builds a default_factory
             {}, help="Per-metric limits by name or fnmatch pattern, `name=N,pattern=N` (override `limit`).",

@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from ecs_otel.metadata import MetadataError, parse_task
 from ecs_otel.resource import task_attributes
 from sidecar.config import ConfigError, setting
+from sidecar.config import environment_variables as V
 from sidecar.context import SidecarContext
 from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import BackPressure
@@ -46,18 +47,18 @@ class EcsStatsScraper(Scraper):
     class Settings:
         interval_s: float = setting(
             20.0, help="Seconds between ECS task stats scrapes (1 or more); the first is immediate.",
-            env="ECS_OTEL_STATS_INTERVAL",
+            env=V.ECS_OTEL_STATS_INTERVAL,
         )
         timeout_s: float = setting(
             5.0, help="Seconds allowed for each metadata request of a scrape (capped at the interval).",
-            env="ECS_OTEL_STATS_TIMEOUT",
+            env=V.ECS_OTEL_STATS_TIMEOUT,
         )
         endpoint: str = setting(
             "", help="Metadata endpoint base URL; empty means ECS_CONTAINER_METADATA_URI_V4.",
         )
         process_metrics: bool = setting(
             True, help="Also report the sidecar's own process (CPU time, memory, threads, file descriptors).",
-            env="ECS_OTEL_STATS_PROCESS_METRICS",
+            env=V.ECS_OTEL_STATS_PROCESS_METRICS,
         )
 
     def __init__(self, settings: EcsStatsScraper.Settings, context: SidecarContext) -> None:

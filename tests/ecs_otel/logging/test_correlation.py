@@ -222,3 +222,20 @@ def test_uvicorn_lines_become_json_once() -> None:
     assert access[0]["http.response.status_code"] == 200 and access[0]["url.path"] == "/work"
     assert all(o["service"] == "svc-under-test" for o in lines)
     assert "INFO:" not in err and "uvicorn" not in err.lower()  # uvicorn's own text handlers are gone
+
+
+def test_uvicorn_access_lines_carry_the_request_span_under_an_asgi_instrumentation() -> None:
+    """uvicorn writes its access line when the response starts, from inside the app call: with the ASGI
+    middleware (what FastAPI's and Starlette's instrumentations install) that is inside the request's
+    span, so the line is correlated (docs/troubleshooting.md, "Access logs", says so; this pins it)."""
+    server = Server("uvicorn-asgi")
+    try:
+        assert server.get("/work", {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01"}) == "ok"
+    finally:
+        lines, err = server.stop()
+    handler = [o for o in lines if o["logger"] == "app.handler"]  # /work's line, then /quit's
+    access = [o for o in lines if o["logger"] == "uvicorn.access" and '"GET /work HTTP/1.1" 200' in o["message"]]
+    assert len(handler) == 2 and len(access) == 1, lines
+    assert handler[0]["trace_id"] == TRACE_ID and access[0]["trace_id"] == TRACE_ID
+    assert access[0]["xray_trace_id"] == f"1-{TRACE_ID[:8]}-{TRACE_ID[8:]}"
+    assert "Traceback" not in err

@@ -135,3 +135,21 @@ def test_masking_never_raises_into_logging() -> None:
     record = _record(msg="x\udcff password=%s", args=(SECRET,))
     line = JsonFormatter().format(record)
     assert SECRET not in line and strict_loads(line)["message"].startswith("x")
+
+
+def test_otlp_log_bridge_raises_no_deprecation_warning() -> None:
+    """opentelemetry-sdk 1.39+ deprecates its own ``LoggingHandler``: which handler the bridge builds on is
+    the library's choice, so the user's app must not see a warning for it (on any supported SDK)."""
+    import warnings
+
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    from ecs_otel.logging.otlp import masked_logging_handler
+
+    provider = LoggerProvider()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        handler = masked_logging_handler(provider)
+    provider.shutdown()
+    assert isinstance(handler, logging.Handler)
+    assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -155,87 +155,81 @@ class EmfBuilder:
 
     def _point(self, metric: Metric, kind: str, data: Any, p: Any, rkey: Any, now_ms: int) -> Iterator[Any]:
         attrs = to_dict(p.attributes)
-        ts_ms = p.time_unix_nano // 1_000_000 or now_ms
         key = (rkey, metric.name, kind, _key(attrs))
-        if kind in ("gauge", "sum"):
-            raw = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
-            if not math.isfinite(raw):
-                self.stats.non_finite += 1
-                raise _Drop("non_finite")
-            value: Any = raw
-            if kind == "sum" and data.aggregation_temporality == CUMULATIVE and data.is_monotonic:
-                d = self.delta.delta(key, p.start_time_unix_nano, (raw,), p.time_unix_nano)
-                if d is None:
-                    self.stats.baselines += 1
-                    return
-                value = d[0]
-            yield attrs, ts_ms, value
-        elif kind == "histogram":
-            self._finite_sum(p)
-            counts = [float(c) for c in p.bucket_counts]
-            if data.aggregation_temporality == CUMULATIVE:
-                d = self.delta.delta((*key, tuple(p.explicit_bounds)), p.start_time_unix_nano,
-                                     (float(p.count), p.sum, *counts), p.time_unix_nano)  # fmt: skip
-                if d is None:
-                    self.stats.baselines += 1
-                    return
-                count, total, counts = d[0], d[1], list(d[2:])
-            else:
-                count, total = float(p.count), p.sum
-            if count <= 0:
-                return
-            lo, hi = _bound(p, "min"), _bound(p, "max")
-            pairs = explicit_values(list(p.explicit_bounds), counts, lo, hi)
-            if not p.explicit_bounds and pairs and p.HasField("sum"):
-                pairs = [(total / count, pairs[0][1])]  # one bucket: its best value is the average
-            if metric.name in self.statistic_set_metrics:
-                pairs = []
-            yield attrs, ts_ms, self._distribution(pairs, count, total if p.HasField("sum") else None, lo, hi)
-        elif kind == "exponential_histogram":
-            self._finite_sum(p)
-            pos, neg = p.positive, p.negative
-            vector = (float(p.count), p.sum, float(p.zero_count), *map(float, pos.bucket_counts),
-                      *map(float, neg.bucket_counts))  # fmt: skip
-            shape = (p.scale, pos.offset, len(pos.bucket_counts), neg.offset, len(neg.bucket_counts))
-            if data.aggregation_temporality == CUMULATIVE:
-                d = self.delta.delta(key + shape, p.start_time_unix_nano, vector, p.time_unix_nano)
-                if d is None:
-                    self.stats.baselines += 1
-                    return
-                vector = d
-            count, total, zero = vector[0], vector[1], vector[2]
-            if count <= 0:
-                return
-            npos = len(pos.bucket_counts)
-            pairs = exponential_values(
-                p.scale, zero, (pos.offset, vector[3 : 3 + npos]), (neg.offset, vector[3 + npos :])
-            )
-            lo, hi = _bound(p, "min"), _bound(p, "max")
-            yield attrs, ts_ms, self._distribution(pairs, count, total if p.HasField("sum") else None, lo, hi)
-        elif kind == "summary":
-            if not math.isfinite(p.sum):
-                self.stats.non_finite += 1
-                raise _Drop("non_finite")
-            d = self.delta.delta(key, p.start_time_unix_nano, (float(p.count), p.sum), p.time_unix_nano)
+        value = _VALUE_OF[kind](self, metric, data, p, key)
+        if value is not None:
+            yield attrs, p.time_unix_nano // 1_000_000 or now_ms, value
+
+    def _delta(self, key: Any, p: Any, vector: tuple[float, ...]) -> tuple[float, ...] | None:
+        """The point's change since the series' last one; ``None`` (counted) when it only sets the baseline."""
+        d = self.delta.delta(key, p.start_time_unix_nano, vector, p.time_unix_nano)
+        if d is None:
+            self.stats.baselines += 1
+        return d
+
+    def _number(self, metric: Metric, data: Any, p: Any, key: Any) -> float | None:
+        raw = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+        if not math.isfinite(raw):
+            self.stats.non_finite += 1
+            raise _Drop("non_finite")
+        if metric.WhichOneof("data") == "sum" and data.aggregation_temporality == CUMULATIVE and data.is_monotonic:
+            d = self._delta(key, p, (raw,))
+            return None if d is None else d[0]
+        return raw
+
+    def _histogram(self, metric: Metric, data: Any, p: Any, key: Any) -> dict[str, Any] | None:
+        self._finite_sum(p)
+        counts = [float(c) for c in p.bucket_counts]
+        if data.aggregation_temporality == CUMULATIVE:
+            d = self._delta((*key, tuple(p.explicit_bounds)), p, (float(p.count), p.sum, *counts))
             if d is None:
-                self.stats.baselines += 1
-                return
-            if d[0] <= 0:
-                return
-            quantiles = {q.quantile: q.value for q in p.quantile_values if math.isfinite(q.value)}
-            avg = d[1] / d[0]
-            if not quantiles.get(0.0, avg) <= avg <= quantiles.get(1.0, avg):
-                raise _Drop("inconsistent")
-            yield (
-                attrs,
-                ts_ms,
-                {
-                    "Max": quantiles.get(1.0, avg),
-                    "Min": quantiles.get(0.0, avg),
-                    "Count": d[0],
-                    "Sum": d[1],
-                },
-            )
+                return None
+            count, total, counts = d[0], d[1], list(d[2:])
+        else:
+            count, total = float(p.count), p.sum
+        if count <= 0:
+            return None
+        lo, hi = _bound(p, "min"), _bound(p, "max")
+        pairs = explicit_values(list(p.explicit_bounds), counts, lo, hi)
+        if not p.explicit_bounds and pairs and p.HasField("sum"):
+            pairs = [(total / count, pairs[0][1])]  # one bucket: its best value is the average
+        if metric.name in self.statistic_set_metrics:
+            pairs = []
+        return self._distribution(pairs, count, total if p.HasField("sum") else None, lo, hi)
+
+    def _exponential(self, metric: Metric, data: Any, p: Any, key: Any) -> dict[str, Any] | None:
+        self._finite_sum(p)
+        pos, neg = p.positive, p.negative
+        vector: tuple[float, ...] = (float(p.count), p.sum, float(p.zero_count),
+                                     *map(float, pos.bucket_counts), *map(float, neg.bucket_counts))  # fmt: skip
+        if data.aggregation_temporality == CUMULATIVE:
+            shape = (p.scale, pos.offset, len(pos.bucket_counts), neg.offset, len(neg.bucket_counts))
+            d = self._delta(key + shape, p, vector)
+            if d is None:
+                return None
+            vector = d
+        count, total, zero = vector[0], vector[1], vector[2]
+        if count <= 0:
+            return None
+        npos = len(pos.bucket_counts)
+        pairs = exponential_values(
+            p.scale, zero, (pos.offset, vector[3 : 3 + npos]), (neg.offset, vector[3 + npos :])
+        )
+        lo, hi = _bound(p, "min"), _bound(p, "max")
+        return self._distribution(pairs, count, total if p.HasField("sum") else None, lo, hi)
+
+    def _summary(self, metric: Metric, data: Any, p: Any, key: Any) -> dict[str, Any] | None:
+        if not math.isfinite(p.sum):
+            self.stats.non_finite += 1
+            raise _Drop("non_finite")
+        d = self._delta(key, p, (float(p.count), p.sum))
+        if d is None or d[0] <= 0:
+            return None
+        quantiles = {q.quantile: q.value for q in p.quantile_values if math.isfinite(q.value)}
+        avg = d[1] / d[0]
+        if not quantiles.get(0.0, avg) <= avg <= quantiles.get(1.0, avg):
+            raise _Drop("inconsistent")
+        return {"Max": quantiles.get(1.0, avg), "Min": quantiles.get(0.0, avg), "Count": d[0], "Sum": d[1]}
 
     def _finite_sum(self, p: Any) -> None:
         if p.HasField("sum") and not math.isfinite(p.sum):
@@ -379,3 +373,13 @@ class EmfBuilder:
                 body[m["Name"]] = group.fields[m["Name"]]
             out.append(LogEvent(group.timestamp_ms, orjson.dumps(body).decode()))
         return out
+
+
+#: The EMF value of one point, by the metric's data kind (``None``: nothing to emit this time).
+_VALUE_OF: dict[str, Callable[[EmfBuilder, Metric, Any, Any, Any], Any]] = {
+    "gauge": EmfBuilder._number,
+    "sum": EmfBuilder._number,
+    "histogram": EmfBuilder._histogram,
+    "exponential_histogram": EmfBuilder._exponential,
+    "summary": EmfBuilder._summary,
+}

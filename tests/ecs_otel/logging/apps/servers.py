@@ -1,6 +1,6 @@
 """Tiny instrumented servers for the correlation and retrofit tests, run as subprocesses.
 
-``python -m tests.ecs_otel.logging.apps.servers aiohttp|flask|uvicorn``: binds 127.0.0.1 on a free port, prints
+``python -m tests.ecs_otel.logging.apps.servers aiohttp|flask|uvicorn|uvicorn-asgi``: binds 127.0.0.1 on a free port, prints
 ``PORT <n>`` on stderr, serves ``GET /work`` (which logs ``"in handler"`` with an ``extra=`` field) and
 ``GET /quit``, and logs through ``configure_logging`` as JSON lines on stdout.
 """
@@ -90,7 +90,9 @@ def run_flask() -> None:
     server.serve_forever()
 
 
-def run_uvicorn() -> None:
+def run_uvicorn(instrumented: bool = False) -> None:
+    """A raw ASGI app under uvicorn; ``instrumented``: wrapped in the OpenTelemetry ASGI middleware (as FastAPI's
+    and Starlette's instrumentations do), so uvicorn's access line is written inside the request's span."""
     import uvicorn
 
     async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -108,11 +110,17 @@ def run_uvicorn() -> None:
     sock.listen(128)  # before announcing the port: an early client is queued, not refused
     _announce(sock.getsockname()[1])
     # uvicorn.Config applies uvicorn's own dictConfig *after* configure_logging ran: the retrofit must undo it.
-    config = uvicorn.Config(asgi, lifespan="off")
+    app: Any = asgi
+    if instrumented:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app = OpenTelemetryMiddleware(asgi)
+    config = uvicorn.Config(app, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":
     trace.set_tracer_provider(TracerProvider())
     configure_logging(fmt="json", service="svc-under-test", ecs_context={"cluster": "c", "task_id": "t"})
-    {"aiohttp": run_aiohttp, "flask": run_flask, "uvicorn": run_uvicorn}[sys.argv[1]]()
+    {"aiohttp": run_aiohttp, "flask": run_flask, "uvicorn": run_uvicorn,
+     "uvicorn-asgi": lambda: run_uvicorn(instrumented=True)}[sys.argv[1]]()
