@@ -159,37 +159,118 @@ def build_otlp_exporter(target: OtlpTarget) -> Any:
 
 _FAST_CLASS: Any = None
 
+#: Which encoder the OTLP/HTTP span exporter used: ``None`` until the first batch says, then ``"fast"``
+#: (ecs_otel's encoder) or ``"stock"`` (the SDK's); ``reason`` says why when it is the stock one.
+_SPAN_ENCODING: dict[str, str | None] = {"path": None, "reason": None}
+_encoding_scope = threading.local()
+
+
+def span_encoding() -> dict[str, str | None]:
+    """Which span encoder exports use (``{"path": "fast" | "stock" | None, "reason": ...}``), for tests and debugging."""
+    return dict(_SPAN_ENCODING)
+
+
+def _note_span_encoding(path: str, reason: str | None = None) -> None:
+    """Record the encoder in use; one debug line whenever it is first known or changes."""
+    if _SPAN_ENCODING["path"] == path:
+        return
+    _SPAN_ENCODING.update(path=path, reason=reason)
+    if path == "fast":
+        _logger.debug("ecs_otel: OTLP/HTTP span export: fast path (ecs_otel's encoder, the stock exporter sends)")
+    else:
+        _logger.debug("ecs_otel: OTLP/HTTP span export: stock encoder (%s)", reason)
+
+
+class _Encoded:
+    """Stands in for the ``ExportTraceServiceRequest`` the stock encoder returns: already serialized bytes."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def SerializePartialToString(self, **_: Any) -> bytes:
+        return self._data
+
+    SerializeToString = SerializePartialToString
+
+    def ByteSize(self) -> int:
+        return len(self._data)
+
+
+def _hook_encoder(module: Any) -> str | None:
+    """Route ``module.encode_spans`` through ecs_otel's encoder while one of our exports runs.
+
+    The stock OTLP/HTTP span exporter serializes a batch with ``encode_spans(spans).SerializePartialToString()``,
+    ``encode_spans`` being the public function of ``opentelemetry-exporter-otlp-proto-common`` that the
+    exporter's module imports by name (so from 1.30 to at least 1.45). The hook swaps that name for one
+    that, only on a thread inside :class:`FastOTLPSpanExporter`'s ``export``, returns our bytes; every
+    other caller (another exporter of the application's) still gets the stock encoder. No private
+    attribute is read; returns why the hook cannot be installed, or ``None`` when it is.
+    """
+    from ecs_otel.otlp.spans import encode_spans as fast_encode
+
+    original = getattr(module, "encode_spans", None)
+    if not callable(original):
+        return f"{module.__name__} has no encode_spans"
+    if getattr(original, "_ecs_otel_hook", False):
+        return None
+
+    def encode_spans(spans: Any) -> Any:
+        if getattr(_encoding_scope, "active", False):
+            try:
+                data = fast_encode(spans)
+            except Exception as exc:  # an SDK span shape the fast encoder does not know: the stock one does
+                _encoding_scope.failed = f"ecs_otel's encoder failed: {type(exc).__name__}: {exc}"
+                return original(spans)
+            _encoding_scope.used = True
+            return _Encoded(data)
+        return original(spans)
+
+    encode_spans._ecs_otel_hook = True  # type: ignore[attr-defined]
+    encode_spans.__wrapped__ = original  # type: ignore[attr-defined]
+    module.encode_spans = encode_spans
+    return None
+
 
 def _fast_http_span_exporter_class() -> Any:
     """The stock OTLP/HTTP span exporter with our wire encoder (about 4x cheaper per span).
 
-    Only the encoding is replaced: sending, retries, compression and headers stay the stock
-    client's. When the stock exporter's internals differ from what this expects (another SDK
-    version), the stock ``export`` runs unchanged.
+    Only the encoding is replaced: the stock ``export`` runs unchanged (size limit, sending, retries,
+    compression, headers, its own metrics), and calls our encoder through :func:`_hook_encoder`. Which
+    encoder a batch went through is recorded (:func:`span_encoding`, and one debug line), so an SDK
+    release on which the fast path does not engage is visible instead of silently slower.
     """
     global _FAST_CLASS
     if _FAST_CLASS is not None:
         return _FAST_CLASS
+    import importlib
+
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    from ecs_otel.otlp.spans import encode_spans
+    module = importlib.import_module(HttpSpanExporter.__module__)
+    problem = _hook_encoder(module)
 
     class FastOTLPSpanExporter(HttpSpanExporter):
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
-            client = getattr(self, "_client", None)
-            if getattr(self, "_shutdown", False) or client is None or not hasattr(client, "export"):
+            if problem is not None:
+                _note_span_encoding("stock", problem)
                 return super().export(spans)
+            scope = _encoding_scope
+            scope.active, scope.used, scope.failed = True, False, None
             try:
-                data = encode_spans(spans)
-            except Exception:
-                return super().export(spans)
-            limit = getattr(self, "_max_request_size", 0) or 0
-            if limit > 0 and len(data) > limit:
-                _logger.warning("ecs_otel: dropping a span batch of %d bytes (limit %d)", len(data), limit)
-                return SpanExportResult.FAILURE
-            result = client.export(data)
-            return SpanExportResult.SUCCESS if getattr(result, "success", False) else SpanExportResult.FAILURE
+                result = super().export(spans)
+            finally:
+                scope.active = False
+            if scope.used:
+                _note_span_encoding("fast")
+            elif scope.failed is not None:
+                _note_span_encoding("stock", scope.failed)
+            elif spans and result == SpanExportResult.SUCCESS:
+                # Sent without calling encode_spans: this release encodes by other means.
+                _note_span_encoding("stock", f"{module.__name__}.OTLPSpanExporter does not call encode_spans")
+            return result
 
     _FAST_CLASS = FastOTLPSpanExporter
     return _FAST_CLASS

@@ -89,3 +89,50 @@ def test_distro_reads_a_bad_setting_once_for_all_instrumentors(monkeypatch, capl
     for _ in range(3):
         distro.load_instrumentor(object())
     assert caplog.text.count("ECS_OTEL_SHUTDOWN_TIMEOUT") == 1
+
+
+def _points(reader: InMemoryMetricReader, name: str) -> list:
+    return [p for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+            for m in sm.metrics if m.name == name for p in m.data.data_points]
+
+
+def test_a_repeated_attribute_set_finds_its_series_without_the_sdk_key(monkeypatch):
+    """The SDK's sorted, type-tagged key is built once per attribute set and stream, not per measurement."""
+    from opentelemetry.sdk.metrics._internal import _view_instrument_match as vim
+
+    assert cardinality.install(2000)
+    calls = []
+    sdk_hash = vim._hash_attributes
+    monkeypatch.setattr(vim, "_hash_attributes", lambda a: calls.append(1) or sdk_hash(a))
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    histogram = provider.get_meter("t").create_histogram("duration")
+    for _ in range(200):
+        histogram.record(0.5, {"http.request.method": "GET", "http.response.status_code": 200})
+    assert 0 < len(calls) <= 10  # once for the first measurement; without the remembered keys 3 per measurement
+    (point,) = _points(reader, "duration")
+    assert point.count == 200 and point.sum == 100.0
+
+
+def test_remembered_keys_keep_series_apart_as_the_sdk_does():
+    """Equal values of different types (True, 1, 1.0), unhashable values, no attributes, and a view that keeps
+    some keys only: the same series and totals as the SDK's own keys give."""
+    from opentelemetry.sdk.metrics.view import View
+
+    assert cardinality.install(2000)
+    reader = InMemoryMetricReader()
+    view = View(instrument_name="filtered", attribute_keys={"kept"})
+    provider = MeterProvider(metric_readers=[reader], views=[view], shutdown_on_exit=False)
+    meter = provider.get_meter("t")
+    counter, filtered = meter.create_counter("counted"), meter.create_counter("filtered")
+    for _ in range(3):
+        for value in (True, 1, 1.0, "1"):
+            counter.add(1, {"v": value})
+        counter.add(1, {"v": [1, 2]})
+        counter.add(1, None)
+        counter.add(1, {})
+        filtered.add(1, {"kept": "a", "dropped": "x"})
+        filtered.add(1, {"kept": "a", "dropped": "y"})
+    by_value = {repr(p.attributes.get("v")): p.value for p in _points(reader, "counted")}
+    assert by_value == {"True": 3, "1": 3, "1.0": 3, "'1'": 3, "(1, 2)": 3, "None": 6}
+    assert [(dict(p.attributes), p.value) for p in _points(reader, "filtered")] == [({"kept": "a"}, 6)]
