@@ -170,10 +170,11 @@ _SPAN_RUN = re.compile(rb"(?:\x12\x26\x0a\x10.{16}\x12\x08.{8}\x22\x08.{8}|\x12\
 #: (every span with a parent, or none), checked with one extended slice per offset instead of the regex.
 _UNIFORM = ((40, ((0, 0x12), (1, 0x26), (2, 0x0A), (3, 0x10), (20, 0x12), (21, 0x08), (30, 0x22), (31, 0x08))),
             (30, ((0, 0x12), (1, 0x1C), (2, 0x0A), (3, 0x10), (20, 0x12), (21, 0x08))))
-#: A zero id inside a record: each record holds its ids right after these tags, so a run holding a zero id
-#: holds one of these (the converse may fail by chance: then the decoded screen decides, as always).
 _REPEATED = {value: bytes((value,)) for _, fixed in _UNIFORM for _, value in fixed}
-_ZERO_IDS = (b"\x0a\x10" + bytes(16), b"\x12\x08" + bytes(8), b"\x22\x08" + bytes(8))
+#: Every id is at least 8 bytes long, so a run holding an all-zero id holds eight zero bytes in a row: one
+#: search instead of one per id field. The converse may fail by chance (eight zeros inside a nonzero trace
+#: id; never across fields, as the tags and lengths between ids are nonzero): then the decoded screen decides.
+_ZERO_ID = bytes(8)
 
 
 def _valid_run(run: bytes) -> bool:
@@ -189,8 +190,7 @@ def _valid_run(run: bytes) -> bool:
     else:
         if _SPAN_RUN.fullmatch(run) is None:
             return False
-    zero_trace, zero_span, zero_parent = _ZERO_IDS
-    return not (zero_trace in run or zero_span in run or zero_parent in run)
+    return _ZERO_ID not in run
 
 
 def span_ids_valid(body: bytes) -> int | None:
