@@ -15,7 +15,7 @@ from sidecar.otlp import ids, json_codec, shallow, wire
 from sidecar.otlp.signals import Signal, item_count
 from sidecar.pipeline.consumer import BackPressure, Consumer, WireBatch, WireConsumer
 from sidecar.pipeline.memory import MemoryBudget
-from sidecar.pipeline.telemetry import Registry
+from sidecar.pipeline.telemetry import Child, Registry
 
 REQUESTS = "ecs_otel_sidecar_receiver_requests_total"
 ACCEPTED = "ecs_otel_sidecar_receiver_accepted_items_total"
@@ -101,6 +101,9 @@ class Ingest:
             "success (reason invalid_id: a span whose trace or span id the OTLP specification calls invalid).",
             ("receiver", "signal", "reason"),
         )
+        #: Counter series bound on first use (request outcomes; bytes and accepted items per signal).
+        self._outcomes: dict[tuple[Signal | str, str], Child] = {}
+        self._per_signal: dict[Signal, tuple[Child, Child]] = {}
         self.repaired = telemetry.counter(
             REPAIRED, "Items kept after clearing a field the specification says to treat as absent (reason "
             "invalid_id: a log record's invalid trace or span id, a span's invalid parent id).",
@@ -215,12 +218,21 @@ class Ingest:
             raise Refused("bad_request", f"cannot decode {signal.value} request: {exc}") from None
 
     def outcome(self, signal: Signal | str, outcome: str) -> None:
-        self.requests.inc(receiver=self.receiver, signal=str(signal), outcome=outcome)
+        child = self._outcomes.get((signal, outcome))
+        if child is None:  # each series bound once: this runs on every request
+            child = self._outcomes[signal, outcome] = self.requests.child(receiver=self.receiver, signal=str(signal),
+                                                                          outcome=outcome)
+        child.inc()
 
     async def deliver(self, signal: Signal, batch: Message | WireBatch, size: int) -> int:
         """Hand ``batch`` on; returns its item count. Raises :class:`BackPressure` (counted here)."""
         n = batch.items if isinstance(batch, WireBatch) else item_count(signal, batch)
-        self.bytes.inc(size, receiver=self.receiver, signal=signal.value)
+        counted = self._per_signal.get(signal)
+        if counted is None:
+            counted = self._per_signal[signal] = (self.bytes.child(receiver=self.receiver, signal=signal.value),
+                                                  self.accepted.child(receiver=self.receiver, signal=signal.value))
+        received_bytes, accepted = counted
+        received_bytes.inc(size)
         consumer = self.consumers.get(signal)
         if n == 0 or consumer is None:
             self.outcome(signal, "ok")
@@ -240,7 +252,7 @@ class Ingest:
             self.refused.inc(n, receiver=self.receiver, signal=signal.value, reason="error")
             self.outcome(signal, "error")
             raise PipelineError(str(exc)) from exc
-        self.accepted.inc(n, receiver=self.receiver, signal=signal.value)
+        accepted.inc(n)
         self.outcome(signal, "ok")
         return n
 
