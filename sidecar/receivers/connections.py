@@ -100,6 +100,8 @@ class _Guarded(asyncio.Protocol):
         self.inner: asyncio.Protocol | None = None
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: When the next request's headers must be in (loop time), or ``None`` while a request is handled.
+        self._deadline: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -113,17 +115,37 @@ class _Guarded(asyncio.Protocol):
         self.arm()
 
     def arm(self) -> None:
-        self.disarm()
-        if self.transport is not None and not self.transport.is_closing():
-            self._timer = asyncio.get_running_loop().call_later(self.guard.header_timeout_s, self._expire)
+        """Start the header deadline. Lazily: one timer per connection stays pending and, when it fires, looks
+        at the current deadline, so a busy keep-alive connection costs no timer (heap push, cancel) per request."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self._deadline = None
+            return
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.guard.header_timeout_s
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expire)
 
     def disarm(self) -> None:
+        """Stop the header deadline (a pending timer finds none and does nothing)."""
+        self._deadline = None
+
+    def _cancel(self) -> None:
+        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     def _expire(self) -> None:
         self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return  # headers came in time (the handler disarmed): the next request arms again
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:  # re-armed since this timer was set: wait for the newer deadline
+            self._timer = loop.call_at(deadline, self._expire)
+            return
+        self._deadline = None
         if self.transport is not None and not self.transport.is_closing():
             self.guard._timed_out()
             self.transport.abort()
@@ -136,7 +158,7 @@ class _Guarded(asyncio.Protocol):
         return self.inner.eof_received() if self.inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.disarm()
+        self._cancel()
         if self.transport is not None:
             self.guard._closed(self.transport)
         if self.inner is not None:

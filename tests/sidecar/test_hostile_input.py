@@ -295,6 +295,24 @@ def test_a_connection_that_never_finishes_its_headers_is_closed_and_counted(side
     assert post(sc.http_url + "/v1/traces", ExportTraceServiceRequest().SerializeToString(), PROTOBUF)[0] == 200
 
 
+def test_a_keep_alive_connection_idle_past_the_header_timeout_after_a_request_is_closed(sidecar_factory: Any) -> None:
+    """The header deadline restarts when a request ends; the connection's one pending timer, set when it
+    opened, finds the later deadline when it fires and waits for that one (no timer per request)."""
+    import socket
+
+    sc = sidecar_factory({**QUIET, "ECS_OTEL_HEADER_READ_TIMEOUT": "2"})
+    with socket.create_connection(("127.0.0.1", int(sc.ports["otlp_http"])), timeout=5) as conn:
+        # Halfway through the first deadline: the request ends well after the connection's timer was set,
+        # so that timer fires before the restarted deadline and must wait for it (not close, not give up).
+        time.sleep(1.0)
+        conn.sendall(HEAD + b"Content-Length: 0\r\n\r\n" + HEAD + b"X-Slow: a")  # one request, then a slow-loris
+        data = read_until_closed(conn, 15)
+    assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"HTTP/1.1") == 1  # answered, then closed
+    m = sc.wait_metrics(lambda m: m.total("ecs_otel_sidecar_receiver_header_timeouts_total") == 1)
+    assert m.total("ecs_otel_sidecar_receiver_open_connections") == 0
+    assert m.total("ecs_otel_sidecar_receiver_requests_total", outcome="ok") == 1
+
+
 def test_a_body_slower_than_the_body_timeout_is_answered_408_and_counted(sidecar_factory: Any) -> None:
     import socket
 
