@@ -24,6 +24,10 @@ from sidecar.pipeline.processor import Processor
 
 #: Attribute prefixes that describe one container: the sidecar's own would be wrong on app data.
 CONTAINER_PREFIXES = ("container.", "aws.ecs.container.", "aws.log.")
+#: Distinct encoded resources whose keys :class:`EnrichProcessor` remembers (a task's apps send a few).
+RESOURCE_KEYS_CACHE = 256
+#: Larger encoded resources are parsed every time: the cache holds at most 256 × 4 KiB.
+RESOURCE_KEYS_CACHE_MAX_BYTES = 4096
 
 
 class EnrichProcessor(Processor):
@@ -50,6 +54,8 @@ class EnrichProcessor(Processor):
         self._kvs: list[tuple[str, KeyValue]] = []
         #: Each attribute encoded as a ``Resource.attributes`` field, for :meth:`process_wire`.
         self._encoded: list[tuple[str, bytes]] = []
+        #: Encoded resource → its attribute keys (see :meth:`_resource_keys`).
+        self._keys_of: dict[bytes, frozenset[str]] = {}
         self._prepare()
 
     def _prepare(self) -> None:
@@ -65,6 +71,19 @@ class EnrichProcessor(Processor):
         self._encoded = [(k, b"\x0a" + varint(len(raw)) + raw) for k, kv in self._kvs for raw in [kv.SerializeToString()]]
         self._keys = frozenset(chosen)
         self._prepared_from = dict(attrs)
+
+    def _resource_keys(self, raw: bytes) -> frozenset[str]:
+        """The attribute keys of an encoded resource, remembered: an app sends the same resource in every
+        request, so parsing it each time costs a parse per request for the same answer."""
+        cache = self._keys_of
+        keys = cache.get(raw)
+        if keys is None:
+            keys = frozenset(shallow.resource_keys(raw))
+            if len(raw) <= RESOURCE_KEYS_CACHE_MAX_BYTES:  # a huge resource is not worth its memory here
+                if len(cache) >= RESOURCE_KEYS_CACHE:
+                    cache.clear()  # bounded; the resources in use come back on the next requests
+                cache[raw] = keys
+        return keys
 
     def process(self, signal: Signal, batch: Message) -> Message | None:
         if self._prepared_from != self.context.task_attributes:
@@ -92,13 +111,12 @@ class EnrichProcessor(Processor):
         if not self._encoded:
             return body
         view = shallow.resource_view(signal, body)
-        keys = shallow.resource_keys
         wanted = self._keys
         enriched = 0
         for entry in resource_entries(signal, view):
             # ``resource`` is a repeated bytes field in the view: every occurrence, which parsers merge.
             occurrences = entry.resource
-            present = {key for raw in occurrences for key in keys(raw)}
+            present = {key for raw in occurrences for key in self._resource_keys(raw)}
             if present >= wanted:
                 continue
             missing = b"".join([raw for k, raw in self._encoded if k not in present])

@@ -197,6 +197,31 @@ async def test_the_chain_on_bytes_gives_what_the_decoded_chain_gives(body: bytes
         assert wire_ctx.telemetry.counter(name, "").values == decoded_ctx.telemetry.counter(name, "").values, name
 
 
+def test_enrich_remembers_resource_keys_within_its_bounds() -> None:
+    """Resource keys are parsed once per distinct encoded resource: the same resource keeps getting the same
+    attributes; many distinct or huge resources never grow the memory past its bounds."""
+    from sidecar.processors.enrich import RESOURCE_KEYS_CACHE, RESOURCE_KEYS_CACHE_MAX_BYTES
+
+    proc = EnrichProcessor(EnrichProcessor.Settings(), SidecarContext(task_attributes=dict(TASK)))
+    span = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="op").SerializeToString()
+
+    def body(resource: Resource) -> bytes:
+        return _request(span, resources=(resource.SerializeToString(),))
+
+    same = body(Resource(attributes=[kv("service.name", "cart")]))
+    slow = ExportTraceServiceRequest.FromString(same)
+    proc.process(Signal.TRACES, slow)
+    for _ in range(3):
+        assert proc.process_wire(Signal.TRACES, same) == slow.SerializeToString()
+    for i in range(RESOURCE_KEYS_CACHE + 10):
+        proc.process_wire(Signal.TRACES, body(Resource(attributes=[kv("service.name", f"cart-{i}")])))
+        assert len(proc._keys_of) <= RESOURCE_KEYS_CACHE
+    huge = Resource(attributes=[kv("service.name", "x" * RESOURCE_KEYS_CACHE_MAX_BYTES)])
+    out = proc.process_wire(Signal.TRACES, body(huge))
+    assert out is not None and b"aws.ecs.task.arn" in out
+    assert huge.SerializeToString() not in proc._keys_of
+
+
 def test_cardinality_renames_spans_on_bytes() -> None:
     proc = CardinalityProcessor(CardinalityProcessor.Settings(), SidecarContext())
     body = _named("GET /users/123", "checkout")
