@@ -49,6 +49,12 @@ class EnrichProcessor(Processor):
             "Resources the enrich processor added task attributes to.",
             ("signal",),
         )
+        self._evicted = context.telemetry.counter(
+            "ecs_otel_sidecar_enrich_resource_cache_evictions_total",
+            f"Encoded resources forgotten by the enrich processor's cache of their attribute keys (cleared when "
+            f"{RESOURCE_KEYS_CACHE} are held; a resource seen again is parsed again).",
+        )
+        self._evicted.inc(0)
         self._prepared_from: dict[str, object] | None = None
         self._keys: frozenset[str] = frozenset()
         self._kvs: list[tuple[str, KeyValue]] = []
@@ -81,6 +87,7 @@ class EnrichProcessor(Processor):
             keys = frozenset(shallow.resource_keys(raw))
             if len(raw) <= RESOURCE_KEYS_CACHE_MAX_BYTES:  # a huge resource is not worth its memory here
                 if len(cache) >= RESOURCE_KEYS_CACHE:
+                    self._evicted.inc(len(cache))
                     cache.clear()  # bounded; the resources in use come back on the next requests
                 cache[raw] = keys
         return keys

@@ -202,7 +202,8 @@ def test_enrich_remembers_resource_keys_within_its_bounds() -> None:
     attributes; many distinct or huge resources never grow the memory past its bounds."""
     from sidecar.processors.enrich import RESOURCE_KEYS_CACHE, RESOURCE_KEYS_CACHE_MAX_BYTES
 
-    proc = EnrichProcessor(EnrichProcessor.Settings(), SidecarContext(task_attributes=dict(TASK)))
+    ctx = SidecarContext(task_attributes=dict(TASK))
+    proc = EnrichProcessor(EnrichProcessor.Settings(), ctx)
     span = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="op").SerializeToString()
 
     def body(resource: Resource) -> bytes:
@@ -216,6 +217,8 @@ def test_enrich_remembers_resource_keys_within_its_bounds() -> None:
     for i in range(RESOURCE_KEYS_CACHE + 10):
         proc.process_wire(Signal.TRACES, body(Resource(attributes=[kv("service.name", f"cart-{i}")])))
         assert len(proc._keys_of) <= RESOURCE_KEYS_CACHE
+    evicted = ctx.telemetry.counter("ecs_otel_sidecar_enrich_resource_cache_evictions_total", "")
+    assert evicted.get() == RESOURCE_KEYS_CACHE  # one clear of a full cache, counted
     huge = Resource(attributes=[kv("service.name", "x" * RESOURCE_KEYS_CACHE_MAX_BYTES)])
     out = proc.process_wire(Signal.TRACES, body(huge))
     assert out is not None and b"aws.ecs.task.arn" in out
