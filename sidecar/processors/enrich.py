@@ -49,6 +49,7 @@ class EnrichProcessor(Processor):
             "Resources the enrich processor added task attributes to.",
             ("signal",),
         )
+        self._added_to = {sig: self._added.child(signal=sig.value) for sig in Signal}
         self._evicted = context.telemetry.counter(
             "ecs_otel_sidecar_enrich_resource_cache_evictions_total",
             f"Encoded resources forgotten by the enrich processor's cache of their attribute keys (cleared when "
@@ -134,5 +135,5 @@ class EnrichProcessor(Processor):
             enriched += 1
         if not enriched:
             return body
-        self._added.inc(enriched, signal=signal.value)
+        self._added_to[signal].inc(enriched)
         return view.SerializeToString()

@@ -100,6 +100,8 @@ class RedactionProcessor(Processor):
             "(skipped) or they were walked attribute by attribute (walked).",
             ("signal", "result"),
         )
+        #: The "skipped" series per signal, bound once: counted on every batch.
+        self._skipped = {sig: self._screened.child(signal=sig.value, result="skipped") for sig in Signal}
 
     def process(self, signal: Signal, batch: Message) -> Message | None:
         return self.process_encoded(signal, batch)[0]
@@ -108,7 +110,7 @@ class RedactionProcessor(Processor):
         """An encoded batch the screen clears goes on as it is; one it flags takes the decoded walk."""
         if self._screen.may_match(body):
             return None  # counted as walked by process_encoded, which the stage calls next
-        self._screened.inc(signal=signal.value, result="skipped")
+        self._skipped[signal].inc()
         return body
 
     def process_encoded(self, signal: Signal, batch: Message) -> tuple[Message | None, bytes | None]:
@@ -119,7 +121,7 @@ class RedactionProcessor(Processor):
         """
         data = batch.SerializeToString()
         if not self._screen.may_match(data):
-            self._screened.inc(signal=signal.value, result="skipped")
+            self._skipped[signal].inc()
             return batch, data
         self._screened.inc(signal=signal.value, result="walked")
         n = self._walk(signal, batch)
