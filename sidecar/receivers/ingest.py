@@ -207,6 +207,17 @@ class Ingest:
             return None
         return WireBatch(body, items, batch)
 
+    async def accept(self, signal: Signal, body: bytes, batch: Message) -> Message:
+        """Hand a decoded protobuf request on (its own bytes when :meth:`wire_batch` allows, else screened
+        and decoded); returns the response to send. Raises what :meth:`deliver` raises."""
+        wire = self.wire_batch(signal, body, batch)
+        if wire is not None:  # nothing to screen out: on as the request's own bytes
+            await self.deliver(signal, wire, len(body))
+            return signal.response_type()
+        response = self.screen(signal, batch)
+        await self.deliver(signal, batch, len(body))
+        return response
+
     async def _exact_count(self, signal: Signal, body: bytes, limit: int) -> int:
         """The wire walk of :func:`wire.count_items` (a malformed body is a bad request)."""
         try:

@@ -137,13 +137,11 @@ class OtlpHttpReceiver(Receiver):
             return _error(400, f"malformed request body: {exc.message}", as_json)
         try:
             batch = await self.ingest.decode(signal, body, as_json)
-            wire = None if as_json else self.ingest.wire_batch(signal, body, batch)
-            if wire is not None:  # nothing to screen out: on as the request's own bytes
-                response = signal.response_type()
-                await self.ingest.deliver(signal, wire, len(body))
-            else:
+            if as_json:
                 response = self.ingest.screen(signal, batch)
                 await self.ingest.deliver(signal, batch, len(body))
+            else:
+                response = await self.ingest.accept(signal, body, batch)
         except Refused as exc:
             return _error(400 if exc.outcome == "bad_request" else 413, str(exc), as_json)
         except BackPressure as exc:

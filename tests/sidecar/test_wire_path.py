@@ -126,6 +126,52 @@ def test_ingest_sends_clean_trace_requests_on_as_bytes() -> None:
     assert plain.wire_batch(Signal.TRACES, body, clean) is None  # a chain without the wire path
 
 
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_both_receivers_send_clean_trace_requests_on_as_their_bytes(transport: str) -> None:
+    """OTLP/HTTP and OTLP/gRPC answer alike: a clean trace request reaches a wire chain as the bytes the
+    client sent (no decoded batch), one with an invalid id is screened and goes on decoded."""
+    import aiohttp
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    from sidecar.receivers.auth import BearerToken
+    from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver
+    from sidecar.receivers.otlp_http import OtlpHttpReceiver
+
+    class Doors:
+        def __init__(self) -> None:
+            self.got: list[tuple[str, bytes]] = []
+
+        async def consume(self, signal: Signal, batch: Any) -> None:
+            self.got.append(("decoded", batch.SerializeToString()))
+
+        async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
+            self.got.append(("wire", batch.body))
+
+    sink = Doors()
+    ingest = Ingest(f"otlp_{transport}", {Signal.TRACES: sink}, Registry())
+    kind = OtlpHttpReceiver if transport == "http" else OtlpGrpcReceiver
+    receiver = kind(ingest, host="127.0.0.1", port=0, max_body_bytes=4 << 20, token=BearerToken(None))
+    clean = spans.traces(3)
+    dirty = spans.traces(3)
+    dirty.resource_spans[0].scope_spans[0].spans[1].span_id = bytes(8)
+    await receiver.start()
+    try:
+        for request in (clean, dirty):
+            if transport == "http":
+                async with aiohttp.ClientSession() as session, session.post(
+                        f"http://127.0.0.1:{receiver.port}/v1/traces", data=request.SerializeToString(),
+                        headers={"Content-Type": "application/x-protobuf"}) as resp:
+                    assert resp.status == 200
+            else:
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{receiver.port}") as channel:
+                    await trace_service_pb2_grpc.TraceServiceStub(channel).Export(request, timeout=10)
+    finally:
+        await receiver.stop()
+    assert [door for door, _ in sink.got] == ["wire", "decoded"]
+    assert sink.got[0][1] == clean.SerializeToString()
+
+
 # -- processors on bytes, against the decoded path ---------------------------------------------------------
 
 
