@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import Message
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from sidecar.otlp import shallow
 from sidecar.otlp.signals import Signal, item_count, resource_entries
 from sidecar.pipeline.consumer import Consumer, WireBatch, WireConsumer
 from sidecar.pipeline.telemetry import Registry
 
 MAX_SENDERS = 200
+#: Distinct encoded resources whose identity the table remembers, each of at most this many bytes.
+IDENTITY_CACHE = 256
+IDENTITY_CACHE_MAX_BYTES = 4096
 _log = logging.getLogger("ecs_otel.sidecar.status")
 
 
@@ -61,6 +66,14 @@ class SenderTable:
             "Senders (service + instance) forgotten by the status page's bounded table, oldest first.",
         )
         self._evicted.inc(0)
+        #: Encoded resource → (service, instance), for :meth:`observe_wire` (an app sends one resource).
+        self._identities: dict[bytes, tuple[str, str]] = {}
+        self._cache_evictions = telemetry.counter(
+            "ecs_otel_sidecar_status_senders_identity_cache_evictions_total",
+            f"Encoded resources forgotten by the senders table's cache of their identity (cleared when "
+            f"{IDENTITY_CACHE} are held; a resource seen again is parsed again).",
+        )
+        self._cache_evictions.inc(0)
 
     @property
     def evicted(self) -> int:
@@ -69,18 +82,39 @@ class SenderTable:
     def observe(self, signal: Signal, batch: Message) -> None:
         now = self._clock()
         for entry in resource_entries(signal, batch):
-            key = _identity(entry.resource)
-            row = self._rows.get(key)
-            if row is None:
-                row = self._rows[key] = Sender(key[0], key[1], now, now)
-                while len(self._rows) > self.max_senders:
-                    self._rows.popitem(last=False)
-                    self._evicted.inc()
-            else:
-                self._rows.move_to_end(key)
-                row.last_seen = now
-            n = item_count(signal, _single(signal, entry))
-            row.items[signal.value] = row.items.get(signal.value, 0) + n
+            self._record(signal, _identity(entry.resource), item_count(signal, _single(signal, entry)), now)
+
+    def observe_wire(self, signal: Signal, body: bytes, items: int) -> bool:
+        """:meth:`observe` for an encoded batch of one resource entry (what an SDK sends), read from the
+        resource's bytes: no decoded batch needed. ``False`` (nothing recorded) for another shape."""
+        entries = resource_entries(signal, shallow.resource_view(signal, body))
+        if len(entries) != 1:
+            return False
+        # Every occurrence of the resource field, in order: their concatenation encodes their merge.
+        raw = b"".join(entries[0].resource)
+        cache = self._identities
+        key = cache.get(raw)
+        if key is None:
+            key = _identity(Resource.FromString(raw))
+            if len(raw) <= IDENTITY_CACHE_MAX_BYTES:  # a huge resource is not worth its memory here
+                if len(cache) >= IDENTITY_CACHE:
+                    self._cache_evictions.inc(len(cache))
+                    cache.clear()  # bounded; the senders in use come back on their next batch
+                cache[raw] = key
+        self._record(signal, key, items, self._clock())
+        return True
+
+    def _record(self, signal: Signal, key: tuple[str, str], n: int, now: float) -> None:
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = Sender(key[0], key[1], now, now)
+            while len(self._rows) > self.max_senders:
+                self._rows.popitem(last=False)
+                self._evicted.inc()
+        else:
+            self._rows.move_to_end(key)
+            row.last_seen = now
+        row.items[signal.value] = row.items.get(signal.value, 0) + n
 
     def snapshot(self) -> dict[str, Any]:
         now = self._clock()
@@ -115,8 +149,15 @@ class SendersTap:
         await self.consumer.consume(signal, batch)
 
     async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
-        """Reads the senders from the decoded form (resources only), and passes the bytes on."""
-        self._observe(signal, batch.decoded(signal))
+        """Reads the senders from the resources' bytes (the decoded form for several resources), and passes
+        the bytes on."""
+        try:
+            observed = self.table.observe_wire(signal, batch.body, batch.items)
+        except Exception:  # the table is a nicety: never let it cost a batch
+            _log.exception("status senders table could not read a batch")
+            observed = True
+        if not observed:
+            self._observe(signal, batch.decoded(signal))
         if self._wire_next is not None:
             await self._wire_next.consume_wire(signal, batch)
         else:
