@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_otel.export_health import health_for, install_filter, loggers_of, tracked_export
+from ecs_otel.settings import otlp_timeout_s
 
 _logger = logging.getLogger("ecs_otel")
 
 SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
 DEFAULT_HTTP_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
-DEFAULT_TIMEOUT_MS = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -65,20 +65,6 @@ def parse_headers(raw: str | None) -> list[tuple[str, str]]:
     return out
 
 
-def timeout_seconds(raw: str | None) -> float:
-    """Spec: milliseconds. A malformed value falls back to the 10 s default."""
-    if raw is None:
-        return DEFAULT_TIMEOUT_MS / 1000.0
-    try:
-        value = float(raw)
-        if value <= 0 or value != value:
-            raise ValueError(raw)
-    except ValueError:
-        _logger.warning("ecs_otel: ignoring OTLP timeout %r (milliseconds expected)", raw)
-        value = DEFAULT_TIMEOUT_MS
-    return value / 1000.0
-
-
 def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None) -> OtlpTarget:
     protocol = (_get(env, signal, "PROTOCOL") or "http/protobuf").lower()
     if protocol not in ("http/protobuf", "grpc"):
@@ -104,7 +90,7 @@ def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None
         protocol=protocol,
         endpoint=endpoint,
         headers=tuple(headers),
-        timeout_s=timeout_seconds(_get(env, signal, "TIMEOUT")),
+        timeout_s=otlp_timeout_s(env, signal),
         compression=compression,
     )
 

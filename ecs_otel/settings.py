@@ -174,6 +174,21 @@ class OtelVariables:
         help="Milliseconds per export, as the specification says (the stock Python exporters read seconds); also per signal.",
         env=V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0,
     )
+    exporter_otlp_traces_timeout: float | None = setting(
+        None,
+        help="Milliseconds per trace export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
+        env=V.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, gt=0,
+    )
+    exporter_otlp_metrics_timeout: float | None = setting(
+        None,
+        help="Milliseconds per metric export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
+        env=V.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, gt=0,
+    )
+    exporter_otlp_logs_timeout: float | None = setting(
+        None,
+        help="Milliseconds per log export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
+        env=V.OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, gt=0,
+    )
     exporter_otlp_compression: str = setting(
         "none",
         help="`gzip` or `none`, also per signal.",
@@ -328,9 +343,9 @@ TUNING_VARIABLES: dict[str, bool] = {
 #: is dropped, so the signal uses OTEL_EXPORTER_OTLP_TIMEOUT (its default, per the specification).
 OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = (
     V.OTEL_EXPORTER_OTLP_TIMEOUT,
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    V.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    V.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    V.OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
 )
 _BATCH_PREFIX = {"traces": "OTEL_BSP", "logs": "OTEL_BLRP"}
 
@@ -380,14 +395,7 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
             env.pop(name, None)
             values[name] = default
     for name in OTLP_TIMEOUT_VARIABLES:
-        raw = env.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            _parse(V.OTEL_EXPORTER_OTLP_TIMEOUT, raw, name)
-        except SettingError:
-            fallback = V.OTEL_EXPORTER_OTLP_TIMEOUT if name != V.OTEL_EXPORTER_OTLP_TIMEOUT else _DEFAULTS[name]
-            _warn_bad(name, raw, fallback)
+        if env.get(name, "").strip() and _otlp_timeout_ms(env, name) is None:
             env.pop(name, None)
     for prefix in _BATCH_PREFIX.values():
         batch, queue = f"{prefix}_MAX_EXPORT_BATCH_SIZE", f"{prefix}_MAX_QUEUE_SIZE"
@@ -397,6 +405,37 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
                                 values[queue], values[queue])
             values[batch] = values[queue]
     return values
+
+
+def _otlp_timeout_ms(env: Mapping[str, str], name: str) -> float | None:
+    """One OTLP timeout variable in milliseconds, ``None`` when unset or refused (then with one warning naming
+    it and what applies instead: OTEL_EXPORTER_OTLP_TIMEOUT for a per-signal variable, else its default)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(_parse(name, raw))
+    except SettingError:
+        fallback = V.OTEL_EXPORTER_OTLP_TIMEOUT if name != V.OTEL_EXPORTER_OTLP_TIMEOUT else _DEFAULTS[name]
+        _warn_bad(name, raw, fallback)
+        return None
+
+
+def otlp_timeout_s(env: Mapping[str, str], signal: str) -> float:
+    """The export timeout of ``signal`` (``traces``, ``metrics``, ``logs``) in seconds, for the exporters.
+
+    The specification's variables are milliseconds (the stock Python exporters read seconds):
+    ``OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT``, else ``OTEL_EXPORTER_OTLP_TIMEOUT``, else 10 s. Values go through
+    the declared bounds, so ``inf``, ``nan``, ``0`` and text are refused (an infinite timeout would let one
+    hanging export hold the batch worker forever): one warning naming the variable, then the next in line.
+    :meth:`Settings.from_env` removes refused values from ``Settings.environ``, so exporters built from it
+    warn about none of them again. Never raises.
+    """
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT", V.OTEL_EXPORTER_OTLP_TIMEOUT):
+        ms = _otlp_timeout_ms(env, name)
+        if ms is not None:
+            return ms / 1000.0
+    return float(_DEFAULTS[V.OTEL_EXPORTER_OTLP_TIMEOUT]) / 1000.0
 
 
 def _default_tuning() -> dict[str, float]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from ecs_otel.exporting import parse_headers, resolve_target, timeout_seconds
+import pytest
+
+from ecs_otel.exporting import build_otlp_exporter, parse_headers, resolve_target
+from ecs_otel.settings import OTLP_TIMEOUT_VARIABLES
 from tests.ecs_otel.conftest import base_env, resource_spans, run, write_script
 
 
@@ -38,10 +42,43 @@ def test_receiver_token_becomes_bearer_header_unless_authorization_given():
     assert dict(resolve_target("traces", env, token="s3cret").headers)["authorization"] == "Basic eA=="
 
 
-def test_bad_values_fall_back():
-    assert timeout_seconds("soon") == 10.0
-    assert timeout_seconds("-5") == 10.0
+def test_bad_headers_fall_back():
     assert parse_headers("novalue,k=v") == [("k", "v")]
+
+
+@pytest.mark.parametrize("name", OTLP_TIMEOUT_VARIABLES)
+@pytest.mark.parametrize("raw", ["inf", "nan", "-1", "abc", "0", "1e400"])
+def test_a_bad_timeout_is_one_warning_naming_it_and_the_exporter_keeps_10_s(name, raw, caplog):
+    """Read straight from an environment (not through Settings.from_env): ``inf`` used to become an
+    infinite export timeout, and the other refusals a warning that did not say which variable."""
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        target = resolve_target("traces" if name == "OTEL_EXPORTER_OTLP_TIMEOUT" else name.split("_")[3].lower(),
+                                {name: raw})
+    assert target.timeout_s == 10.0
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ecs_otel: ignoring {name}={raw!r} (invalid); using "
+        f"{'10000' if name == 'OTEL_EXPORTER_OTLP_TIMEOUT' else 'OTEL_EXPORTER_OTLP_TIMEOUT'}"]
+    exporter = build_otlp_exporter(target)
+    try:
+        assert exporter._client._timeout == 10.0  # the stock exporter's own reading of its timeout
+    finally:
+        exporter.shutdown()
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}, 2.5),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "1e3"}, 1.0),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "inf"}, 2.5),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "inf", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": " 0.5 "}, 0.0005),
+])
+def test_a_valid_timeout_is_used_and_a_bad_per_signal_one_gives_way_to_the_general_one(env, expected):
+    target = resolve_target("traces", env)
+    assert target.timeout_s == expected
+    exporter = build_otlp_exporter(target)
+    try:
+        assert exporter._client._timeout == expected
+    finally:
+        exporter.shutdown()
 
 
 FLUSH_APP = """
