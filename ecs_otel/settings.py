@@ -118,6 +118,15 @@ class LoggingVariables:
     )
 
 
+def _signal_timeout(kind: str, env: str) -> Any:
+    """The declaration of one ``OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT``: the three differ only in the signal."""
+    return setting(
+        None,
+        help=f"Milliseconds per {kind} export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
+        env=env, gt=0,
+    )
+
+
 @dataclass(frozen=True)
 class OtelVariables:
     """The OpenTelemetry specification's variables the library honours (and the defaults it gives them)."""
@@ -174,21 +183,9 @@ class OtelVariables:
         help="Milliseconds per export, as the specification says (the stock Python exporters read seconds); also per signal.",
         env=V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0,
     )
-    exporter_otlp_traces_timeout: float | None = setting(
-        None,
-        help="Milliseconds per trace export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
-        env=V.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, gt=0,
-    )
-    exporter_otlp_metrics_timeout: float | None = setting(
-        None,
-        help="Milliseconds per metric export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
-        env=V.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, gt=0,
-    )
-    exporter_otlp_logs_timeout: float | None = setting(
-        None,
-        help="Milliseconds per log export; unset (or invalid: one warning), OTEL_EXPORTER_OTLP_TIMEOUT applies.",
-        env=V.OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, gt=0,
-    )
+    exporter_otlp_traces_timeout: float | None = _signal_timeout("trace", V.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT)
+    exporter_otlp_metrics_timeout: float | None = _signal_timeout("metric", V.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT)
+    exporter_otlp_logs_timeout: float | None = _signal_timeout("log", V.OTEL_EXPORTER_OTLP_LOGS_TIMEOUT)
     exporter_otlp_compression: str = setting(
         "none",
         help="`gzip` or `none`, also per signal.",
