@@ -49,13 +49,6 @@ def base_env(sink: SinkProcess | None = None, emulator: EmulatorProcess | None =
 _HELD: list[socket.socket] = []
 
 
-def free_port() -> int:
-    """A loopback port free now, for a server that binds it itself (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def free_closed_port() -> int:
     """A loopback port where connections are refused, for the whole test session.
 
