@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_otel import environment_variables as V
 from ecs_otel.export_health import health_for, install_filter, loggers_of, tracked_export
-from ecs_otel.settings import otlp_timeout_s
+from ecs_otel.settings import otlp_timeout_s, read_variable
 
 _logger = logging.getLogger("ecs_otel")
 
@@ -435,7 +436,7 @@ def _failure(signal: str) -> Any:
 
 
 def metric_temporality(env: Mapping[str, str]) -> dict[type, Any]:
-    """OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: cumulative (default), delta or lowmemory."""
+    """OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: cumulative (default), delta or lowmemory, any case."""
     from opentelemetry.sdk.metrics import (
         Counter,
         Histogram,
@@ -446,7 +447,7 @@ def metric_temporality(env: Mapping[str, str]) -> dict[type, Any]:
     )
     from opentelemetry.sdk.metrics.export import AggregationTemporality
 
-    pref = env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
+    pref = read_variable(env, V.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)  # a typo: one warning
     cumulative, delta = AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA
     table: dict[type, Any] = {k: cumulative for k in (Counter, UpDownCounter, Histogram, ObservableCounter,
                                      ObservableUpDownCounter, ObservableGauge)}

@@ -279,7 +279,7 @@ class OtelVariables:
         help="Metric export timeout, ms.",
         env=V.OTEL_METRIC_EXPORT_TIMEOUT, gt=0,
     )
-    exporter_otlp_metrics_temporality_preference: str = setting(
+    exporter_otlp_metrics_temporality_preference: Literal["cumulative", "delta", "lowmemory"] = setting(
         "cumulative",
         help="`cumulative`, `delta` (counters and histograms) or `lowmemory` (synchronous counters and histograms "
         "only); the sidecar's CloudWatch exporter turns cumulative series into deltas itself.",
@@ -347,8 +347,9 @@ OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = (
 _BATCH_PREFIX = {"traces": "OTEL_BSP", "logs": "OTEL_BLRP"}
 
 
-def _parse(declared: str, raw: str, key: str | None = None) -> Any:
-    """``raw`` (stripped, non-empty) as the declaration of ``declared`` says, or SettingError naming ``key``."""
+def parse_variable(declared: str, raw: str, key: str | None = None) -> Any:
+    """``raw`` (stripped, non-empty) as the declaration of ``declared`` says, or SettingError naming ``key``
+    (default: ``declared``). For readers that report a refusal their own way (the logging set-up)."""
     f = _FIELDS[declared]
     bounds: Bounds | None = f.metadata.get(BOUNDS)
     return coerce(_HINTS[f.name], raw, key or declared, from_env=True, bounds=bounds)
@@ -359,14 +360,17 @@ def _on_bad(error: SettingError, default: Any) -> None:
     _warn_bad(error.key, str(error.got), _text(default))
 
 
-def _lenient(env: Mapping[str, str], name: str) -> Any:
-    """One declared variable from ``env``; a bad value is one warning and the default."""
+def read_variable(env: Mapping[str, str], name: str) -> Any:
+    """One declared variable from ``env``, as its declaration says; a bad value is one warning and the default.
+
+    For variables read where they are used rather than by :meth:`Settings.from_env`. Never raises.
+    """
     default = field_default(_FIELDS[name])
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return _parse(name, raw)
+        return parse_variable(name, raw)
     except SettingError as exc:
         _on_bad(exc, default)
         return default
@@ -386,7 +390,7 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
             values[name] = default
             continue
         try:
-            values[name] = float(_parse(name, raw))
+            values[name] = float(parse_variable(name, raw))
         except SettingError:
             _warn_bad(name, raw, _DEFAULTS[name])
             env.pop(name, None)
@@ -411,7 +415,7 @@ def _otlp_timeout_ms(env: Mapping[str, str], name: str) -> float | None:
     if not raw:
         return None
     try:
-        return float(_parse(name, raw))
+        return float(parse_variable(name, raw))
     except SettingError:
         fallback = V.OTEL_EXPORTER_OTLP_TIMEOUT if name != V.OTEL_EXPORTER_OTLP_TIMEOUT else _DEFAULTS[name]
         _warn_bad(name, raw, fallback)
@@ -463,7 +467,7 @@ def metadata_timeout(env: Mapping[str, str]) -> float:
     The metadata client reads the variable through this function, so the detector, ``configure()`` and the
     logging set-up agree on the value and on the warning. Never raises.
     """
-    return _capped_metadata_timeout(_lenient(env, V.ECS_OTEL_METADATA_TIMEOUT))
+    return _capped_metadata_timeout(read_variable(env, V.ECS_OTEL_METADATA_TIMEOUT))
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -547,7 +551,7 @@ class Settings:
             "disabled_instrumentations": _names(env, V.OTEL_PYTHON_DISABLED_INSTRUMENTATIONS),
             "xray_sampling_endpoint": declared.xray_sampling_endpoint.rstrip("/"),
             "xray_sampling_interval_s": float(declared.xray_sampling_interval_s),
-            "application_signals": _lenient(env, V.OTEL_AWS_APPLICATION_SIGNALS_ENABLED),
+            "application_signals": read_variable(env, V.OTEL_AWS_APPLICATION_SIGNALS_ENABLED),
             "tuning": tuning,
             "environ": env,
         }

@@ -154,3 +154,23 @@ def test_stock_exporter_reads_the_timeout_as_seconds(monkeypatch):
     finally:
         stock.shutdown()
     assert resolve_target("traces", {"OTEL_EXPORTER_OTLP_TIMEOUT": "300"}).timeout_s == 0.3
+
+
+@pytest.mark.parametrize(("raw", "counter", "warned"), [
+    ("DELTA", "DELTA", False), (" lowmemory ", "DELTA", False), ("cumulative", "CUMULATIVE", False),
+    ("deltas", "CUMULATIVE", True), ("1", "CUMULATIVE", True),
+])
+def test_temporality_preference_is_read_as_declared_and_a_typo_is_one_warning(raw, counter, warned, caplog):
+    """A typo used to leave metrics cumulative in silence: the user asked for delta and never learned why not."""
+    from opentelemetry.sdk.metrics import Counter, UpDownCounter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    from ecs_otel.exporting import metric_temporality
+
+    name = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        table = metric_temporality({name: raw})
+    assert table[Counter] == AggregationTemporality[counter]
+    assert table[UpDownCounter] == AggregationTemporality.CUMULATIVE
+    expected = [f"ecs_otel: ignoring {name}={raw!r} (invalid); using cumulative"] if warned else []
+    assert [r.getMessage() for r in caplog.records] == expected
