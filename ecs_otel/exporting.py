@@ -21,7 +21,7 @@ from typing import Any
 
 from ecs_otel import environment_variables as V
 from ecs_otel.export_health import health_for, install_filter, loggers_of, tracked_export
-from ecs_otel.settings import otlp_timeout_s, read_variable
+from ecs_otel.settings import otlp_option, otlp_timeout_s, read_variable
 
 _logger = logging.getLogger("ecs_otel")
 
@@ -67,10 +67,7 @@ def parse_headers(raw: str | None) -> list[tuple[str, str]]:
 
 
 def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None) -> OtlpTarget:
-    protocol = (_get(env, signal, "PROTOCOL") or "http/protobuf").lower()
-    if protocol not in ("http/protobuf", "grpc"):
-        _logger.warning("ecs_otel: unsupported OTLP protocol %r, using http/protobuf", protocol)
-        protocol = "http/protobuf"
+    protocol = otlp_option(env, signal, "PROTOCOL")
     specific = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
     base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     if protocol == "grpc":
@@ -82,10 +79,7 @@ def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None
     headers = parse_headers(_get(env, signal, "HEADERS"))
     if token and not any(k == "authorization" for k, _ in headers):
         headers.append(("authorization", f"Bearer {token}"))
-    compression = (_get(env, signal, "COMPRESSION") or "none").lower()
-    if compression not in ("gzip", "none"):
-        _logger.warning("ecs_otel: unsupported OTLP compression %r, using none", compression)
-        compression = "none"
+    compression = otlp_option(env, signal, "COMPRESSION")
     return OtlpTarget(
         signal=signal,
         protocol=protocol,

@@ -174,3 +174,37 @@ def test_temporality_preference_is_read_as_declared_and_a_typo_is_one_warning(ra
     assert table[UpDownCounter] == AggregationTemporality.CUMULATIVE
     expected = [f"ecs_otel: ignoring {name}={raw!r} (invalid); using cumulative"] if warned else []
     assert [r.getMessage() for r in caplog.records] == expected
+
+
+@pytest.mark.parametrize(("env", "expected", "warned"), [
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "GRPC "}, ("grpc", "none"), None),
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, ("grpc", "none"),
+     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='http/json' (invalid); using OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}, ("http/protobuf", "none"),
+     "OTEL_EXPORTER_OTLP_PROTOCOL='thrift' (invalid); using http/protobuf"),
+    ({"OTEL_EXPORTER_OTLP_COMPRESSION": "br"}, ("http/protobuf", "none"),
+     "OTEL_EXPORTER_OTLP_COMPRESSION='br' (invalid); using none"),
+    ({"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd"},
+     ("http/protobuf", "gzip"),
+     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION='zstd' (invalid); using OTEL_EXPORTER_OTLP_COMPRESSION"),
+    ({"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "None"},
+     ("http/protobuf", "none"), None),
+])
+def test_protocol_and_compression_are_read_as_declared(env, expected, warned, caplog):
+    """A bad per-signal value gives way to the general variable (as a bad per-signal timeout does); the
+    warning names the variable. Both used to be checked by hand, the per-signal value falling to the default."""
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        target = resolve_target("traces", env)
+    assert (target.protocol, target.compression) == expected
+    assert [r.getMessage() for r in caplog.records] == ([f"ecs_otel: ignoring {warned}"] if warned else [])
+
+
+@pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_COMPRESSION"])
+def test_a_bad_protocol_or_compression_is_one_warning_for_all_signals(name, caplog):
+    from ecs_otel.settings import Settings
+
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        settings = Settings.from_env({name: "bogus"})
+        targets = [resolve_target(signal, settings.environ) for signal in ("traces", "metrics", "logs")]
+    assert [(t.protocol, t.compression) for t in targets] == [("http/protobuf", "none")] * 3
+    assert len(caplog.records) == 1 and name in caplog.records[0].getMessage()
