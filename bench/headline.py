@@ -57,6 +57,12 @@ def startup_lines(rows: Rows) -> list[Line]:
         adot_added = f"{adot_rps['cpu_us'] - plain_rps['cpu_us']:.0f} (ADOT)" if adot_rps else "n/a"
         out.append(("aiohttp server CPU µs/request added by instrumentation", f"{added:.0f}", adot_added,
                     f"≤ 100 µs — {'met' if added <= 100 else 'missed'}"))
+        for floor, label in (("floor: upstream instrumentor, no SDK", "the upstream instrumentor alone"),
+                             ("floor: upstream instrumentor + stock SDK", "instrumentor + stock SDK, nothing exported")):
+            row = _first(rows, kind="throughput", name=f"aiohttp app, {floor}")
+            if row:
+                out.append((f"aiohttp server CPU µs/request added: ecs_otel vs {label}", f"{added:.0f}",
+                            f"{row['cpu_us'] - plain_rps['cpu_us']:.0f}", "floor, measured, no target"))
     return out
 
 

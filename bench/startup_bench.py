@@ -9,6 +9,10 @@ Measured in one run, on the same machine, so the ratios carry the comparison:
 - requests/s and server CPU per request of three one-route apps (aiohttp; Flask under gunicorn, one
   sync worker; Starlette, an ASGI app, under uvicorn) uninstrumented, with ecs_otel and with ADOT, driven
   by a separate, uninstrumented client process sending a fixed number of requests at fixed concurrency.
+  Two more aiohttp rows put a floor under the overhead target: the upstream aiohttp-server
+  instrumentor with no SDK (no-op providers: its own per-request work only), and the stock SDK
+  recording every span and measurement with nothing exported (no span processor, an in-memory
+  metric reader): what any SDK-based set-up pays before a byte leaves the process.
   Every server runs "on ECS": ``ECS_CONTAINER_METADATA_URI_V4`` points at the project's emulator, so
   the resource is detected as in a task; traces and metrics go to the sink. Server CPU counts the
   whole process tree (gunicorn's master and worker).
@@ -98,6 +102,26 @@ async def hello(request):
 
 app = Starlette(routes=[Route("/", hello)])
 """
+
+# The floor rows' preambles: the instrumentor alone; the stock SDK recording with nothing exported.
+INSTRUMENTOR_ONLY = """
+from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
+AioHttpServerInstrumentor().instrument()
+"""
+
+SDK_RECORDING_ONLY = """
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+trace.set_tracer_provider(TracerProvider())
+metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
+AioHttpServerInstrumentor().instrument()
+"""
+
+FLOOR_INSTRUMENTOR = "floor: upstream instrumentor, no SDK"
+FLOOR_SDK = "floor: upstream instrumentor + stock SDK recording, nothing exported"
 
 CLIENT = """
 import asyncio, sys, time
@@ -286,6 +310,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             (tmp / "ours_first_line.py").write_text("import ecs_otel.auto\nprint('ready', flush=True)\n")
             (tmp / "server_plain.py").write_text(textwrap.dedent(SERVER_APP.format(preamble="")))
             (tmp / "server_ours.py").write_text(textwrap.dedent(SERVER_APP.format(preamble="import ecs_otel.auto")))
+            (tmp / "server_instrumentor_only.py").write_text(
+                textwrap.dedent(SERVER_APP.format(preamble=INSTRUMENTOR_ONLY)))
+            (tmp / "server_sdk_recording.py").write_text(
+                textwrap.dedent(SERVER_APP.format(preamble=SDK_RECORDING_ONLY)))
             (tmp / "client.py").write_text(CLIENT)
             py = sys.executable
             ours_env = _otel_env(sink.url)
@@ -325,6 +353,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             servers: list[tuple[str, str, list[str], dict[str, str], bool]] = [
                 ("aiohttp app", "uninstrumented", [py, "server_plain.py"], _clean_env(**on_ecs), False),
                 ("aiohttp app", "import ecs_otel.auto", [py, "server_ours.py"], ecs_ours_env, False),
+                ("aiohttp app", FLOOR_INSTRUMENTOR, [py, "server_instrumentor_only.py"], _clean_env(**on_ecs),
+                 False),
+                ("aiohttp app", FLOOR_SDK, [py, "server_sdk_recording.py"], _clean_env(**on_ecs), False),
                 ("Flask app (gunicorn)", "uninstrumented", [str(bin_dir / "gunicorn"), *gunicorn, "flask_plain:app"],
                  _clean_env(**on_ecs), True),
                 ("Flask app (gunicorn)", "import ecs_otel.auto",
@@ -374,7 +405,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     sink.reset()
             for (app, variant), got in samples.items():
                 name = f"{app}, {variant}"
-                if app == "aiohttp app":
+                if app == "aiohttp app" and not variant.startswith("floor"):
                     rows.append({"kind": "ready", "name": name, "seconds": statistics.median(got["ready"])})
                 rows.append({"kind": "throughput", "app": app, "variant": variant, "name": name,
                              "rps": statistics.median(got["rps"]), "cpu_us": statistics.median(got["cpu_us"])})
@@ -436,7 +467,11 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
             "rest are disabled through OTEL_PYTHON_DISABLED_INSTRUMENTATIONS). Every server runs with",
             "ECS_CONTAINER_METADATA_URI_V4 pointing at the emulator (resource detected), traces and metrics on.",
             "Targets: start-up ≤ 0.6× ADOT's, requests/s ≥ 1.1× ADOT's, aiohttp server CPU ≤ 100 µs/request",
-            "over uninstrumented; Flask and ASGI rows are reported, no target."]
+            "over uninstrumented; Flask and ASGI rows are reported, no target. The two floor rows are",
+            "what the upstream aiohttp-server instrumentor costs alone (no-op providers) and with the stock",
+            "SDK recording every span and measurement but exporting nothing. The first is what any set-up",
+            "built on the upstream instrumentor pays before the SDK does anything; ecs_otel, which exports",
+            "everything, is measured against the second."]
     return "\n".join(out)
 
 

@@ -19,14 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_otel import environment_variables as V
 from ecs_otel.export_health import health_for, install_filter, loggers_of, tracked_export
+from ecs_otel.settings import otlp_option, otlp_timeout_s, read_variable
 
 _logger = logging.getLogger("ecs_otel")
 
 SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
 DEFAULT_HTTP_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
-DEFAULT_TIMEOUT_MS = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -65,25 +66,8 @@ def parse_headers(raw: str | None) -> list[tuple[str, str]]:
     return out
 
 
-def timeout_seconds(raw: str | None) -> float:
-    """Spec: milliseconds. A malformed value falls back to the 10 s default."""
-    if raw is None:
-        return DEFAULT_TIMEOUT_MS / 1000.0
-    try:
-        value = float(raw)
-        if value <= 0 or value != value:
-            raise ValueError(raw)
-    except ValueError:
-        _logger.warning("ecs_otel: ignoring OTLP timeout %r (milliseconds expected)", raw)
-        value = DEFAULT_TIMEOUT_MS
-    return value / 1000.0
-
-
 def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None) -> OtlpTarget:
-    protocol = (_get(env, signal, "PROTOCOL") or "http/protobuf").lower()
-    if protocol not in ("http/protobuf", "grpc"):
-        _logger.warning("ecs_otel: unsupported OTLP protocol %r, using http/protobuf", protocol)
-        protocol = "http/protobuf"
+    protocol = otlp_option(env, signal, "PROTOCOL")
     specific = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
     base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     if protocol == "grpc":
@@ -95,16 +79,13 @@ def resolve_target(signal: str, env: Mapping[str, str], token: str | None = None
     headers = parse_headers(_get(env, signal, "HEADERS"))
     if token and not any(k == "authorization" for k, _ in headers):
         headers.append(("authorization", f"Bearer {token}"))
-    compression = (_get(env, signal, "COMPRESSION") or "none").lower()
-    if compression not in ("gzip", "none"):
-        _logger.warning("ecs_otel: unsupported OTLP compression %r, using none", compression)
-        compression = "none"
+    compression = otlp_option(env, signal, "COMPRESSION")
     return OtlpTarget(
         signal=signal,
         protocol=protocol,
         endpoint=endpoint,
         headers=tuple(headers),
-        timeout_s=timeout_seconds(_get(env, signal, "TIMEOUT")),
+        timeout_s=otlp_timeout_s(env, signal),
         compression=compression,
     )
 
@@ -449,7 +430,7 @@ def _failure(signal: str) -> Any:
 
 
 def metric_temporality(env: Mapping[str, str]) -> dict[type, Any]:
-    """OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: cumulative (default), delta or lowmemory."""
+    """OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: cumulative (default), delta or lowmemory, any case."""
     from opentelemetry.sdk.metrics import (
         Counter,
         Histogram,
@@ -460,7 +441,7 @@ def metric_temporality(env: Mapping[str, str]) -> dict[type, Any]:
     )
     from opentelemetry.sdk.metrics.export import AggregationTemporality
 
-    pref = env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
+    pref = read_variable(env, V.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)  # a typo: one warning
     cumulative, delta = AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA
     table: dict[type, Any] = {k: cumulative for k in (Counter, UpDownCounter, Histogram, ObservableCounter,
                                      ObservableUpDownCounter, ObservableGauge)}

@@ -118,6 +118,16 @@ class LoggingVariables:
     )
 
 
+def _per_signal(signal: str, general: str, *, gt: float | None = None) -> Any:
+    """The declaration of ``general``'s form for ``signal`` alone (``OTEL_EXPORTER_OTLP_<SIGNAL>_<OPTION>``):
+    the same form and bounds, no default of its own."""
+    return setting(
+        None,
+        help=f"As {general}, for {signal} alone; unset (or invalid: one warning), {general} applies.",
+        env=general.replace("_OTLP_", f"_OTLP_{signal.upper()}_"), gt=gt,
+    )
+
+
 @dataclass(frozen=True)
 class OtelVariables:
     """The OpenTelemetry specification's variables the library honours (and the defaults it gives them)."""
@@ -153,11 +163,14 @@ class OtelVariables:
         "as JSON on stdout, so exporting them twice is opt-in.",
         env=V.OTEL_LOGS_EXPORTER,
     )
-    exporter_otlp_protocol: str = setting(
+    exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = setting(
         "http/protobuf",
-        help="`http/protobuf` or `grpc` (also per signal: OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_PROTOCOL).",
+        help="`http/protobuf` or `grpc`, also per signal (below).",
         env=V.OTEL_EXPORTER_OTLP_PROTOCOL,
     )
+    exporter_otlp_traces_protocol: Literal["http/protobuf", "grpc"] | None = _per_signal("traces", V.OTEL_EXPORTER_OTLP_PROTOCOL)
+    exporter_otlp_metrics_protocol: Literal["http/protobuf", "grpc"] | None = _per_signal("metrics", V.OTEL_EXPORTER_OTLP_PROTOCOL)
+    exporter_otlp_logs_protocol: Literal["http/protobuf", "grpc"] | None = _per_signal("logs", V.OTEL_EXPORTER_OTLP_PROTOCOL)
     exporter_otlp_endpoint: str = setting(
         "http://127.0.0.1:4318",
         help="Base URL (`/v1/<signal>` appended; gRPC default `http://127.0.0.1:4317`). Per-signal "
@@ -171,14 +184,21 @@ class OtelVariables:
     )
     exporter_otlp_timeout: float = setting(
         10000,
-        help="Milliseconds per export, as the specification says (the stock Python exporters read seconds); also per signal.",
+        help="Milliseconds per export, as the specification says (the stock Python exporters read seconds); also "
+        "per signal (below).",
         env=V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0,
     )
-    exporter_otlp_compression: str = setting(
+    exporter_otlp_traces_timeout: float | None = _per_signal("traces", V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0)
+    exporter_otlp_metrics_timeout: float | None = _per_signal("metrics", V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0)
+    exporter_otlp_logs_timeout: float | None = _per_signal("logs", V.OTEL_EXPORTER_OTLP_TIMEOUT, gt=0)
+    exporter_otlp_compression: Literal["gzip", "none"] = setting(
         "none",
-        help="`gzip` or `none`, also per signal.",
+        help="`gzip` or `none`, also per signal (below).",
         env=V.OTEL_EXPORTER_OTLP_COMPRESSION,
     )
+    exporter_otlp_traces_compression: Literal["gzip", "none"] | None = _per_signal("traces", V.OTEL_EXPORTER_OTLP_COMPRESSION)
+    exporter_otlp_metrics_compression: Literal["gzip", "none"] | None = _per_signal("metrics", V.OTEL_EXPORTER_OTLP_COMPRESSION)
+    exporter_otlp_logs_compression: Literal["gzip", "none"] | None = _per_signal("logs", V.OTEL_EXPORTER_OTLP_COMPRESSION)
     traces_sampler: str = setting(
         "parentbased_always_on",
         help="Standard samplers, plus `xray` (X-Ray centralized sampling rules; fallback 1 req/s + 5 %).",
@@ -267,7 +287,7 @@ class OtelVariables:
         help="Metric export timeout, ms.",
         env=V.OTEL_METRIC_EXPORT_TIMEOUT, gt=0,
     )
-    exporter_otlp_metrics_temporality_preference: str = setting(
+    exporter_otlp_metrics_temporality_preference: Literal["cumulative", "delta", "lowmemory"] = setting(
         "cumulative",
         help="`cumulative`, `delta` (counters and histograms) or `lowmemory` (synchronous counters and histograms "
         "only); the sidecar's CloudWatch exporter turns cumulative series into deltas itself.",
@@ -324,19 +344,22 @@ TUNING_VARIABLES: dict[str, bool] = {
     for name, f in env_variables(OtelVariables)
     if name.startswith(("OTEL_BSP_", "OTEL_BLRP_", "OTEL_METRIC_EXPORT_"))
 }
-#: Export timeouts (milliseconds) validated as OTEL_EXPORTER_OTLP_TIMEOUT is declared. A bad per-signal value
-#: is dropped, so the signal uses OTEL_EXPORTER_OTLP_TIMEOUT (its default, per the specification).
-OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = (
-    V.OTEL_EXPORTER_OTLP_TIMEOUT,
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
-)
+#: The OTLP exporter options that exist per signal: ``OTEL_EXPORTER_OTLP_<SIGNAL>_<OPTION>`` wins over
+#: ``OTEL_EXPORTER_OTLP_<OPTION>``, whose default applies when neither is set (as the specification says).
+#: Variable -> the general variable it falls back to (itself for the general one). A bad value is dropped
+#: with one warning, so the signal uses the next in line.
+OTLP_OPTION_VARIABLES: dict[str, str] = {
+    f"OTEL_EXPORTER_OTLP_{signal}{option}": f"OTEL_EXPORTER_OTLP_{option}"
+    for option in ("PROTOCOL", "TIMEOUT", "COMPRESSION") for signal in ("", "TRACES_", "METRICS_", "LOGS_")
+}
+#: The export timeouts among them (milliseconds).
+OTLP_TIMEOUT_VARIABLES: tuple[str, ...] = tuple(n for n in OTLP_OPTION_VARIABLES if n.endswith("_TIMEOUT"))
 _BATCH_PREFIX = {"traces": "OTEL_BSP", "logs": "OTEL_BLRP"}
 
 
-def _parse(declared: str, raw: str, key: str | None = None) -> Any:
-    """``raw`` (stripped, non-empty) as the declaration of ``declared`` says, or SettingError naming ``key``."""
+def parse_variable(declared: str, raw: str, key: str | None = None) -> Any:
+    """``raw`` (stripped, non-empty) as the declaration of ``declared`` says, or SettingError naming ``key``
+    (default: ``declared``). For readers that report a refusal their own way (the logging set-up)."""
     f = _FIELDS[declared]
     bounds: Bounds | None = f.metadata.get(BOUNDS)
     return coerce(_HINTS[f.name], raw, key or declared, from_env=True, bounds=bounds)
@@ -347,14 +370,17 @@ def _on_bad(error: SettingError, default: Any) -> None:
     _warn_bad(error.key, str(error.got), _text(default))
 
 
-def _lenient(env: Mapping[str, str], name: str) -> Any:
-    """One declared variable from ``env``; a bad value is one warning and the default."""
+def read_variable(env: Mapping[str, str], name: str) -> Any:
+    """One declared variable from ``env``, as its declaration says; a bad value is one warning and the default.
+
+    For variables read where they are used rather than by :meth:`Settings.from_env`. Never raises.
+    """
     default = field_default(_FIELDS[name])
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return _parse(name, raw)
+        return parse_variable(name, raw)
     except SettingError as exc:
         _on_bad(exc, default)
         return default
@@ -374,20 +400,13 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
             values[name] = default
             continue
         try:
-            values[name] = float(_parse(name, raw))
+            values[name] = float(parse_variable(name, raw))
         except SettingError:
             _warn_bad(name, raw, _DEFAULTS[name])
             env.pop(name, None)
             values[name] = default
-    for name in OTLP_TIMEOUT_VARIABLES:
-        raw = env.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            _parse(V.OTEL_EXPORTER_OTLP_TIMEOUT, raw, name)
-        except SettingError:
-            fallback = V.OTEL_EXPORTER_OTLP_TIMEOUT if name != V.OTEL_EXPORTER_OTLP_TIMEOUT else _DEFAULTS[name]
-            _warn_bad(name, raw, fallback)
+    for name in OTLP_OPTION_VARIABLES:
+        if env.get(name, "").strip() and _otlp_value(env, name) is None:
             env.pop(name, None)
     for prefix in _BATCH_PREFIX.values():
         batch, queue = f"{prefix}_MAX_EXPORT_BATCH_SIZE", f"{prefix}_MAX_QUEUE_SIZE"
@@ -397,6 +416,46 @@ def _read_tuning(env: dict[str, str]) -> dict[str, float]:
                                 values[queue], values[queue])
             values[batch] = values[queue]
     return values
+
+
+def _otlp_value(env: Mapping[str, str], name: str) -> Any:
+    """One OTLP option variable as declared, ``None`` when unset or refused (then with one warning naming it
+    and what applies instead: the general variable for a per-signal one, else the general one's default)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_variable(name, raw)
+    except SettingError:
+        general = OTLP_OPTION_VARIABLES[name]
+        _warn_bad(name, raw, general if name != general else _DEFAULTS[name])
+        return None
+
+
+def otlp_option(env: Mapping[str, str], signal: str, option: str) -> Any:
+    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<OPTION>``, else ``OTEL_EXPORTER_OTLP_<OPTION>``, else the latter's default,
+    for ``signal`` (``traces``, ``metrics``, ``logs``) and ``option`` (``PROTOCOL``, ``TIMEOUT``, ``COMPRESSION``).
+
+    Each is parsed as declared: a bad value is one warning naming the variable, then the next in line.
+    :meth:`Settings.from_env` removes refused values from ``Settings.environ``, so exporters built from it
+    warn about none of them again. Never raises.
+    """
+    general = f"OTEL_EXPORTER_OTLP_{option}"
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{option}", general):
+        value = _otlp_value(env, name)
+        if value is not None:
+            return value
+    return field_default(_FIELDS[general])
+
+
+def otlp_timeout_s(env: Mapping[str, str], signal: str) -> float:
+    """The export timeout of ``signal`` in seconds, for the exporters (see :func:`otlp_option`).
+
+    The specification's variables are milliseconds (the stock Python exporters read seconds); the default is
+    10 s. ``inf``, ``nan``, ``0`` and text are refused: an infinite timeout would let one hanging export hold
+    the batch worker forever.
+    """
+    return float(otlp_option(env, signal, "TIMEOUT")) / 1000.0
 
 
 def _default_tuning() -> dict[str, float]:
@@ -427,7 +486,7 @@ def metadata_timeout(env: Mapping[str, str]) -> float:
     The metadata client reads the variable through this function, so the detector, ``configure()`` and the
     logging set-up agree on the value and on the warning. Never raises.
     """
-    return _capped_metadata_timeout(_lenient(env, V.ECS_OTEL_METADATA_TIMEOUT))
+    return _capped_metadata_timeout(read_variable(env, V.ECS_OTEL_METADATA_TIMEOUT))
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -511,7 +570,7 @@ class Settings:
             "disabled_instrumentations": _names(env, V.OTEL_PYTHON_DISABLED_INSTRUMENTATIONS),
             "xray_sampling_endpoint": declared.xray_sampling_endpoint.rstrip("/"),
             "xray_sampling_interval_s": float(declared.xray_sampling_interval_s),
-            "application_signals": _lenient(env, V.OTEL_AWS_APPLICATION_SIGNALS_ENABLED),
+            "application_signals": read_variable(env, V.OTEL_AWS_APPLICATION_SIGNALS_ENABLED),
             "tuning": tuning,
             "environ": env,
         }

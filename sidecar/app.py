@@ -104,6 +104,7 @@ class Sidecar:
             self.budget = MemoryBudget(limit_mib * 1024 * 1024 if limit_mib else default_limit_bytes())
         s = self.config.sidecar
         self.context.series_expiry_s = self._series_expiry_s()
+        self.context.receiver_host = s.receiver_host
         # One instance per processor name, shared by every signal it handles: a processor's state
         # (the cardinality report, caches) must not be split or overwritten by a second copy.
         instances: dict[str, Processor] = {}

@@ -27,6 +27,9 @@ class SidecarContext:
     region: str | None = None
     #: Components publish live state for the status page here (``/cardinality`` and the like).
     status: dict[str, Any] = field(default_factory=dict)
+    #: Address the receivers listen on (``[sidecar] receiver_host`` or ``ECS_OTEL_RECEIVER_HOST``); endpoints
+    #: that follow the receivers (Prometheus) read it here, so a value from the TOML file reaches them too.
+    receiver_host: str = "127.0.0.1"
     #: Series expiry shared by the stages that keep series (see :data:`DEFAULT_SERIES_EXPIRY_S`).
     series_expiry_s: float = DEFAULT_SERIES_EXPIRY_S
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("ecs_otel.sidecar"))

@@ -23,7 +23,7 @@ from itertools import filterfalse
 from typing import Any
 
 from ecs_otel import environment_variables as V
-from ecs_otel._setting import Bounds, SettingError, coerce
+from ecs_otel._setting import SettingError
 from ecs_otel.logging import fields as F
 from ecs_otel.logging.access import ACCESS_LOGGERS, access_fields
 from ecs_otel.logging.correlation import TraceCorrelation
@@ -46,6 +46,7 @@ from ecs_otel.redaction import (
     scrub_statement,
     scrub_url,
 )
+from ecs_otel.settings import parse_variable
 
 DEFAULT_MAX_BYTES = 16384
 """The awslogs driver (Docker's 16 KiB line buffer) splits longer lines into several CloudWatch events."""
@@ -53,7 +54,6 @@ MAX_MAX_BYTES = 1024 * 1024
 """CloudWatch Logs' event size limit."""
 MIN_MAX_BYTES = 1024
 MAX_BYTES_ENV = V.ECS_OTEL_LOG_MAX_BYTES
-_MAX_BYTES_BOUNDS = Bounds(ge=MIN_MAX_BYTES, le=MAX_MAX_BYTES)
 
 _MS_SUFFIX = tuple(f".{i:03d}Z" for i in range(1000))
 _SHRINK_FIXED = frozenset(
@@ -79,13 +79,13 @@ def _level_name(record: logging.LogRecord) -> str:
 
 
 def max_bytes_from_env(default: int = DEFAULT_MAX_BYTES) -> int:
-    """``ECS_OTEL_LOG_MAX_BYTES``, parsed with the settings' coercion table (the sidecar's too); ValueError
+    """``ECS_OTEL_LOG_MAX_BYTES``, parsed as :mod:`ecs_otel.settings` declares it (bounds included); ValueError
     naming the variable when it is not an integer within the bounds (the caller decides how to react)."""
     raw = os.environ.get(MAX_BYTES_ENV, "").strip()
     if not raw:
         return default
     try:
-        return int(coerce(int, raw, MAX_BYTES_ENV, from_env=True, bounds=_MAX_BYTES_BOUNDS))
+        return int(parse_variable(MAX_BYTES_ENV, raw))
     except SettingError as exc:
         raise ValueError(str(exc)) from None
 

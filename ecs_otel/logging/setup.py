@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from ecs_otel import environment_variables as V
+from ecs_otel._setting import SettingError
 from ecs_otel.logging.formatter import (
     DEFAULT_MAX_BYTES,
     JsonFormatter,
@@ -41,6 +42,7 @@ from ecs_otel.logging.levels import LevelSpec, parse_level, parse_level_spec
 from ecs_otel.logging.text import TextFormatter
 from ecs_otel.metadata.client import on_ecs
 from ecs_otel.redaction import KeyRedactor, TextMasker
+from ecs_otel.settings import parse_variable
 
 LEVEL_ENV = V.ECS_OTEL_LOG_LEVEL
 FORMAT_ENV = V.ECS_OTEL_LOG_FORMAT
@@ -131,15 +133,16 @@ def configure_logging(
     """
     problems: list[str] = []
     spec = _level_spec(level, problems)
-    env_fmt = os.environ.get(FORMAT_ENV, "").strip().lower()
+    env_fmt = os.environ.get(FORMAT_ENV, "").strip()
     if fmt is not None:
         chosen = fmt.strip().lower()
         if chosen not in FORMATS:
             raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     elif env_fmt:
-        chosen = env_fmt
-        if chosen not in FORMATS:
-            problems.append(f"{FORMAT_ENV}={env_fmt!r} is not one of {FORMATS}; using the default")
+        try:
+            chosen = parse_variable(FORMAT_ENV, env_fmt)
+        except SettingError:
+            problems.append(f"{FORMAT_ENV}={env_fmt.lower()!r} is not one of {FORMATS}; using the default")
             chosen = ""
     else:
         chosen = ""

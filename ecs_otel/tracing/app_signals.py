@@ -37,13 +37,6 @@ from ecs_otel.tracing.app_signals_attributes import (
     is_local_root,
 )
 
-ENABLED_VARIABLE = "OTEL_AWS_APPLICATION_SIGNALS_ENABLED"
-
-
-def enabled(environ: Any) -> bool:
-    """ADOT's switch, read the way ADOT reads it (``true``, any case)."""
-    return str(environ.get(ENABLED_VARIABLE, "")).strip().lower() == "true"
-
 
 class RecordOnlySampler(Sampler):
     """The wrapped sampler's decision, with ``DROP`` replaced by ``RECORD_ONLY``.

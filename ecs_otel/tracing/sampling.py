@@ -24,6 +24,8 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from ecs_otel import environment_variables as V
+from ecs_otel._setting import Bounds, SettingError, coerce
 from ecs_otel.tracing.propagator import is_sampling_undecided
 
 _logger = logging.getLogger("ecs_otel")
@@ -66,13 +68,16 @@ class EcsParentBased(ParentBased):
         return f"EcsParentBased{{root:{self._root_sampler.get_description()}}}"
 
 
+_RATIO = Bounds(ge=0.0, le=1.0)
+
+
 def _ratio(arg: str) -> float:
+    """``OTEL_TRACES_SAMPLER_ARG`` for the ratio samplers, with the settings' coercion (``nan`` and ``inf`` refused)."""
+    if not arg:
+        return 1.0
     try:
-        value = float(arg) if arg else 1.0
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(arg)
-        return value
-    except ValueError:
+        return float(coerce(float, arg, V.OTEL_TRACES_SAMPLER_ARG, from_env=True, bounds=_RATIO))
+    except SettingError:
         _logger.warning("ecs_otel: OTEL_TRACES_SAMPLER_ARG=%r is not a ratio in [0, 1]; using 1.0", arg)
         return 1.0
 

@@ -28,7 +28,23 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from ecs_otel import environment_variables as V
+from ecs_otel._setting import SettingError
+from ecs_otel.settings import parse_variable
+
 _logger = logging.getLogger("ecs_otel")
+
+
+def _polling_interval(raw: str, default: float) -> float:
+    """``polling_interval=`` of ``OTEL_TRACES_SAMPLER_ARG`` (ADOT's form), in seconds, parsed as
+    ``ECS_OTEL_XRAY_SAMPLING_INTERVAL`` is declared (a finite number >= 1): ``inf`` would never poll again and
+    ``nan`` broke the poller's wait. A refused value is one warning naming it, and ``default`` (the variable's)."""
+    key = f"{V.OTEL_TRACES_SAMPLER_ARG} polling_interval"
+    try:
+        return float(parse_variable(V.ECS_OTEL_XRAY_SAMPLING_INTERVAL, raw, key))
+    except SettingError:
+        _logger.warning("ecs_otel: ignoring %s=%r (invalid); using %g", key, raw, default)
+        return default
 
 FALLBACK_RESERVOIR_PER_S = 1
 FALLBACK_FIXED_RATE = 0.05
@@ -156,10 +172,7 @@ class XRaySampler(Sampler):
             if key.strip() == "endpoint" and value.strip():
                 endpoint = value.strip()
             elif key.strip() == "polling_interval":
-                try:
-                    interval = max(float(value), 1.0)
-                except ValueError:
-                    pass
+                interval = _polling_interval(value.strip(), interval)
         attrs = dict(getattr(resource, "attributes", {}) or {})
         on_ecs = attrs.get("cloud.platform") == "aws_ecs"
         return cls(endpoint, interval, service_name=str(attrs.get("service.name", "")),

@@ -7,6 +7,7 @@ which is what keeps cumulative metric series of forked or spawned workers from c
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -21,15 +22,27 @@ import pytest
 
 from tests.support.otlp_sink import SinkProcess, spans
 from tests.support.paths import REPO_ROOT
+from tests.support.process import listening_socket
 
 ROOT = REPO_ROOT
 REQUESTS = 20
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def test_the_servers_port_stays_taken_from_the_moment_it_is_chosen() -> None:
+    """What the servers below rely on: no other process can bind their port before they serve on it.
+
+    These tests used to pick a "free" port, release it, then name it to the server; anything started
+    meanwhile (another test's server, on a shared machine) could take it, and the requests went there.
+    """
+    with listening_socket() as listener:
+        intruder = socket.socket()
+        try:
+            with pytest.raises(OSError) as refused:
+                intruder.bind(listener.getsockname())
+        finally:
+            intruder.close()
+        assert refused.value.errno == errno.EADDRINUSE
+        assert listener.get_inheritable(), "the server process must inherit it (pass_fds)"
 
 
 def _get(url: str) -> bool:
@@ -41,15 +54,20 @@ def _get(url: str) -> bool:
         return False
 
 
-def _serve_and_count(args: list[str], port: int, sink: SinkProcess, tmp_path: Path) -> tuple[int, int]:
+def _serve_and_count(args: list[str], listener: socket.socket, sink: SinkProcess,
+                     tmp_path: Path) -> tuple[int, int]:
+    """Run the server on ``listener`` (already listening: see ``listening_socket``), answer REQUESTS + 1 requests."""
+    port = int(listener.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECS_OTEL_", "OTEL_", "ECS_CONTAINER"))}
     env.update({
         "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_SERVICE_NAME": "servers-example",
         "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRICS_EXPORTER": "none", "ECS_OTEL_RUNTIME_METRICS": "false",
-        "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "PYTHONPATH": str(ROOT),
+        "GUNICORN_BIND": f"fd://{listener.fileno()}", "GUNICORN_WORKERS": "2", "PYTHONPATH": str(ROOT),
     })
     log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with listener:  # the server has its own copy once started: a server that dies then refuses connections
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, pass_fds=(listener.fileno(),))
     ok = 0
     try:
         deadline = time.monotonic() + 60
@@ -86,16 +104,16 @@ def _check(sink: SinkProcess, ok: int, master_pid: int) -> None:
 
 @pytest.mark.timeout(120)
 def test_gunicorn_example(tmp_path: Path, otlp_sink: SinkProcess) -> None:
-    port = _free_port()
+    listener = listening_socket()
     ok, master = _serve_and_count([sys.executable, "-m", "gunicorn", "-c", "examples/servers/gunicorn.conf.py"],
-                                  port, otlp_sink, tmp_path)
+                                  listener, otlp_sink, tmp_path)
     _check(otlp_sink, ok, master)
 
 
 @pytest.mark.timeout(120)
 def test_uvicorn_example(tmp_path: Path, otlp_sink: SinkProcess) -> None:
-    port = _free_port()
-    ok, master = _serve_and_count([sys.executable, "-m", "uvicorn", "examples.servers.asgi_app:app", "--host",
-                                   "127.0.0.1", "--port", str(port), "--workers", "2", "--no-access-log"],
-                                  port, otlp_sink, tmp_path)
+    listener = listening_socket()
+    ok, master = _serve_and_count([sys.executable, "-m", "uvicorn", "examples.servers.asgi_app:app", "--fd",
+                                   str(listener.fileno()), "--workers", "2", "--no-access-log"],
+                                  listener, otlp_sink, tmp_path)
     _check(otlp_sink, ok, master)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,13 +49,6 @@ def base_env(sink: SinkProcess | None = None, emulator: EmulatorProcess | None =
 _HELD: list[socket.socket] = []
 
 
-def free_port() -> int:
-    """A loopback port free now, for a server that binds it itself (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def free_closed_port() -> int:
     """A loopback port where connections are refused, for the whole test session.
 
@@ -73,6 +69,51 @@ def write_script(tmp_path: Path, body: str, name: str = "app.py") -> Path:
 
 def run(args: list[str], env: dict[str, str], timeout: float = 40, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)
+
+
+def run_timed(args: list[str], env: dict[str, str], timeout: float = 60,
+              cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
+    """:func:`run`, and how long the child took from start to exit (seconds), for tests that bound an exit path."""
+    started = time.monotonic()
+    proc = run(args, env, timeout=timeout, cwd=cwd)
+    return proc, time.monotonic() - started
+
+
+@contextlib.contextmanager
+def started_app(script: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """``python script`` running with pipes for its output; killed on the way out if it is still running."""
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float = 30) -> str:
+    """The first stdout line of ``proc`` that contains ``marker``; fails with its stderr if it exits first or is late.
+
+    The deadline is checked between lines: an app that prints nothing at all is caught by the caller's own timeout.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if marker in line:
+            return line
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no {marker!r} from the app: {proc.stderr.read()}")
+
+
+def terminate_timed(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str, float]:
+    """Send SIGTERM and wait for the exit: ``(stdout, stderr, seconds from the signal to the exit)``."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=timeout)
+    return out, err, time.monotonic() - sent
 
 
 def hexid(b64: str) -> str:

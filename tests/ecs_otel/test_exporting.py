@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from ecs_otel.exporting import parse_headers, resolve_target, timeout_seconds
+import pytest
+
+from ecs_otel.exporting import build_otlp_exporter, parse_headers, resolve_target
+from ecs_otel.settings import OTLP_TIMEOUT_VARIABLES
 from tests.ecs_otel.conftest import base_env, resource_spans, run, write_script
 
 
@@ -38,10 +42,43 @@ def test_receiver_token_becomes_bearer_header_unless_authorization_given():
     assert dict(resolve_target("traces", env, token="s3cret").headers)["authorization"] == "Basic eA=="
 
 
-def test_bad_values_fall_back():
-    assert timeout_seconds("soon") == 10.0
-    assert timeout_seconds("-5") == 10.0
+def test_bad_headers_fall_back():
     assert parse_headers("novalue,k=v") == [("k", "v")]
+
+
+@pytest.mark.parametrize("name", OTLP_TIMEOUT_VARIABLES)
+@pytest.mark.parametrize("raw", ["inf", "nan", "-1", "abc", "0", "1e400"])
+def test_a_bad_timeout_is_one_warning_naming_it_and_the_exporter_keeps_10_s(name, raw, caplog):
+    """Read straight from an environment (not through Settings.from_env): ``inf`` used to become an
+    infinite export timeout, and the other refusals a warning that did not say which variable."""
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        target = resolve_target("traces" if name == "OTEL_EXPORTER_OTLP_TIMEOUT" else name.split("_")[3].lower(),
+                                {name: raw})
+    assert target.timeout_s == 10.0
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ecs_otel: ignoring {name}={raw!r} (invalid); using "
+        f"{'10000' if name == 'OTEL_EXPORTER_OTLP_TIMEOUT' else 'OTEL_EXPORTER_OTLP_TIMEOUT'}"]
+    exporter = build_otlp_exporter(target)
+    try:
+        assert exporter._client._timeout == 10.0  # the stock exporter's own reading of its timeout
+    finally:
+        exporter.shutdown()
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}, 2.5),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "1e3"}, 1.0),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "inf"}, 2.5),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "inf", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": " 0.5 "}, 0.0005),
+])
+def test_a_valid_timeout_is_used_and_a_bad_per_signal_one_gives_way_to_the_general_one(env, expected):
+    target = resolve_target("traces", env)
+    assert target.timeout_s == expected
+    exporter = build_otlp_exporter(target)
+    try:
+        assert exporter._client._timeout == expected
+    finally:
+        exporter.shutdown()
 
 
 FLUSH_APP = """
@@ -117,3 +154,57 @@ def test_stock_exporter_reads_the_timeout_as_seconds(monkeypatch):
     finally:
         stock.shutdown()
     assert resolve_target("traces", {"OTEL_EXPORTER_OTLP_TIMEOUT": "300"}).timeout_s == 0.3
+
+
+@pytest.mark.parametrize(("raw", "counter", "warned"), [
+    ("DELTA", "DELTA", False), (" lowmemory ", "DELTA", False), ("cumulative", "CUMULATIVE", False),
+    ("deltas", "CUMULATIVE", True), ("1", "CUMULATIVE", True),
+])
+def test_temporality_preference_is_read_as_declared_and_a_typo_is_one_warning(raw, counter, warned, caplog):
+    """A typo used to leave metrics cumulative in silence: the user asked for delta and never learned why not."""
+    from opentelemetry.sdk.metrics import Counter, UpDownCounter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    from ecs_otel.exporting import metric_temporality
+
+    name = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        table = metric_temporality({name: raw})
+    assert table[Counter] == AggregationTemporality[counter]
+    assert table[UpDownCounter] == AggregationTemporality.CUMULATIVE
+    expected = [f"ecs_otel: ignoring {name}={raw!r} (invalid); using cumulative"] if warned else []
+    assert [r.getMessage() for r in caplog.records] == expected
+
+
+@pytest.mark.parametrize(("env", "expected", "warned"), [
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "GRPC "}, ("grpc", "none"), None),
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, ("grpc", "none"),
+     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='http/json' (invalid); using OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}, ("http/protobuf", "none"),
+     "OTEL_EXPORTER_OTLP_PROTOCOL='thrift' (invalid); using http/protobuf"),
+    ({"OTEL_EXPORTER_OTLP_COMPRESSION": "br"}, ("http/protobuf", "none"),
+     "OTEL_EXPORTER_OTLP_COMPRESSION='br' (invalid); using none"),
+    ({"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd"},
+     ("http/protobuf", "gzip"),
+     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION='zstd' (invalid); using OTEL_EXPORTER_OTLP_COMPRESSION"),
+    ({"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "None"},
+     ("http/protobuf", "none"), None),
+])
+def test_protocol_and_compression_are_read_as_declared(env, expected, warned, caplog):
+    """A bad per-signal value gives way to the general variable (as a bad per-signal timeout does); the
+    warning names the variable. Both used to be checked by hand, the per-signal value falling to the default."""
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        target = resolve_target("traces", env)
+    assert (target.protocol, target.compression) == expected
+    assert [r.getMessage() for r in caplog.records] == ([f"ecs_otel: ignoring {warned}"] if warned else [])
+
+
+@pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_COMPRESSION"])
+def test_a_bad_protocol_or_compression_is_one_warning_for_all_signals(name, caplog):
+    from ecs_otel.settings import Settings
+
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        settings = Settings.from_env({name: "bogus"})
+        targets = [resolve_target(signal, settings.environ) for signal in ("traces", "metrics", "logs")]
+    assert [(t.protocol, t.compression) for t in targets] == [("http/protobuf", "none")] * 3
+    assert len(caplog.records) == 1 and name in caplog.records[0].getMessage()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.ecs_otel.conftest import (
     attrs,
     base_env,
     log_records,
     metric_names,
+    read_until,
     resource_spans,
     run,
+    run_timed,
+    started_app,
+    terminate_timed,
     write_script,
 )
 
@@ -42,26 +46,12 @@ time.sleep(60)
 """
 
 
-def _start_and_term(script, env):
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 30
-        line = ""
-        while "SPAN_ENDED" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert "SPAN_ENDED" in line, proc.stderr.read()
+def _start_and_term(script: Path, env: dict[str, str]) -> tuple[int, float, str, str]:
+    with started_app(script, env) as proc:
+        read_until(proc, "SPAN_ENDED")
         time.sleep(0.5)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-        return proc.returncode, time.monotonic() - sent, out, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+        out, err, took = terminate_timed(proc, timeout=15)
+    return proc.returncode, took, out, err
 
 
 def test_sigterm_flushes_the_span_then_dies_by_the_signal(tmp_path, sink):
@@ -105,16 +95,8 @@ def test_sigterm_with_an_app_handler_flushes_every_signal_while_the_app_keeps_ru
     script = write_script(tmp_path, SIGTERM_APP_THAT_DRAINS)
     env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_BLRP_SCHEDULE_DELAY="30000",
                    OTEL_METRIC_EXPORT_INTERVAL="60000", OTEL_LOGS_EXPORTER="otlp")
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 30
-        line = ""
-        while "SPAN_ENDED" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert "SPAN_ENDED" in line, proc.stderr.read()
+    with started_app(script, env) as proc:
+        read_until(proc, "SPAN_ENDED")
         proc.send_signal(signal.SIGTERM)
         # Nothing exits, so atexit cannot be what delivers these: only the SIGTERM flush can, well
         # before the 30 s batch delays and the 60 s metric interval.
@@ -123,9 +105,6 @@ def test_sigterm_with_an_app_handler_flushes_every_signal_while_the_app_keeps_ru
         logs = sink.wait_for("logs", lambda r: len(log_records(r)) >= 1, timeout_s=10)
         assert proc.poll() is None  # the app's handler decided to keep running
         assert any("queued log record" in str(rec) for _, rec in log_records(logs))
-    finally:
-        proc.kill()
-        proc.wait(10)
 
 
 EXIT_APP = """
@@ -143,9 +122,7 @@ print("DONE", flush=True)
 def test_no_receiver_listening_exits_normally_within_budget(tmp_path):
     script = write_script(tmp_path, EXIT_APP)
     env = base_env(None, ECS_OTEL_SHUTDOWN_TIMEOUT="2", OTEL_LOGS_EXPORTER="otlp")
-    started = time.monotonic()
-    proc = run([sys.executable, str(script)], env, timeout=60)
-    took = time.monotonic() - started
+    proc, took = run_timed([sys.executable, str(script)], env)
     assert proc.returncode == 0, proc.stderr
     assert "DONE" in proc.stdout
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -156,9 +133,7 @@ def test_hanging_receiver_is_cut_at_the_budget(tmp_path, sink):
     sink.script([], delay_s=30.0)
     script = write_script(tmp_path, EXIT_APP)
     env = base_env(sink, ECS_OTEL_SHUTDOWN_TIMEOUT="1", OTEL_BSP_SCHEDULE_DELAY="30000")
-    started = time.monotonic()
-    proc = run([sys.executable, str(script)], env, timeout=60)
-    took = time.monotonic() - started
+    proc, took = run_timed([sys.executable, str(script)], env)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert took < 1 + 5  # the stock exporters would wait their 10 s timeout per signal
@@ -213,9 +188,7 @@ def test_exporter_build_blocked_at_exit_is_cut_at_the_budget(tmp_path, sink):
     script = write_script(tmp_path, BLOCKED_BUILD_APP)
     env = base_env(sink, ECS_OTEL_SHUTDOWN_TIMEOUT="2", OTEL_BSP_SCHEDULE_DELAY="30000",
                    OTEL_METRICS_EXPORTER="none")
-    started = time.monotonic()
-    proc = run([sys.executable, str(script)], env, timeout=60)
-    took = time.monotonic() - started
+    proc, took = run_timed([sys.executable, str(script)], env)
     assert proc.returncode == 0, proc.stderr
     assert "DONE" in proc.stdout
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -325,17 +298,6 @@ server.serve_forever()
 """
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float = 30) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if marker in line:
-            return line
-        if not line and proc.poll() is not None:
-            break
-    raise AssertionError(f"no {marker!r} from the app: {proc.stderr.read()}")
-
-
 def test_spans_open_at_sigterm_are_ended_as_errors_and_delivered(tmp_path, sink):
     import threading
     import urllib.request
@@ -343,10 +305,8 @@ def test_spans_open_at_sigterm_are_ended_as_errors_and_delivered(tmp_path, sink)
     script = write_script(tmp_path, SLOW_SERVER_APP)
     env = base_env(sink, OTEL_BSP_SCHEDULE_DELAY="30000", OTEL_METRICS_EXPORTER="none",
                    ECS_OTEL_INSTRUMENTATION="false", ECS_OTEL_SHUTDOWN_TIMEOUT="2")
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        port = int(_read_until(proc, "PORT").split()[1])
+    with started_app(script, env) as proc:
+        port = int(read_until(proc, "PORT").split()[1])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/fast", timeout=10) as resp:
             assert resp.status == 204
 
@@ -358,15 +318,8 @@ def test_spans_open_at_sigterm_are_ended_as_errors_and_delivered(tmp_path, sink)
 
         client = threading.Thread(target=slow_request, daemon=True)
         client.start()
-        _read_until(proc, "IN_REQUEST")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+        read_until(proc, "IN_REQUEST")
+        _out, err, took = terminate_timed(proc, timeout=30)
     assert proc.returncode == -signal.SIGTERM, err
     assert took < 2 + 5, err  # the budget, plus a generous allowance for a loaded machine
     assert "Traceback" not in err, err

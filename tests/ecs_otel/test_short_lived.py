@@ -11,12 +11,18 @@ forwards to.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.ecs_otel.conftest import base_env, log_records, metric_names, resource_spans, run, write_script
+from tests.ecs_otel.conftest import (
+    base_env,
+    log_records,
+    metric_names,
+    resource_spans,
+    run_timed,
+    write_script,
+)
 from tests.support.otlp_sink import SinkProcess
 from tests.support.sidecar import SidecarProcess, sidecar_factory  # noqa: F401  (fixture)
 
@@ -67,9 +73,7 @@ def test_a_process_that_lives_half_a_second_delivers_everything(tmp_path, otlp_s
         OTEL_METRIC_EXPORT_INTERVAL="60000",
         ECS_OTEL_INSTRUMENTATION="false",
     )
-    started = time.monotonic()
-    proc = run([sys.executable, str(write_script(tmp_path, SHORT_APP))], env, timeout=60)
-    lived = time.monotonic() - started
+    proc, lived = run_timed([sys.executable, str(write_script(tmp_path, SHORT_APP))], env)
     assert proc.returncode == 0, proc.stderr
     assert "EXITING" in proc.stdout
     assert "cannot build" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ecs_otel.conftest import BIN, base_env, free_port, resource_spans, write_script
+from tests.ecs_otel.conftest import BIN, base_env, resource_spans, write_script
+from tests.support.process import listening_socket
 
 FLASK_APP = """
 import ecs_otel.auto
@@ -117,13 +118,14 @@ def _check(sink, answered: list[str]) -> None:
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
 def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
     write_script(tmp_path, FLASK_APP, "flask_app.py")
-    port = free_port()
     env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--preload", "-w", "2", "-k", worker_class, "--threads", "2",
-         "-b", f"127.0.0.1:{port}", "--graceful-timeout", "10", "flask_app:app"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    with listening_socket() as listener:  # gunicorn serves on it; the parent's copy is closed once it runs
+        port = int(listener.getsockname()[1])
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--preload", "-w", "2", "-k", worker_class, "--threads", "2",
+             "-b", f"fd://{listener.fileno()}", "--graceful-timeout", "10", "flask_app:app"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(listener.fileno(),),
+        )
     stopped_in = 30.0
     try:
         answered = _drive(port, proc)
@@ -138,13 +140,14 @@ def test_gunicorn_preload_two_workers(tmp_path: Path, sink, worker_class: str):
 
 def test_uvicorn_two_workers(tmp_path: Path, sink):
     write_script(tmp_path, ASGI_APP, "asgi_app.py")
-    port = free_port()
     env = base_env(sink, PYTHONPATH=f"{tmp_path}:{base_env()['PYTHONPATH']}")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "asgi_app:app"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    with listening_socket() as listener:  # uvicorn serves on it; the parent's copy is closed once it runs
+        port = int(listener.getsockname()[1])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--workers", "2", "--fd", str(listener.fileno()),
+             "--no-access-log", "asgi_app:app"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(listener.fileno(),),
+        )
     try:
         answered = _drive(port, proc)
     finally:

@@ -120,3 +120,40 @@ def test_poller_restarts_in_forked_worker(tmp_path, fake_xray):
     assert "XRaySampler" in proc.stdout
     rule_polls = [c for c in fake_xray.calls if c[0] == "/GetSamplingRules"]
     assert len(rule_polls) >= 2  # the parent's first poll, and the forked child's own poller
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("inf", None), ("nan", None), ("0.5", None), ("soon", None),
+                                               ("60", 60.0), (" 1 ", 1.0)])
+def test_polling_interval_is_read_as_the_interval_setting_is_declared(raw, expected, caplog):
+    """ADOT's ``polling_interval=`` used to become ``inf`` (no poll ever again) or ``nan``, silently."""
+    import logging
+
+    from ecs_otel.settings import Settings
+
+    settings = Settings.from_env({"OTEL_TRACES_SAMPLER": "xray", "ECS_OTEL_XRAY_SAMPLING_INTERVAL": "120",
+                                  "OTEL_TRACES_SAMPLER_ARG": f"endpoint=http://127.0.0.1:9,polling_interval={raw}"})
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        sampler = XRaySampler.from_settings(settings)
+    assert sampler.endpoint == "http://127.0.0.1:9"
+    assert sampler.rules_interval_s == (120.0 if expected is None else expected)
+    warned = [f"ecs_otel: ignoring OTEL_TRACES_SAMPLER_ARG polling_interval={raw.strip()!r} (invalid); using 120"]
+    assert [r.getMessage() for r in caplog.records] == (warned if expected is None else [])
+
+
+@pytest.mark.parametrize(("raw", "ratio"), [("0.25", 0.25), ("0", 0.0), ("", 1.0), ("1.5", None), ("nan", None),
+                                            ("inf", None), ("-0.1", None), ("half", None)])
+def test_the_ratio_samplers_read_their_argument_with_the_settings_coercion(raw, ratio, caplog):
+    import logging
+
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    from ecs_otel.settings import Settings
+    from ecs_otel.tracing.sampling import build_sampler
+
+    settings = Settings.from_env({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": raw})
+    with caplog.at_level(logging.WARNING, logger="ecs_otel"):
+        sampler = build_sampler(settings)
+    assert isinstance(sampler, TraceIdRatioBased)
+    assert sampler.rate == (1.0 if ratio is None else ratio)
+    warned = [f"ecs_otel: OTEL_TRACES_SAMPLER_ARG={raw!r} is not a ratio in [0, 1]; using 1.0"]
+    assert [r.getMessage() for r in caplog.records] == (warned if ratio is None else [])

@@ -48,8 +48,8 @@ class PrometheusExporter(Exporter):
         )
         host: str = setting(
             "",
-            help="Address the scrape endpoint listens on; empty follows `ECS_OTEL_RECEIVER_HOST` (loopback "
-            "by default).",
+            help="Address the scrape endpoint listens on; empty follows the receivers' `receiver_host` "
+            "(`ECS_OTEL_RECEIVER_HOST`; loopback by default).",
             env=V.ECS_OTEL_PROMETHEUS_HOST,
         )
         max_series: int = setting(
@@ -103,7 +103,7 @@ class PrometheusExporter(Exporter):
             ),
         )
         self.renderer = Renderer(self.store, created=settings.openmetrics_created)
-        self.host = settings.host or context.env.get(V.ECS_OTEL_RECEIVER_HOST, "") or LOOPBACK
+        self.host = settings.host or context.receiver_host or LOOPBACK
         #: The bound port (differs from the setting when that is 0); set by :meth:`start`.
         self.port: int | None = None
         self._runner: web.AppRunner | None = None

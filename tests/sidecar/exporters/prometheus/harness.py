@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -86,12 +86,6 @@ class OtlpDoor:
             await self.runner.cleanup()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def http_get(
     url: str, headers: dict[str, str] | None = None, timeout: float = 5.0
 ) -> tuple[int, dict[str, str], str]:
@@ -100,12 +94,22 @@ def http_get(
         return resp.status, dict(resp.headers.items()), resp.read().decode()
 
 
+#: The line Prometheus logs (at info level) once its web listener is bound, with the address it got.
+_LISTENING = re.compile(r'msg="Listening on" address=127\.0\.0\.1:(\d+)\s')
+
+
 class PrometheusServer:
-    """A real Prometheus on loopback, scraping ``target`` every second; stopped by PID."""
+    """A real Prometheus on loopback, scraping ``target`` every second; stopped by PID.
+
+    It listens on port 0 and the harness reads the port it got from its log, so no port is picked
+    beforehand and released (another process could take it before Prometheus binds it). ``port``
+    and ``url`` are known once :meth:`wait_ready` has returned.
+    """
 
     def __init__(self, workdir: Path, target: str, *, job: str = "sidecar") -> None:
         assert PROMETHEUS is not None, SKIP_REASON
-        self.port = free_port()
+        self.port = 0
+        self.url = ""
         config = workdir / "prometheus.yml"
         config.write_text(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
@@ -118,19 +122,30 @@ class PrometheusServer:
                 PROMETHEUS,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
+                "--web.listen-address=127.0.0.1:0",
+                "--log.level=info",  # the "Listening on" line, with the port, is an info line
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _bound_port(self) -> int:
+        """The port Prometheus said it listens on, 0 while it has not said so yet."""
+        self.log.flush()
+        found = _LISTENING.search(Path(self.log.name).read_text(errors="replace"))
+        return int(found.group(1)) if found else 0
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.logs()}")
+            if not self.port:
+                self.port = self._bound_port()
+                if not self.port:
+                    time.sleep(0.2)
+                    continue
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 if http_get(self.url + "/-/ready", timeout=2)[0] == 200:
                     return

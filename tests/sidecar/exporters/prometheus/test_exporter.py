@@ -50,7 +50,7 @@ def test_settings_from_env_and_defaults() -> None:
         "exporters.prometheus",
     )
     assert (s.port, s.max_series, s.series_ttl) == (0, 10, 2.5)
-    exporter = PrometheusExporter(s, SidecarContext(env={"ECS_OTEL_RECEIVER_HOST": "0.0.0.0"}))
+    exporter = PrometheusExporter(s, SidecarContext(receiver_host="0.0.0.0"))
     assert exporter.host == "0.0.0.0" and exporter.store.ttl_s == 2.5
     assert PrometheusExporter(s, SidecarContext()).host == "127.0.0.1"
     with pytest.raises(ValueError, match="port"):
@@ -76,6 +76,18 @@ def test_wiring_shares_the_cardinality_expiry_from_toml_or_env(document: dict, e
     sidecar.build()
     assert sidecar.context.series_expiry_s == 42
     assert sidecar.exporters["prometheus"].store.ttl_s == 42
+
+
+@pytest.mark.parametrize(("document", "env"), [
+    ({"sidecar": {"receiver_host": "127.0.0.2"}}, {}),
+    ({}, {"ECS_OTEL_RECEIVER_HOST": "127.0.0.2"}),
+])
+def test_endpoint_follows_the_receiver_host_from_toml_or_env(document: dict, env: dict) -> None:
+    """A TOML-only receiver_host used to be invisible to the prometheus endpoint (it read the env only)."""
+    env = {"ECS_OTEL_METRICS_EXPORTERS": "prometheus", "ECS_OTEL_PROMETHEUS_PORT": "0", **env}
+    sidecar = Sidecar(load_config(env, document), env)
+    sidecar.build()
+    assert sidecar.exporters["prometheus"].host == "127.0.0.2"
 
 
 def _get(url: str, accept: str | None = None) -> tuple[str, str]:
