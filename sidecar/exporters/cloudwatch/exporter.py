@@ -53,7 +53,7 @@ from sidecar.exporters.cloudwatch._internal.emf import EmfBuilder
 from sidecar.exporters.cloudwatch._internal.log_records import log_events
 from sidecar.exporters.cloudwatch._internal.naming import render
 from sidecar.exporters.cloudwatch._internal.stream import RETENTION_DAYS, LogStreamWriter, PutResult
-from sidecar.exporters.otlp import OtlpExporter
+from sidecar.exporters.otlp_http import OtlpHttpSender
 from sidecar.otlp.signals import Signal
 from sidecar.pipeline.exporter import Exporter, ExportOutcome
 
@@ -261,8 +261,8 @@ class CloudWatchExporter(Exporter):
                 settings.retention_days,
                 self.logger,
             )
-        self.metrics_otlp: OtlpExporter | None = None
-        self.logs_otlp: OtlpExporter | None = None
+        self.metrics_otlp: OtlpHttpSender | None = None
+        self.logs_otlp: OtlpHttpSender | None = None
         if settings.mode == "otlp":
             self.metrics_otlp = self._otlp("monitoring", {})
         if settings.logs_mode == "otlp":
@@ -312,9 +312,9 @@ class CloudWatchExporter(Exporter):
             "(application_signals_max_operations per service reached).",
         )
 
-    def _otlp(self, service: str, headers: dict[str, str]) -> OtlpExporter:
-        exporter = OtlpExporter(
-            OtlpExporter.Settings(
+    def _otlp(self, service: str, headers: dict[str, str]) -> OtlpHttpSender:
+        exporter = OtlpHttpSender(
+            OtlpHttpSender.Settings(
                 sigv4_service=service,
                 region=self.aws.region or "",
                 timeout=self.settings.timeout,

@@ -23,7 +23,7 @@ from sidecar.aws import AwsApi, AwsCredentialsError, session_for
 from sidecar.config import ConfigError, setting
 from sidecar.config import environment_variables as V
 from sidecar.context import SidecarContext
-from sidecar.exporters.otlp import OtlpExporter
+from sidecar.exporters.otlp_http import OtlpHttpSender
 from sidecar.exporters.xray._internal import otlp_limits
 from sidecar.exporters.xray._internal.daemon import DaemonListener
 from sidecar.exporters.xray._internal.proxy import SamplingProxy
@@ -93,10 +93,10 @@ class XRayExporter(Exporter):
             index_all_attributes=settings.index_all_attributes,
             invalid_trace_ids=settings.invalid_trace_ids,
         )
-        self.otlp: OtlpExporter | None = None
+        self.otlp: OtlpHttpSender | None = None
         if settings.mode == "otlp":
-            self.otlp = OtlpExporter(
-                OtlpExporter.Settings(
+            self.otlp = OtlpHttpSender(
+                OtlpHttpSender.Settings(
                     sigv4_service="xray", region=self.aws.region or "", timeout=settings.timeout, compression="gzip"
                 ),
                 context,
