@@ -112,7 +112,10 @@ def _get(attrs: Mapping[str, Any], *keys: str) -> Any:
 
 
 def _has(attrs: Mapping[str, Any], *keys: str) -> bool:
-    return any(attrs.get(k) is not None for k in keys)
+    for key in keys:  # noqa: SIM110 - a loop, not any(generator): called some twenty times per dependency call
+        if attrs.get(key) is not None:
+            return True
+    return False
 
 
 def _text(attrs: Mapping[str, Any], key: str, default: str) -> str:
@@ -188,6 +191,24 @@ def produces_dependency_metrics(span: Any) -> bool:
     if _is_boto3sqs(span):
         return False  # the botocore span of the same call already counts it
     return span.kind == SpanKind.PRODUCER or _is_dependency_consumer(span, attrs)
+
+
+def produces_metrics(span: Any) -> tuple[bool, bool]:
+    """(:func:`produces_service_metrics`, :func:`produces_dependency_metrics`) in one pass, for the per-span path.
+
+    A SERVER span is a service entry and never a dependency call; the instrumentation scope is read only
+    where it decides (a boto3sqs span counts as neither).
+    """
+    kind = span.kind
+    if kind == SpanKind.SERVER:
+        return True, False
+    local_root = is_local_root(span)
+    if kind == SpanKind.CLIENT:
+        return local_root and not _is_boto3sqs(span), True
+    if not local_root and kind != SpanKind.PRODUCER and kind != SpanKind.CONSUMER:
+        return False, False
+    sqs = _is_boto3sqs(span)
+    return local_root and not sqs, not sqs and (kind == SpanKind.PRODUCER or kind == SpanKind.CONSUMER)
 
 
 # -- local side ------------------------------------------------------------------------------------------
@@ -489,7 +510,9 @@ def service_attributes(span: Any, resource: Any) -> dict[str, Any]:
 
 
 def dependency_attributes(span: Any, resource: Any) -> dict[str, Any]:
-    attrs = _attrs(span)
+    # A plain copy: the rules below look up some forty keys, most of them absent, and a missing key costs
+    # a raised KeyError through the SDK's attribute mapping but a C-level miss in a dict.
+    attrs = dict(_attrs(span))
     out: dict[str, Any] = {AWS_LOCAL_SERVICE: local_service(resource), AWS_LOCAL_OPERATION: egress_operation(span)}
     out[AWS_REMOTE_SERVICE], out[AWS_REMOTE_OPERATION] = remote_service_and_operation(attrs)
     resource_ids = remote_resource(attrs)
