@@ -62,6 +62,10 @@ class RecordOnlySampler(Sampler):
         result = self._root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
         if result.decision is not Decision.DROP:
             return result
+        if not result.attributes and (attributes is None or type(attributes) is dict):
+            # Nothing to merge (the usual DROP): the span copies the attributes it is given, so this call's
+            # own dict serves as is, without a copy per span.
+            return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
         merged = {**(attributes or {}), **(result.attributes or {})}
         return SamplingResult(Decision.RECORD_ONLY, merged, result.trace_state)
 
@@ -90,6 +94,12 @@ class AttributePropagator(SpanProcessor):
 
     @staticmethod
     def _on_start(span: Span, parent_context: Context | None) -> None:
+        if is_local_root(span):
+            # No local parent (a remote or no parent is never an SDK span of this process): only a local
+            # root that serves no request names its operation here; a SERVER span's is its own.
+            if span.kind != SpanKind.SERVER:
+                span.set_attribute(AWS_LOCAL_OPERATION, ingress_operation(span))
+            return
         parent = get_current_span(parent_context)
         local_parent = parent if isinstance(parent, ReadableSpan) else None
         if local_parent is not None:
@@ -105,10 +115,7 @@ class AttributePropagator(SpanProcessor):
             if span.kind == SpanKind.CONSUMER and local_parent.kind == SpanKind.CONSUMER:
                 span.set_attribute(AWS_CONSUMER_PARENT_SPAN_KIND, local_parent.kind.name)
         operation: Any = None
-        if is_local_root(span):
-            if span.kind != SpanKind.SERVER:
-                operation = ingress_operation(span)
-        elif local_parent is not None and local_parent.kind == SpanKind.SERVER:
+        if local_parent is not None and local_parent.kind == SpanKind.SERVER:
             operation = ingress_operation(local_parent)
         elif local_parent is not None:
             operation = (local_parent.attributes or {}).get(AWS_LOCAL_OPERATION)
