@@ -12,6 +12,10 @@ sorted, type-tagged key from them (about a third of a measurement's cost) even w
 exists. Here the key found for an attribute set is remembered per stream under the set's keys, values
 and value types (scalars only), so a repeated set finds its series with one tuple lookup; a set seen
 for the first time, or whose series is gone, goes the SDK's way.
+
+The hook also tells a caller which series a measurement reached (:func:`capture_series`): the
+Application Signals processor (:mod:`ecs_otel.metrics.direct`) uses it to find its series once and
+feed them directly afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 _logger = logging.getLogger("ecs_otel")
 OVERFLOW_ATTRIBUTES = {"otel.metric.overflow": True}
@@ -33,6 +38,48 @@ _state: dict[str, Any] = {"limit": 2000, "installed": False, "overflowed": 0}
 _SCALARS = frozenset({str, int, float, bool})
 #: Remembered attribute sets per stream; cleared when full (a stream has at most ``limit`` series).
 _MEMO_MAX = 4096
+
+
+class Reached(NamedTuple):
+    """One series a measurement went to: the SDK's stream (``_ViewInstrumentMatch``), its key there, and how.
+
+    ``direct`` is False when the series must not be fed directly: the measurement was folded into the
+    overflow series (each one must be counted in :func:`overflowed_measurements`), or its key is unknown.
+    """
+
+    match: Any
+    key: Any
+    measurement: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    direct: bool
+
+
+class _Listening(threading.local):
+    """Per thread: the list the hook appends each reached series to while :func:`capture_series` runs."""
+
+    found: list[Reached] | None = None
+
+
+_listening = _Listening()
+
+
+def capture_series(record: Callable[[], None]) -> list[Reached] | None:
+    """Run ``record`` (one instrument call) and return the series it reached; None when the hook is not installed.
+
+    An empty list means the SDK sent the measurement nowhere (an instrument disabled by its meter's
+    configuration, a negative histogram value): there is nothing to remember.
+    """
+    if not _state["installed"]:
+        record()
+        return None
+    found: list[Reached] = []
+    _listening.found = found
+    try:
+        record()
+    finally:
+        _listening.found = None
+    return found
 
 
 def _filtered(match: Any, attributes: Any) -> dict[str, Any]:
@@ -92,17 +139,29 @@ def install(limit: int) -> bool:
                     aggregation = table.get(aggr_key)
                     if aggregation is not None:
                         aggregation.aggregate(measurement, *args, **kwargs)
+                        found = _listening.found
+                        if found is not None:
+                            found.append(Reached(self, aggr_key, measurement, args, kwargs, True))
                         return
             filtered: Any = None
+            overflow = False
             if len(table) >= _state["limit"] - 1:
                 filtered = _filtered(self, attributes)
                 if _key(filtered) not in table:
                     _state["overflowed"] += 1
                     measurement = dataclasses.replace(measurement, attributes=OVERFLOW_ATTRIBUTES)
                     memo_key = None
+                    overflow = True
             original(self, measurement, *args, **kwargs)
             if memo_key is not None and all(t in _SCALARS for t in memo_key[2]):
                 _remember(self, memo_key, _key(filtered if filtered is not None else _filtered(self, attributes)))
+            found = _listening.found
+            if found is not None:
+                try:
+                    key = _key(filtered if filtered is not None else _filtered(self, attributes))
+                except Exception:  # never into the caller's record(): it only means "not directly"
+                    key, overflow = None, True
+                found.append(Reached(self, key, measurement, args, kwargs, not overflow))
 
         cls.consume_measurement = consume_measurement  # type: ignore[method-assign]
         _state["installed"] = True

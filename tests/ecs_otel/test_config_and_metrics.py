@@ -136,3 +136,28 @@ def test_remembered_keys_keep_series_apart_as_the_sdk_does():
     by_value = {repr(p.attributes.get("v")): p.value for p in _points(reader, "counted")}
     assert by_value == {"True": 3, "1": 3, "1.0": 3, "'1'": 3, "(1, 2)": 3, "None": 6}
     assert [(dict(p.attributes), p.value) for p in _points(reader, "filtered")] == [({"kept": "a"}, 6)]
+
+
+def test_capture_names_every_series_a_measurement_reached_and_marks_the_overflow():
+    """One per reader and view, found under its key in the SDK's table, first time and remembered alike;
+    a measurement folded into the overflow series is not to be fed directly; nothing is noted unasked."""
+    from opentelemetry.sdk.metrics.view import View
+
+    assert cardinality.install(2000)
+    readers = [InMemoryMetricReader(), InMemoryMetricReader()]
+    views = [View(instrument_name="d", name="d_all"), View(instrument_name="d", name="d_kept", attribute_keys={"k"})]
+    provider = MeterProvider(metric_readers=readers, views=views, shutdown_on_exit=False)
+    histogram = provider.get_meter("t").create_histogram("d")
+    for _ in range(2):  # the SDK's way, then the remembered key
+        found = cardinality.capture_series(lambda: histogram.record(2.0, {"k": "a", "x": "y"}))
+        assert found is not None and len(found) == 4 and all(r.direct for r in found)
+        for reached in found:
+            assert reached.match._attributes_aggregation[reached.key] is not None
+    assert cardinality._listening.found is None  # no longer listening
+    try:
+        cardinality.install(3)
+        histogram.record(1.0, {"k": "b"})  # the second set of each stream; the third overflows
+        found = cardinality.capture_series(lambda: histogram.record(1.0, {"k": "c"}))
+        assert found is not None and [r.direct for r in found] == [False, False, False, False]
+    finally:
+        cardinality.install(2000)
