@@ -445,7 +445,10 @@ def _setup_metrics(config: Configuration) -> None:
     if settings.application_signals and config.tracer_provider is not None:
         from ecs_otel.metrics.app_signals import ApplicationSignalsMetrics
 
-        config.tracer_provider.add_span_processor(ApplicationSignalsMetrics(provider, config.resource))
+        # With exemplars off (the default above) the processor may feed its series directly.
+        config.tracer_provider.add_span_processor(
+            ApplicationSignalsMetrics(provider, config.resource, exemplar_filter=kwargs.get("exemplar_filter"))
+        )
     if settings.runtime_metrics:
         from ecs_otel.metrics.runtime import RuntimeMetrics
 

@@ -19,20 +19,31 @@ the names the CloudWatch agent uses for the same purpose, and counted (:attr:`fo
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
+from ecs_otel.metrics.direct import Bound, DirectFeed
 from ecs_otel.tracing.app_signals_attributes import (
     AWS_LOCAL_OPERATION,
     AWS_LOCAL_SERVICE,
     AWS_REMOTE_OPERATION,
     AWS_REMOTE_SERVICE,
+    AWS_SPAN_KIND,
+    INTERNAL_OPERATION,
+    LOCAL_ROOT,
     METADATA_ADDRESS,
-    metric_attributes,
+    UNKNOWN_OPERATION,
+    UNKNOWN_SERVICE,
+    dependency_attributes,
+    is_local_root,
+    local_service,
+    produces_metrics,
+    service_attributes,
 )
 
 METER_NAME = "ecs_otel.application_signals"
@@ -40,6 +51,9 @@ LATENCY, ERROR, FAULT = "Latency", "Error", "Fault"
 OTHER_OPERATIONS = "AllOtherOperations"
 OTHER_REMOTE_OPERATIONS = "AllOtherRemoteOperations"
 DEFAULT_MAX_OPERATIONS = 500
+#: Attribute sets remembered per kind (service entries, dependency calls) before the cache is emptied.
+DEFAULT_CACHE_SIZE = 2048
+_LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
 
 #: Latency bucket bounds (ms): dense where web requests live, reaching one minute.
 LATENCY_BOUNDS_MS: tuple[float, ...] = (
@@ -80,7 +94,11 @@ def _status_code(attrs: Any) -> int | None:
 
 def error_and_fault(span: ReadableSpan) -> tuple[int, int]:
     """(error, fault): 4xx is the caller's error, 5xx or an error status without a 4xx is a fault."""
-    code = _status_code(span.attributes or {})
+    return _error_and_fault(span, span.attributes or {})
+
+
+def _error_and_fault(span: ReadableSpan, attrs: Any) -> tuple[int, int]:
+    code = _status_code(attrs)
     if code is not None and 400 <= code <= 499:
         return 1, 0
     if code is not None and 500 <= code <= 599:
@@ -126,10 +144,56 @@ class OperationLimiter:
         return attrs
 
 
-class ApplicationSignalsMetrics(SpanProcessor):
-    """Records Latency/Error/Fault at span end for service entries and dependency calls."""
+class _Series:
+    """One attribute set as it is recorded: before and after the operation limit, and its direct binding."""
 
-    def __init__(self, meter_provider: Any, resource: Any = None, max_operations: int = DEFAULT_MAX_OPERATIONS) -> None:
+    __slots__ = ("attributes", "before", "bound", "folded")
+
+    def __init__(self, before: dict[str, Any], attributes: dict[str, Any]) -> None:
+        self.before = before
+        self.attributes = attributes
+        #: The limiter folded it: it always will (its operations are never forgotten), and each call is counted.
+        self.folded = attributes is not before
+        self.bound: Bound | None = None
+
+
+#: A span's attribute set: a remembered series (or a plain set, not cacheable), and whether it was made just
+#: now (then the operation limit has already been applied, and counted, for this call).
+_Found = tuple["_Series | dict[str, Any]", bool]
+
+#: Latency varies; Error and Fault are 0 or 1 (see :meth:`ecs_otel.metrics.direct.DirectFeed.feed`).
+_CONSTANT = (False, True, True)
+
+
+def _content_key(attrs: dict[str, Any]) -> Any:
+    """A hashable key equal for two sets exactly when the SDK keys them alike (``True``, ``1`` and ``1.0`` differ)."""
+    items = tuple(attrs.items())
+    for value in attrs.values():
+        if type(value) is not str:
+            key = (items, tuple(type(v) for v in attrs.values()))
+            try:
+                hash(key)
+            except TypeError:
+                return None
+            return key
+    return items
+
+
+class ApplicationSignalsMetrics(SpanProcessor):
+    """Records Latency/Error/Fault at span end for service entries and dependency calls.
+
+    Kept cheap because it runs for every span, sampled or not. Attribute sets are remembered
+    (``cache_size`` per kind, then the cache is emptied and the sets counted in :attr:`cache_evicted`):
+    a service entry's set by its service, operation and kind, so a repeated one is neither rebuilt nor
+    re-checked against the operation limit (an admitted operation stays admitted, a folded one stays
+    folded and is counted on every call); a dependency call's set by its content, after it is built. With
+    ``exemplar_filter`` the provider's ``AlwaysOffExemplarFilter``, a remembered set's values go straight
+    into the series the SDK found for it the first time (:mod:`ecs_otel.metrics.direct`; counted in
+    :attr:`direct_records`); otherwise, and whenever that cannot be exact, through the SDK's ``record``.
+    """
+
+    def __init__(self, meter_provider: Any, resource: Any = None, max_operations: int = DEFAULT_MAX_OPERATIONS,
+                 *, exemplar_filter: Any = None, cache_size: int = DEFAULT_CACHE_SIZE) -> None:  # fmt: skip
         meter = meter_provider.get_meter(METER_NAME)
         self._latency = meter.create_histogram(LATENCY, unit="ms", description="Duration of calls served and made.")
         self._error = meter.create_histogram(ERROR, unit="1", description="1 for a call that ended in a 4xx.")
@@ -138,6 +202,18 @@ class ApplicationSignalsMetrics(SpanProcessor):
         )
         self._resource = resource
         self.limiter = OperationLimiter(max_operations)
+        self._feed = DirectFeed.create((self._latency, self._error, self._fault), _CONSTANT, exemplar_filter)
+        self._cache_size = max(int(cache_size), 1)
+        self._services: dict[tuple[str, str, str], _Series] = {}
+        self._dependencies: dict[Any, _Series] = {}
+        self._service_of: tuple[Any, str] = (object(), UNKNOWN_SERVICE)
+        # Lambda names the operation after the function (see ingress_operation); its runtime sets this variable
+        # before the process starts, so it is read once here rather than for every span.
+        self._in_lambda = _LAMBDA_FUNCTION in os.environ
+        #: Attribute sets dropped from the caches when they were full (each is rebuilt when seen again).
+        self.cache_evicted = 0
+        #: Attribute sets whose values went straight into their series (not through the SDK's ``record``).
+        self.direct_records = 0
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -149,20 +225,118 @@ class ApplicationSignalsMetrics(SpanProcessor):
             pass
 
     def _record(self, span: ReadableSpan) -> None:
-        if span.end_time is None or span.start_time is None:
+        end, start = span.end_time, span.start_time
+        if end is None or start is None:
             return
-        sets = metric_attributes(span, span.resource if span.resource is not None else self._resource)
-        if not sets:
+        resource = span.resource
+        if resource is None:
+            resource = self._resource
+        attrs = span.attributes  # a new read-only view per access: taken once
+        if attrs is None:
+            attrs = {}
+        found = self._series(span, resource, attrs)
+        if not found:
             return
-        millis = (span.end_time - span.start_time) / 1_000_000
-        error, fault = error_and_fault(span)
-        for attrs in sets.values():
-            if _is_metadata_call(attrs):
+        error, fault = _error_and_fault(span, attrs)
+        values = ((end - start) / 1_000_000, error, fault)
+        feed = self._feed
+        for series, fresh in found:
+            if isinstance(series, dict):  # not cacheable: the plain way
+                attrs = self.limiter.apply(series)
+                self._latency.record(values[0], attrs)
+                self._error.record(error, attrs)
+                self._fault.record(fault, attrs)
                 continue
-            attrs = self.limiter.apply(attrs)
-            self._latency.record(millis, attrs)
-            self._error.record(error, attrs)
-            self._fault.record(fault, attrs)
+            if series.folded and not fresh:
+                self.limiter.apply(series.before)  # counts this call, as the limiter counts every folded one
+            bound = series.bound
+            if bound is not None and feed is not None and feed.feed(bound, values):
+                self.direct_records += 1
+            elif feed is not None:
+                series.bound = feed.record(values, series.attributes)
+            else:
+                attrs = series.attributes
+                self._latency.record(values[0], attrs)
+                self._error.record(error, attrs)
+                self._fault.record(fault, attrs)
+
+    def _series(self, span: ReadableSpan, resource: Any, attrs: Any) -> list[_Found]:
+        """The span's attribute sets (see :func:`metric_attributes`), as remembered series where possible."""
+        found: list[_Found] = []
+        service, dependency = produces_metrics(span)
+        if service:
+            found.append(self._service_series(span, resource, attrs))
+        if dependency:
+            attrs = dependency_attributes(span, resource)
+            if not _is_metadata_call(attrs):
+                found.append(self._dependency_series(attrs))
+        return found
+
+    def _service_name(self, resource: Any) -> str:
+        last = self._service_of  # one tuple, so that threads never see a name paired with another resource
+        if last[0] is resource:
+            return last[1]
+        name = local_service(resource)
+        self._service_of = (resource, name)
+        return name
+
+    def _service_series(self, span: ReadableSpan, resource: Any, attrs: Any) -> _Found:
+        key = self._service_key(span, resource, attrs)
+        series = self._services.get(key) if key is not None else None
+        if series is not None:
+            return series, False
+        before = service_attributes(span, resource)
+        if key is None or key != (before[AWS_LOCAL_SERVICE], before[AWS_LOCAL_OPERATION], before[AWS_SPAN_KIND]):
+            return before, True
+        series = _Series(before, self.limiter.apply(before))
+        self._remember(self._services, key, series)
+        return series, True
+
+    def _service_key(self, span: ReadableSpan, resource: Any, attrs: Any) -> tuple[str, str, str] | None:
+        """(service, operation, kind) as :func:`service_attributes` gives them, where that is cheap; else None.
+
+        The operation is the span's name unless the name is missing or only the HTTP method (then it
+        comes from the path, which may hold ids: not cached), or the span is a local root that serves no
+        request (``InternalOperation``). Inside Lambda it is the function's: not cached. A key that turns
+        out to differ from the set built on a miss is never stored (see :meth:`_service_series`).
+        """
+        if self._in_lambda:
+            return None
+        local_root = is_local_root(span)
+        kind = span.kind
+        if local_root and kind != SpanKind.SERVER:
+            operation = INTERNAL_OPERATION
+        else:
+            name = span.name
+            method = attrs.get("http.request.method")
+            if method is None:
+                method = attrs.get("http.method")
+            if type(name) is not str or name == UNKNOWN_OPERATION or (method and name == method):
+                return None
+            operation = name
+        return self._service_name(resource), operation, LOCAL_ROOT if local_root else kind.name
+
+    def _dependency_series(self, before: dict[str, Any]) -> _Found:
+        key = _content_key(before)
+        if key is None:
+            return before, True
+        series = self._dependencies.get(key)
+        if series is not None:
+            return series, False
+        series = _Series(before, self.limiter.apply(before))
+        self._remember(self._dependencies, key, series)
+        return series, True
+
+    def _remember(self, cache: dict[Any, _Series], key: Any, series: _Series) -> None:
+        if len(cache) >= self._cache_size:
+            self.cache_evicted += len(cache)
+            cache.clear()
+        cache[key] = series
+
+    @property
+    def cached(self) -> int:
+        """Attribute sets remembered now (at most ``cache_size`` of each kind)."""
+        return len(self._services) + len(self._dependencies)
 
     @property
     def folded(self) -> int:
