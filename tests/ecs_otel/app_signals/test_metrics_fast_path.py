@@ -39,6 +39,12 @@ def test_with_exemplars_every_measurement_takes_the_sdk_path() -> None:
     assert ours.direct_records == 0
 
 
+def test_inside_lambda_service_operations_are_the_function_and_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "resize")
+    ours = compare(AlwaysOffExemplarFilter())
+    assert not ours._services and ours.direct_records > 0  # dependency calls are still remembered
+
+
 def test_the_attribute_set_cache_is_bounded_and_counts_what_it_drops() -> None:
     meters = MeterProvider(metric_readers=[InMemoryMetricReader()], views=app_signals.views(), shutdown_on_exit=False)
     ours = ApplicationSignalsMetrics(meters, Resource({"service.name": "shop"}), max_operations=1000,
