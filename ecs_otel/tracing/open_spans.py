@@ -30,6 +30,17 @@ ENDED_ATTRIBUTE = "ecs_otel.shutdown.ended"
 REASON_ATTRIBUTE = "ecs_otel.shutdown.reason"
 
 
+class _SpanRef(weakref.ref):
+    """A weak reference that knows its span id: ``weakref.KeyedRef`` without its Python-level constructor.
+
+    Made for every recorded span (with Application Signals, every span): ``KeyedRef``'s ``__new__`` and
+    ``__init__`` are Python code, about 1.4 µs here against 0.3 µs for this C-built reference plus one slot.
+    """
+
+    __slots__ = ("key",)
+    key: int
+
+
 class OpenSpanTracker(SpanProcessor):
     """A ``SpanProcessor`` that keeps a bounded, weak set of the spans that have started and not ended.
 
@@ -45,7 +56,7 @@ class OpenSpanTracker(SpanProcessor):
         self.untracked = 0
         #: Spans ended by :meth:`end_open_spans`.
         self.ended_at_shutdown = 0
-        self._open: dict[int, weakref.KeyedRef] = {}
+        self._open: dict[int, _SpanRef] = {}
 
     # -- SpanProcessor ------------------------------------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
@@ -53,14 +64,16 @@ class OpenSpanTracker(SpanProcessor):
         if len(self._open) >= self.limit:
             self.untracked += 1
             return
-        self._open[span_id] = weakref.KeyedRef(span, self._collected, span_id)
+        ref = _SpanRef(span, self._collected)
+        ref.key = span_id
+        self._open[span_id] = ref
 
     def on_end(self, span: Any) -> None:
         context = span.context
         if context is not None:
             self._open.pop(context.span_id, None)
 
-    def _collected(self, ref: weakref.KeyedRef) -> None:
+    def _collected(self, ref: _SpanRef) -> None:
         """A span the app dropped without ending was garbage-collected: forget it (runs inside the GC)."""
         if self._open.get(ref.key) is ref:
             self._open.pop(ref.key, None)
@@ -112,7 +125,7 @@ class OpenSpanTracker(SpanProcessor):
                             "any of them still open at shutdown was lost", self.untracked, self.limit)
         return ended
 
-    def _snapshot(self) -> list[weakref.KeyedRef]:
+    def _snapshot(self) -> list[_SpanRef]:
         """Take and clear the tracked references; retried when another thread (or the GC) changed the dict."""
         for _ in range(100):
             try:
