@@ -37,6 +37,7 @@ from sidecar.pipeline.memory import MemoryBudget, default_limit_bytes
 from sidecar.pipeline.processor import Processor
 from sidecar.pipeline.queue import ExporterQueue
 from sidecar.pipeline.stage import TimedStage
+from sidecar.pipeline.telemetry import publish_cache_evictions
 from sidecar.receivers.auth import BearerToken
 from sidecar.receivers.base import Receiver
 from sidecar.receivers.ingest import Ingest
@@ -69,6 +70,7 @@ class Sidecar:
         self.ports_file = ports_file
         self.context = SidecarContext(env=dict(env), logger=log)
         self.telemetry = self.context.telemetry
+        publish_cache_evictions(self.telemetry)
         self.started_at = time.time()
         self.exporters: dict[str, Exporter] = {}
         self.health_of: dict[str, ExporterHealth] = {}

@@ -33,6 +33,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
+from ecs_otel.memo import Memo
 from ecs_otel.metrics.direct import Bound, DirectFeed
 from ecs_otel.tracing.app_signals_attributes import (
     AWS_LOCAL_OPERATION,
@@ -209,17 +210,14 @@ class ApplicationSignalsMetrics(SpanProcessor):
         self._resource = resource
         self.limiter = OperationLimiter(max_operations)
         self._feed = DirectFeed.create((self._latency, self._error, self._fault), _CONSTANT, exemplar_filter)
-        self._cache_size = max(int(cache_size), 1)
-        self._services: dict[tuple[str, str, str], _Series] = {}
-        self._dependencies: dict[Any, _Series] = {}
+        self._services: Memo[tuple[str, str, str], _Series] = Memo("library.app_signals_services", cache_size)
+        self._dependencies: Memo[Any, _Series] = Memo("library.app_signals_dependencies", cache_size)
         self._service_of: tuple[Any, str] = (object(), UNKNOWN_SERVICE)
         # Lambda names the operation after the function (see ingress_operation); its runtime sets this variable
         # before the process starts, so it is read once here rather than for every span.
         self._in_lambda = _LAMBDA_FUNCTION in os.environ
-        #: Attribute sets dropped from the caches when they were full (each is rebuilt when seen again).
-        self.cache_evicted = 0
         #: Attribute sets whose values went straight into their series (not through the SDK's ``record``).
-        #: Like :attr:`cache_evicted`, a plain counter: a diagnostic, may miss a count under threads.
+        #: A plain counter: a diagnostic, may miss a count under threads.
         self.direct_records = 0
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -296,7 +294,7 @@ class ApplicationSignalsMetrics(SpanProcessor):
         if key is None or key != (before[AWS_LOCAL_SERVICE], before[AWS_LOCAL_OPERATION], before[AWS_SPAN_KIND]):
             return before, True
         series = _Series(before, self.limiter.apply(before))
-        self._remember(self._services, key, series)
+        self._services.put(key, series)
         return series, True
 
     def _service_key(self, span: ReadableSpan, resource: Any, attrs: Any) -> tuple[str, str, str] | None:
@@ -331,14 +329,13 @@ class ApplicationSignalsMetrics(SpanProcessor):
         if series is not None:
             return series, False
         series = _Series(before, self.limiter.apply(before))
-        self._remember(self._dependencies, key, series)
+        self._dependencies.put(key, series)
         return series, True
 
-    def _remember(self, cache: dict[Any, _Series], key: Any, series: _Series) -> None:
-        if len(cache) >= self._cache_size:
-            self.cache_evicted += len(cache)
-            cache.clear()
-        cache[key] = series
+    @property
+    def cache_evicted(self) -> int:
+        """Attribute sets dropped from the caches when they were full (each is rebuilt when seen again)."""
+        return self._services.evicted + self._dependencies.evicted
 
     @property
     def cached(self) -> int:

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ecs_otel.memo import Memo
+
 _logger = logging.getLogger("ecs_otel")
 OVERFLOW_ATTRIBUTES = {"otel.metric.overflow": True}
 
@@ -36,7 +38,7 @@ _state: dict[str, Any] = {"limit": 2000, "installed": False, "overflowed": 0}
 #: Value types whose equality implies equal SDK keys when the types are equal too (``True == 1`` is why
 #: the types are part of the remembered key).
 _SCALARS = frozenset({str, int, float, bool})
-#: Remembered attribute sets per stream; cleared when full (a stream has at most ``limit`` series).
+#: Remembered attribute sets per stream; emptied when full (a stream has at most ``limit`` series).
 _MEMO_MAX = 4096
 
 
@@ -93,9 +95,9 @@ def _filtered(match: Any, attributes: Any) -> dict[str, Any]:
 
 def _remember(match: Any, memo_key: Any, aggr_key: Any) -> None:
     memo = match.__dict__.get("_ecs_otel_keys")
-    if memo is None or len(memo) >= _MEMO_MAX:
-        memo = match.__dict__["_ecs_otel_keys"] = {}
-    memo[memo_key] = aggr_key
+    if memo is None:
+        memo = match.__dict__["_ecs_otel_keys"] = Memo("library.metric_series_keys", _MEMO_MAX)
+    memo.put(memo_key, aggr_key)
 
 
 def overflowed_measurements() -> int:
@@ -132,7 +134,7 @@ def install(limit: int) -> bool:
             memo = self.__dict__.get("_ecs_otel_keys")
             if memo is not None:
                 try:
-                    aggr_key = memo.get(memo_key)
+                    aggr_key = memo.data.get(memo_key)
                 except TypeError:  # an unhashable value (a list): the SDK's way
                     memo_key = aggr_key = None
                 if aggr_key is not None:

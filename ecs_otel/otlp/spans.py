@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ecs_otel.memo import Memo
 from ecs_otel.otlp.wire import attributes, field, pack_fixed32, pack_fixed64, varint
 
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 _FLAGS_TAG = b"\x85\x01"  # field 16, fixed32
 _CACHE_MAX = 64
-_resource_cache: dict[int, tuple[Any, bytes]] = {}
-_scope_cache: dict[int, tuple[Any, bytes]] = {}
+_resource_cache: Memo[int, tuple[Any, bytes]] = Memo("library.encoded_resources", _CACHE_MAX)
+_scope_cache: Memo[int, tuple[Any, bytes]] = Memo("library.encoded_scopes", _CACHE_MAX)
 
 
 def _span_flags(parent: Any) -> bytes:
@@ -24,14 +25,12 @@ def _span_flags(parent: Any) -> bytes:
     return _FLAGS_TAG + pack_fixed32(flags)
 
 
-def _cached(cache: dict[int, tuple[Any, bytes]], obj: Any, encode: Any) -> bytes:
-    hit = cache.get(id(obj))
+def _cached(cache: Memo[int, tuple[Any, bytes]], obj: Any, encode: Any) -> bytes:
+    hit = cache.data.get(id(obj))
     if hit is not None and hit[0] is obj:
         return hit[1]
     data = encode(obj)
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[id(obj)] = (obj, data)  # holds obj, so its id cannot be reused while cached
+    cache.put(id(obj), (obj, data))  # holds obj, so its id cannot be reused while cached
     return data
 
 

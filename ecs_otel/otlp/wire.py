@@ -13,6 +13,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ecs_otel.memo import Memo
+
 pack_double = struct.Struct("<d").pack
 pack_fixed64 = struct.Struct("<Q").pack
 pack_fixed32 = struct.Struct("<I").pack
@@ -101,8 +103,7 @@ def key_value(key: str, value: Any) -> bytes:
 
 #: Encoded (tag, key, type, value) pairs: spans of one service repeat most of their attribute
 #: values (method, scheme, host, status …). Bounded; cleared when full.
-_KV_CACHE: dict[tuple[bytes, str, type, Any], bytes] = {}
-_KV_CACHE_MAX = 4096
+_KV_CACHE: Memo[tuple[bytes, str, type, Any], bytes] = Memo("library.encoded_attributes", 4096)
 _KV_CACHEABLE_LEN = 256
 
 
@@ -114,17 +115,14 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> bytes:
     if type(inner) is dict:
         attrs = inner
     parts = []
-    cache = _KV_CACHE
+    cache = _KV_CACHE.data
     for k, v in attrs.items():
         t = type(v)
         if t is int or t is bool or (t is str and len(v) <= _KV_CACHEABLE_LEN):
             ck = (tag, k, t, v)
             hit = cache.get(ck)
             if hit is None:
-                hit = field(tag, key_value(k, v))
-                if len(cache) >= _KV_CACHE_MAX:
-                    cache.clear()
-                cache[ck] = hit
+                hit = _KV_CACHE.put(ck, field(tag, key_value(k, v)))
             parts.append(hit)
             continue
         try:

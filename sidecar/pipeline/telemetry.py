@@ -204,3 +204,29 @@ class Registry:
         for m in self.metrics().values():
             lines.extend(m.render())
         return "\n".join(lines) + "\n"
+
+
+CACHE_EVICTIONS = "ecs_otel_sidecar_cache_evictions_total"
+
+
+def publish_cache_evictions(registry: Registry) -> Metric:
+    """Publish every memo table's dropped entries (:mod:`ecs_otel.memo`) as one counter, labelled by table.
+
+    Read at each render: the tables count for themselves (no work on their hot paths), and a name appears
+    from the moment its first table exists, at 0.
+    """
+    from ecs_otel.memo import evictions
+
+    counter = registry.counter(
+        CACHE_EVICTIONS,
+        "Entries dropped by the sidecar's bounded memo tables (each is emptied when full; a dropped answer is "
+        "computed again when next needed), by table.",
+        ("cache",),
+    )
+
+    def collect() -> None:
+        for name, dropped in evictions().items():
+            counter.set(dropped, cache=name)
+
+    registry.on_collect(collect)
+    return counter

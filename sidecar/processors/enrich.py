@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from ecs_otel.memo import Memo
 from ecs_otel.otlp.wire import varint
 from sidecar.config import setting
 from sidecar.context import SidecarContext
@@ -50,19 +51,14 @@ class EnrichProcessor(Processor):
             ("signal",),
         )
         self._added_to = {sig: self._added.child(signal=sig.value) for sig in Signal}
-        self._evicted = context.telemetry.counter(
-            "ecs_otel_sidecar_enrich_resource_cache_evictions_total",
-            f"Encoded resources forgotten by the enrich processor's cache of their attribute keys (cleared when "
-            f"{RESOURCE_KEYS_CACHE} are held; a resource seen again is parsed again).",
-        )
-        self._evicted.inc(0)
         self._prepared_from: dict[str, object] | None = None
         self._keys: frozenset[str] = frozenset()
         self._kvs: list[tuple[str, KeyValue]] = []
         #: Each attribute encoded as a ``Resource.attributes`` field, for :meth:`process_wire`.
         self._encoded: list[tuple[str, bytes]] = []
         #: Encoded resource → its attribute keys (see :meth:`_resource_keys`).
-        self._keys_of: dict[bytes, frozenset[str]] = {}
+        #: Attribute keys of each encoded resource seen (``enrich.resource_keys`` in the cache-evictions counter).
+        self._keys_of: Memo[bytes, frozenset[str]] = Memo("enrich.resource_keys", RESOURCE_KEYS_CACHE)
         self._prepare()
 
     def _prepare(self) -> None:
@@ -82,15 +78,11 @@ class EnrichProcessor(Processor):
     def _resource_keys(self, raw: bytes) -> frozenset[str]:
         """The attribute keys of an encoded resource, remembered: an app sends the same resource in every
         request, so parsing it each time costs a parse per request for the same answer."""
-        cache = self._keys_of
-        keys = cache.get(raw)
+        keys = self._keys_of.data.get(raw)
         if keys is None:
             keys = frozenset(shallow.resource_keys(raw))
             if len(raw) <= RESOURCE_KEYS_CACHE_MAX_BYTES:  # a huge resource is not worth its memory here
-                if len(cache) >= RESOURCE_KEYS_CACHE:
-                    self._evicted.inc(len(cache))
-                    cache.clear()  # bounded; the resources in use come back on the next requests
-                cache[raw] = keys
+                self._keys_of.put(raw, keys)  # bounded; the resources in use come back on the next requests
         return keys
 
     def process(self, signal: Signal, batch: Message) -> Message | None:

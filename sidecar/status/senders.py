@@ -19,6 +19,7 @@ from typing import Any
 from google.protobuf.message import Message
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from ecs_otel.memo import Memo
 from sidecar.otlp import shallow
 from sidecar.otlp.signals import Signal, item_count, resource_entries
 from sidecar.pipeline.consumer import Consumer, WireBatch, WireConsumer
@@ -67,13 +68,8 @@ class SenderTable:
         )
         self._evicted.inc(0)
         #: Encoded resource → (service, instance), for :meth:`observe_wire` (an app sends one resource).
-        self._identities: dict[bytes, tuple[str, str]] = {}
-        self._cache_evictions = telemetry.counter(
-            "ecs_otel_sidecar_status_senders_identity_cache_evictions_total",
-            f"Encoded resources forgotten by the senders table's cache of their identity (cleared when "
-            f"{IDENTITY_CACHE} are held; a resource seen again is parsed again).",
-        )
-        self._cache_evictions.inc(0)
+        #: Each encoded resource's sender identity (``status.sender_identities`` in the cache-evictions counter).
+        self._identities: Memo[bytes, tuple[str, str]] = Memo("status.sender_identities", IDENTITY_CACHE)
 
     @property
     def evicted(self) -> int:
@@ -92,15 +88,11 @@ class SenderTable:
             return False
         # Every occurrence of the resource field, in order: their concatenation encodes their merge.
         raw = b"".join(entries[0].resource)
-        cache = self._identities
-        key = cache.get(raw)
+        key = self._identities.data.get(raw)
         if key is None:
             key = _identity(Resource.FromString(raw))
             if len(raw) <= IDENTITY_CACHE_MAX_BYTES:  # a huge resource is not worth its memory here
-                if len(cache) >= IDENTITY_CACHE:
-                    self._cache_evictions.inc(len(cache))
-                    cache.clear()  # bounded; the senders in use come back on their next batch
-                cache[raw] = key
+                self._identities.put(raw, key)  # bounded; the senders in use come back on their next batch
         self._record(signal, key, items, self._clock())
         return True
 

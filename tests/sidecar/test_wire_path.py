@@ -263,8 +263,7 @@ def test_enrich_remembers_resource_keys_within_its_bounds() -> None:
     for i in range(RESOURCE_KEYS_CACHE + 10):
         proc.process_wire(Signal.TRACES, body(Resource(attributes=[kv("service.name", f"cart-{i}")])))
         assert len(proc._keys_of) <= RESOURCE_KEYS_CACHE
-    evicted = ctx.telemetry.counter("ecs_otel_sidecar_enrich_resource_cache_evictions_total", "")
-    assert evicted.get() == RESOURCE_KEYS_CACHE  # one clear of a full cache, counted
+    assert proc._keys_of.evicted == RESOURCE_KEYS_CACHE  # one clear of a full cache, counted
     huge = Resource(attributes=[kv("service.name", "x" * RESOURCE_KEYS_CACHE_MAX_BYTES)])
     out = proc.process_wire(Signal.TRACES, body(huge))
     assert out is not None and b"aws.ecs.task.arn" in out

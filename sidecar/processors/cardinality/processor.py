@@ -41,6 +41,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     SummaryDataPoint,
 )
 
+from ecs_otel.memo import Memo
 from ecs_otel.otlp.wire import read_varint, varint
 from sidecar.config import ConfigError, setting
 from sidecar.context import DEFAULT_SERIES_EXPIRY_S, SidecarContext
@@ -55,7 +56,7 @@ from sidecar.processors.cardinality._internal.overflow import (
 )
 from sidecar.processors.cardinality._internal.report import build_report
 from sidecar.processors.cardinality._internal.rules import MetricRules, RuleSet, value_text
-from sidecar.processors.cardinality._internal.table import SeriesTable
+from sidecar.processors.cardinality._internal.table import REWRITE_CACHE, SeriesTable
 from sidecar.processors.cardinality._internal.wire import (
     ATTRIBUTE_TAG,
     FIXED_PREFIX,
@@ -71,8 +72,6 @@ SWEEP_INTERVAL_S = 1.0
 REPORT_INTERVAL_S = 5.0
 #: Self-metric series per metric name are published for this many top metrics only.
 SELF_METRIC_TOP = 10
-#: Attribute sets remembered per metric with their rewritten form (rules + normalisation).
-REWRITE_CACHE = 8192
 _MISS = object()
 
 
@@ -201,9 +200,10 @@ class CardinalityProcessor(Processor):
         self._norm_keys = frozenset(settings.normalize_keys) if settings.normalize_urls else frozenset()
         self._needles = _key_needles(self._norm_keys)
         self._norm_key_bytes = frozenset(k.encode() for k in self._norm_keys)
-        self._changes: dict[tuple[bytes, bytes], bool] = {}
+        #: (key, URL-like value) → whether normalisation changes it.
+        self._changes: Memo[tuple[bytes, bytes], bool] = Memo("cardinality.url_values", REWRITE_CACHE * 4)
         #: Span name → its normalised form, ``None`` when it stays (see :meth:`_process_spans`).
-        self._span_names: dict[str, str | None] = {}
+        self._span_names: Memo[str, str | None] = Memo("cardinality.span_names", REWRITE_CACHE)
         if settings.normalize_span_names:
             shallow.names_view(b"")  # builds the view's schema now, not on the first batch
         self._tables: dict[str, SeriesTable] = {}
@@ -283,7 +283,8 @@ class CardinalityProcessor(Processor):
         Runs once per span: names are looked up in a local table of recent results (``None`` for a
         name that stays) before asking the normaliser, which counts what changed.
         """
-        names = self._span_names
+        names = self._span_names.data
+        remember = self._span_names.put
         norm = self.normalizer.span_name
         changed = 0
         for rs in batch.resource_spans:
@@ -293,9 +294,7 @@ class CardinalityProcessor(Processor):
                     new = names.get(name, _MISS)
                     if new is _MISS:
                         new = norm(name, count=False)
-                        if len(names) >= REWRITE_CACHE:
-                            names.clear()
-                        new = names[name] = None if new == name else new
+                        new = remember(name, None if new == name else new)
                     if new is not None:
                         span.name = new
                         changed += 1
@@ -400,12 +399,10 @@ class CardinalityProcessor(Processor):
         Rule results are cached per attribute set (the same few sets repeat in every export).
         """
         if rules is not None:
-            final = table.rewrite.get(ab, _MISS)
+            final = table.rewrite.data.get(ab, _MISS)
             if final is _MISS:
-                final = self._rewrite(POINT_CLASS[kind].FromString(dpb), rules, ab, tag, flags_only)
-                if len(table.rewrite) >= REWRITE_CACHE:
-                    table.rewrite.clear()
-                table.rewrite[ab] = final
+                final = table.rewrite.put(ab, self._rewrite(POINT_CLASS[kind].FromString(dpb), rules, ab, tag,
+                                                             flags_only))
             return final  # type: ignore[return-value]
         if needles is not None and self._needs_rewrite(needles, ab, needles.search(ab)):
             return rewrite_string_values(ab, tag, self._norm_key_bytes, self.normalizer.value)
@@ -431,13 +428,10 @@ class CardinalityProcessor(Processor):
             start = m.end()
             raw = ab[start : start + read_varint(m.group(2), 0)[0]]
             ck = (m.group(1), raw)
-            changes = self._changes.get(ck)
+            changes = self._changes.data.get(ck)
             if changes is None:
                 text = raw.decode("utf-8", "replace")
-                changes = self.normalizer.value(m.group(1).decode(), text, count=False) != text
-                if len(self._changes) >= REWRITE_CACHE * 4:
-                    self._changes.clear()
-                self._changes[ck] = changes
+                changes = self._changes.put(ck, self.normalizer.value(m.group(1).decode(), text, count=False) != text)
             if changes:
                 return True
             m = needles.search(ab, start)

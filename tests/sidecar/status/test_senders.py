@@ -76,8 +76,7 @@ def test_senders_read_from_the_bytes_match_the_decoded_reading() -> None:
     for i in range(IDENTITY_CACHE + 5):
         wire.observe_wire(Signal.TRACES, batch((f"svc-{i}", "x", 1)).SerializeToString(), 1)
         assert len(wire._identities) <= IDENTITY_CACHE
-    evictions = telemetry.counter("ecs_otel_sidecar_status_senders_identity_cache_evictions_total", "")
-    assert evictions.get() == IDENTITY_CACHE
+    assert wire._identities.evicted == IDENTITY_CACHE
     huge = batch(("h" * IDENTITY_CACHE_MAX_BYTES, "x", 1))
     assert wire.observe_wire(Signal.TRACES, huge.SerializeToString(), 1)
-    assert huge.resource_spans[0].resource.SerializeToString() not in wire._identities
+    assert huge.resource_spans[0].resource.SerializeToString() not in wire._identities.data

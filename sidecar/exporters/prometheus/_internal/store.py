@@ -19,6 +19,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from ecs_otel.memo import Memo
 from sidecar.exporters.prometheus._internal.labels import (
     Labels,
     attribute_labels,
@@ -118,7 +119,7 @@ class SeriesStore:
         self.expired = 0
         #: Points that landed on a series last written by another resource with the same labels.
         self.collisions = 0
-        self._names: dict[tuple[str, str, Kind], MetricName] = {}
+        self._names: Memo[tuple[str, str, Kind], MetricName] = Memo("prometheus.metric_names", 4 * self.max_series)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class SeriesStore:
         else:
             kind = Kind.SUMMARY
         key = (metric.name, metric.unit, kind)
-        name = self._names.get(key)
+        name = self._names.data.get(key)
         if name is None:
             opts = self.options
             name = metric_name(
@@ -176,9 +177,7 @@ class SeriesStore:
                 add_total_suffix=opts.add_total_suffix,
                 base_units=opts.base_units,
             )
-            if len(self._names) >= 4 * self.max_series:
-                self._names.clear()
-            self._names[key] = name
+            self._names.put(key, name)
         return name, delta
 
     def _merge_metric(

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from ecs_otel.memo import Memo
+
 ID = "{id}"
 EMAIL = "{email}"
 DATE = "{date}"
@@ -130,32 +132,25 @@ class Normalizer:
 
     def __init__(self, keys: frozenset[str] = URL_KEYS, cache_size: int = 16384) -> None:
         self.keys = keys
-        self._cache_size = cache_size
-        self._cache: dict[tuple[bool, str], str] = {}
+        self._cache: Memo[tuple[bool, str], str] = Memo("cardinality.normalized", cache_size)
         #: Values that changed (for the ``normalized`` self-metric).
         self.changed = 0
 
     def value(self, key: str, value: str, count: bool = True) -> str:
         full = key in _FULL_URL_KEYS
         ck = (full, value)
-        out = self._cache.get(ck)
+        out = self._cache.data.get(ck)
         if out is None:
-            out = normalize_url(value) if full else normalize_path(value)
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()  # cheap and bounded; a hot working set refills in one batch
-            self._cache[ck] = out
+            out = self._cache.put(ck, normalize_url(value) if full else normalize_path(value))
         if count and out != value:
             self.changed += 1
         return out
 
     def span_name(self, name: str, count: bool = True) -> str:
         ck = (False, "\0span\0" + name)
-        out = self._cache.get(ck)
+        out = self._cache.data.get(ck)
         if out is None:
-            out = normalize_span_name(name)
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-            self._cache[ck] = out
+            out = self._cache.put(ck, normalize_span_name(name))
         if count and out != name:
             self.changed += 1
         return out

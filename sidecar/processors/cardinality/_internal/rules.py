@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecs_otel.memo import Memo
 from sidecar.config import ConfigError
 from sidecar.otlp.attributes import text
 
@@ -157,14 +158,14 @@ class RuleSet:
                 _parse_rule(pattern, r, _probe, f"{where}.{pattern}")
         self._patterns.sort(key=lambda p: p[0])
         self._where = where
-        self._cache: dict[str, MetricRules | None] = {}
+        self._cache: Memo[str, MetricRules | None] = Memo("cardinality.metric_rules", 65536)
 
     def __bool__(self) -> bool:
         return bool(self._patterns)
 
     def for_metric(self, name: str) -> MetricRules | None:
         try:
-            return self._cache[name]
+            return self._cache.data[name]
         except KeyError:
             pass
         rules: MetricRules | None = None
@@ -173,7 +174,4 @@ class RuleSet:
                 rules = rules or MetricRules()
                 for t in texts:
                     _parse_rule(pattern, t, rules, f"{self._where}.{pattern}")
-        if len(self._cache) >= 65536:
-            self._cache.clear()
-        self._cache[name] = rules
-        return rules
+        return self._cache.put(name, rules)

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ecs_otel.memo import Memo
 from sidecar.processors.cardinality._internal.overflow import CumulativeOverflow
 
 Description = tuple[tuple[str, str], ...]
+
+#: Attribute sets remembered per metric with their rewritten form (rules + normalisation).
+REWRITE_CACHE = 8192
+
+
+def _rewrite_memo() -> Memo[bytes, bytes | None]:
+    return Memo("cardinality.metric_rewrites", REWRITE_CACHE)
 
 
 @dataclass
@@ -25,7 +33,7 @@ class SeriesTable:
     #: (scope key) → the cumulative overflow series of this metric under that resource and scope
     cumulative: dict[int, CumulativeOverflow] = field(default_factory=dict)
     #: serialized attributes as received → as rewritten by rules/normalisation (None: unchanged); bounded
-    rewrite: dict[bytes, bytes | None] = field(default_factory=dict)
+    rewrite: Memo[bytes, bytes | None] = field(default_factory=_rewrite_memo)
     overflow_points: int = 0
     last_sweep: float = 0.0
 

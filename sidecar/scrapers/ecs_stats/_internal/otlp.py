@@ -20,6 +20,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     ScopeMetrics,
 )
 
+from ecs_otel.memo import Memo
 from ecs_otel.resource import container_attributes, task_attributes
 from sidecar.otlp.attributes import key_value
 from sidecar.otlp.ecs_stats_metrics import METRICS
@@ -41,8 +42,8 @@ def key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
 
 #: Bounded caches of encoded attribute sets: the same resources and interfaces repeat every scrape.
 _CACHE_LIMIT = 1024
-_kv_cache: dict[Any, list[KeyValue]] = {}
-_resource_cache: dict[Any, bytes] = {}
+_kv_cache: Memo[Any, list[KeyValue]] = Memo("ecs_stats.attributes", _CACHE_LIMIT)
+_resource_cache: Memo[Any, bytes] = Memo("ecs_stats.resources", _CACHE_LIMIT)
 
 
 def _freeze(attrs: Mapping[str, Any]) -> Any:
@@ -51,11 +52,9 @@ def _freeze(attrs: Mapping[str, Any]) -> Any:
 
 def cached_key_values(attrs: Mapping[str, Any]) -> list[KeyValue]:
     key = _freeze(attrs)
-    kvs = _kv_cache.get(key)
+    kvs = _kv_cache.data.get(key)
     if kvs is None:
-        if len(_kv_cache) >= _CACHE_LIMIT:
-            _kv_cache.clear()
-        kvs = _kv_cache[key] = key_values(attrs)
+        kvs = _kv_cache.put(key, key_values(attrs))
     return kvs
 
 
@@ -109,12 +108,10 @@ class MetricWriter:
 def _resource(request: ExportMetricsServiceRequest, attrs: Mapping[str, Any]) -> ScopeMetrics:
     rm: ResourceMetrics = request.resource_metrics.add()
     key = _freeze(attrs)
-    encoded = _resource_cache.get(key)
+    encoded = _resource_cache.data.get(key)
     if encoded is None:
-        if len(_resource_cache) >= _CACHE_LIMIT:
-            _resource_cache.clear()
         rm.resource.attributes.extend(key_values(attrs))
-        _resource_cache[key] = rm.resource.SerializeToString()
+        _resource_cache.put(key, rm.resource.SerializeToString())
     else:
         rm.resource.MergeFromString(encoded)
     scope = rm.scope_metrics.add()
