@@ -138,17 +138,7 @@ async def test_both_receivers_send_clean_trace_requests_on_as_their_bytes(transp
     from sidecar.receivers.otlp_grpc import OtlpGrpcReceiver
     from sidecar.receivers.otlp_http import OtlpHttpReceiver
 
-    class Doors:
-        def __init__(self) -> None:
-            self.got: list[tuple[str, bytes]] = []
-
-        async def consume(self, signal: Signal, batch: Any) -> None:
-            self.got.append(("decoded", batch.SerializeToString()))
-
-        async def consume_wire(self, signal: Signal, batch: WireBatch) -> None:
-            self.got.append(("wire", batch.body))
-
-    sink = Doors()
+    sink = _Sink()
     ingest = Ingest(f"otlp_{transport}", {Signal.TRACES: sink}, Registry())
     kind = OtlpHttpReceiver if transport == "http" else OtlpGrpcReceiver
     receiver = kind(ingest, host="127.0.0.1", port=0, max_body_bytes=4 << 20, token=BearerToken(None))
