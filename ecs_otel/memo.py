@@ -46,8 +46,8 @@ class Memo(Generic[K, V]):
         if len(data) >= self.limit and key not in data:
             dropped = len(data)
             data.clear()
-            self.evicted += dropped
-            with _lock:
+            with _lock:  # both counts under the lock: tables in the app are written from several threads
+                self.evicted += dropped
                 _evicted[self.name] = _evicted.get(self.name, 0) + dropped
         data[key] = value
         return value
